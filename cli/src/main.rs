@@ -1,0 +1,2 @@
+//! The `cookie-session` command (being written).
+fn main() {}

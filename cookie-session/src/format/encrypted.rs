@@ -1,0 +1,1 @@
+//! The `encrypted` format (being written).

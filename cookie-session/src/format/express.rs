@@ -1,0 +1,1 @@
+//! The `express` format (being written).

@@ -1,0 +1,94 @@
+//! Cookie formats: pure encode/decode of cookie values, one module per format, no HTTP types.
+//!
+//! | format | what the browser holds | server-side expiry | keys |
+//! |---|---|---|---|
+//! | [`encrypted`] (default) | XChaCha20-Poly1305 ciphertext: nothing readable | yes | ≥ 32 bytes |
+//! | [`signed`] | readable payload + HMAC-SHA256 | yes | ≥ 32 bytes |
+//! | [`express`] | Express `cookie-session` 2.x: base64 JSON + keygrip `.sig` cookie | **no** | any non-empty |
+
+pub mod encrypted;
+pub mod express;
+pub mod signed;
+
+/// The times a native cookie carries inside its authenticated payload, in Unix seconds.
+///
+/// `created_at` is when the session was first issued (it survives re-issues, so an absolute
+/// lifetime can be enforced), `issued_at` when this cookie was sealed, `expires_at` after which
+/// the server refuses it whatever the browser does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamps {
+    /// When the session was first issued.
+    pub created_at: u64,
+    /// When this cookie value was sealed.
+    pub issued_at: u64,
+    /// When the server stops accepting it.
+    pub expires_at: u64,
+}
+
+/// A cookie value that authenticated: which key opened it, its times and its JSON payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// Index in the key ring of the key that opened it (0 = the sealing key).
+    pub key_index: usize,
+    /// The authenticated times (`None` for the Express format, which has none).
+    pub times: Option<Timestamps>,
+    /// The JSON text of the session, exactly as sealed.
+    pub json: Vec<u8>,
+}
+
+/// Why a cookie was not accepted. Every rejection means the same thing to the request: a fresh
+/// empty session. The reason exists for logs, metrics and the `decode` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No cookie of that name (or an empty one).
+    Missing,
+    /// Not decodable at all: bad base64, too short, wrong version or format byte, too large.
+    Malformed,
+    /// The key id names no key of the ring (removed after a rotation, or never ours).
+    UnknownKey,
+    /// The MAC, AEAD tag or keygrip signature does not verify: tampered, truncated, sealed for
+    /// another cookie name, or sealed by a key that is not in the ring.
+    BadSignature,
+    /// The signature cookie (`<name>.sig`) of the Express format is absent or empty.
+    MissingSignature,
+    /// The payload authenticated but is not a JSON object.
+    BadPayload,
+    /// The authenticated expiry has passed.
+    Expired,
+    /// The authenticated issued-at lies in the future beyond the allowed clock skew.
+    IssuedInFuture,
+    /// The session is older than the configured absolute lifetime.
+    TooOld,
+    /// The session was revoked (issued before the user's revocation time).
+    Revoked,
+}
+
+impl Rejection {
+    /// A short stable name for logs and the `decode` command (`"expired"`, `"bad_signature"`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Missing => "missing",
+            Rejection::Malformed => "malformed",
+            Rejection::UnknownKey => "unknown_key",
+            Rejection::BadSignature => "bad_signature",
+            Rejection::MissingSignature => "missing_signature",
+            Rejection::BadPayload => "bad_payload",
+            Rejection::Expired => "expired",
+            Rejection::IssuedInFuture => "issued_in_future",
+            Rejection::TooOld => "too_old",
+            Rejection::Revoked => "revoked",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The largest cookie value a decoder looks at, in bytes. Browsers keep at most 4096 bytes of
+/// `name=value`; anything larger did not come from us and is refused before any decoding, so
+/// a client cannot make the server allocate in proportion to a huge header.
+pub const MAX_INPUT_LEN: usize = 8192;

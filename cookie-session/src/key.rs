@@ -1,0 +1,300 @@
+//! The key ring: an ordered list of secrets. The first seals new cookies, every one opens.
+//!
+//! Secrets are kept in [`Zeroizing`] buffers, so they are wiped from memory when the ring is
+//! dropped, and no `Debug` impl or error in this crate ever prints one.
+//!
+//! ```
+//! use cookie_session::KeyRing;
+//!
+//! // The first key seals new cookies; "old-…" still opens cookies sealed before the rotation.
+//! let ring = KeyRing::new(["new-secret-at-least-32-bytes-long!!", "old-secret-at-least-32-bytes-long!!"])?;
+//! assert_eq!(ring.len(), 2);
+//! assert_eq!(format!("{ring:?}"), "KeyRing { keys: 2 }");
+//! # Ok::<(), cookie_session::KeyError>(())
+//! ```
+
+use std::fmt;
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// The environment variable [`KeyRing::from_env`] reads.
+pub const SESSION_KEYS_VAR: &str = "SESSION_KEYS";
+
+/// The shortest secret the native formats (`encrypted`, `signed`) accept, in bytes.
+///
+/// 32 bytes is the key size of the ciphers and MACs behind them; a shorter secret would make
+/// the derived keys weaker than the algorithms (SECURITY.md §8.3 item 22). `keygen` prints
+/// 32 random bytes as 43 base64url characters.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// An error building a [`KeyRing`] or using one with a format. It never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The ring has no key at all.
+    #[error("no session keys: set {SESSION_KEYS_VAR} (comma-separated; generate one with `cookie-session keygen`)")]
+    Empty,
+    /// The key at `index` (0-based) is the empty string.
+    #[error("session key #{index} is empty")]
+    EmptyKey {
+        /// Position of the key in the ring.
+        index: usize,
+    },
+    /// The key at `index` is shorter than a native format needs.
+    #[error("session key #{index} is {len} bytes; the {format} format needs at least {min} bytes (generate one with `cookie-session keygen`)")]
+    TooShort {
+        /// Position of the key in the ring.
+        index: usize,
+        /// Its length in bytes.
+        len: usize,
+        /// The minimum for the format.
+        min: usize,
+        /// The format that refused it.
+        format: &'static str,
+    },
+    /// Two keys of the ring derive the same key id (in practice: the same secret twice).
+    #[error("session keys #{first} and #{second} are the same secret")]
+    Duplicate {
+        /// The earlier position.
+        first: usize,
+        /// The later position.
+        second: usize,
+    },
+    /// `SESSION_KEYS` holds something that is not valid text.
+    #[error("{SESSION_KEYS_VAR} is not valid UTF-8")]
+    NotUnicode,
+    /// A `.env` file exists but could not be read or parsed.
+    #[error("could not load .env: {0}")]
+    DotEnv(String),
+}
+
+/// An ordered list of secrets: index 0 seals new cookies, every key opens.
+///
+/// Build it from strings or bytes with [`KeyRing::new`], or from the environment with
+/// [`KeyRing::from_env`]. Which format uses it decides the minimum length: the native formats
+/// need [`MIN_SECRET_LEN`] bytes per key, the Express format accepts any non-empty string, as
+/// keygrip does. That check runs when the session layer is built, never at request time.
+#[derive(Clone)]
+pub struct KeyRing {
+    secrets: Vec<Zeroizing<Vec<u8>>>,
+}
+
+impl KeyRing {
+    /// A ring from secrets, first the one that seals.
+    ///
+    /// Fails on an empty list or an empty secret.
+    ///
+    /// ```
+    /// # use cookie_session::{KeyRing, KeyError};
+    /// assert_eq!(KeyRing::new(Vec::<String>::new()).unwrap_err(), KeyError::Empty);
+    /// assert_eq!(KeyRing::new(["a", ""]).unwrap_err(), KeyError::EmptyKey { index: 1 });
+    /// ```
+    pub fn new<I, S>(secrets: I) -> Result<Self, KeyError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let secrets: Vec<_> = secrets
+            .into_iter()
+            .map(|s| Zeroizing::new(s.as_ref().to_vec()))
+            .collect();
+        if secrets.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if let Some(index) = secrets.iter().position(|s| s.is_empty()) {
+            return Err(KeyError::EmptyKey { index });
+        }
+        Ok(Self { secrets })
+    }
+
+    /// A ring from a `SESSION_KEYS`-style list: secrets separated by `,`.
+    ///
+    /// A secret that contains a comma writes it as `\,`, and a backslash as `\\`; no other
+    /// escape exists, and spaces are kept as they are. Secrets from `cookie-session keygen`
+    /// (base64url) never need escaping.
+    ///
+    /// ```
+    /// # use cookie_session::KeyRing;
+    /// let ring = KeyRing::parse_list(r"first,sec\,ond,back\\slash")?;
+    /// assert_eq!(ring.len(), 3);
+    /// # Ok::<(), cookie_session::KeyError>(())
+    /// ```
+    pub fn parse_list(list: &str) -> Result<Self, KeyError> {
+        let mut secrets = Vec::new();
+        let mut current = Zeroizing::new(String::new());
+        let mut chars = list.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(escaped @ (',' | '\\')) => current.push(escaped),
+                    Some(other) => {
+                        current.push('\\');
+                        current.push(other);
+                    }
+                    None => current.push('\\'),
+                },
+                ',' => secrets.push(std::mem::take(&mut *current)),
+                other => current.push(other),
+            }
+        }
+        secrets.push(std::mem::take(&mut *current));
+        let ring = Self::new(secrets.iter().map(String::as_bytes));
+        for mut s in secrets {
+            zeroize::Zeroize::zeroize(&mut s);
+        }
+        ring
+    }
+
+    /// A ring from the `SESSION_KEYS` environment variable, after loading a `.env` file from
+    /// the current directory (or a parent) when one exists. Variables already set in the
+    /// environment win over the file, as `dotenvy` does.
+    ///
+    /// The list is read with [`KeyRing::parse_list`].
+    pub fn from_env() -> Result<Self, KeyError> {
+        load_dotenv()?;
+        match std::env::var(SESSION_KEYS_VAR) {
+            Ok(list) => {
+                let list = Zeroizing::new(list);
+                Self::parse_list(&list)
+            }
+            Err(std::env::VarError::NotPresent) => Err(KeyError::Empty),
+            Err(std::env::VarError::NotUnicode(_)) => Err(KeyError::NotUnicode),
+        }
+    }
+
+    /// How many keys the ring holds (at least one).
+    pub fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// Always `false`: a ring holds at least one key. Present for API symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// The raw secrets in order, the sealing one first.
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &[u8]> {
+        self.secrets.iter().map(|s| s.as_slice())
+    }
+
+    /// Checks that every secret is long enough for a native format.
+    pub(crate) fn require_min_len(&self, format: &'static str) -> Result<(), KeyError> {
+        for (index, secret) in self.secrets().enumerate() {
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(KeyError::TooShort {
+                    index,
+                    len: secret.len(),
+                    min: MIN_SECRET_LEN,
+                    format,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    /// Prints how many keys there are, never a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("keys", &self.secrets.len())
+            .finish()
+    }
+}
+
+/// Loads `.env` when one exists; a missing file is not an error, a malformed one is.
+pub(crate) fn load_dotenv() -> Result<(), KeyError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        // dotenvy's errors name the line, never echo a value.
+        Err(e) => Err(KeyError::DotEnv(e.to_string())),
+    }
+}
+
+/// A 32-byte subkey derived from `secret` for one purpose, with HKDF-SHA256 (RFC 5869).
+///
+/// The label names the format and the purpose ("cookie-session/v1/encrypted", …), so a key
+/// derived for one format never works for another (SECURITY.md §8.3 item 28).
+pub(crate) fn derive_subkey(secret: &[u8], label: &str) -> Zeroizing<[u8; 32]> {
+    let mut out = Zeroizing::new([0u8; 32]);
+    // Infallible: 32 bytes is far below HKDF-SHA256's 255 * 32 output limit.
+    let _ = Hkdf::<Sha256>::new(None, secret).expand(label.as_bytes(), out.as_mut());
+    out
+}
+
+/// The length in bytes of a native key id.
+pub(crate) const KEY_ID_LEN: usize = 4;
+
+/// A short public id for a secret, carried in native cookies so exactly one key is tried.
+///
+/// Derived with HKDF under its own label, so it reveals nothing about the secret or the keys
+/// derived for sealing.
+pub(crate) fn key_id(secret: &[u8]) -> [u8; KEY_ID_LEN] {
+    let mut id = [0u8; KEY_ID_LEN];
+    let _ = Hkdf::<Sha256>::new(None, secret).expand(b"cookie-session/v1/key-id", &mut id);
+    id
+}
+
+/// Key ids for every secret of the ring, in order, refusing two secrets with one id.
+pub(crate) fn key_ids(ring: &KeyRing) -> Result<Vec<[u8; KEY_ID_LEN]>, KeyError> {
+    let ids: Vec<_> = ring.secrets().map(key_id).collect();
+    for (second, id) in ids.iter().enumerate() {
+        if let Some(first) = ids[..second].iter().position(|other| other == id) {
+            return Err(KeyError::Duplicate { first, second });
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_list_escapes() {
+        let ring = KeyRing::parse_list(r"a\,b,c\\,d\x").unwrap();
+        let got: Vec<_> = ring.secrets().map(|s| s.to_vec()).collect();
+        assert_eq!(got, vec![b"a,b".to_vec(), b"c\\".to_vec(), b"d\\x".to_vec()]);
+    }
+
+    #[test]
+    fn parse_list_rejects_empty_entries() {
+        assert_eq!(KeyRing::parse_list("").unwrap_err(), KeyError::EmptyKey { index: 0 });
+        assert_eq!(KeyRing::parse_list("a,,b").unwrap_err(), KeyError::EmptyKey { index: 1 });
+    }
+
+    #[test]
+    fn min_len_is_checked_per_key() {
+        let ring = KeyRing::new([[7u8; 32].as_slice(), b"short"]).unwrap();
+        let err = ring.require_min_len("encrypted").unwrap_err();
+        assert_eq!(
+            err,
+            KeyError::TooShort { index: 1, len: 5, min: 32, format: "encrypted" }
+        );
+        assert!(!err.to_string().contains("short"));
+    }
+
+    #[test]
+    fn duplicate_secrets_are_refused() {
+        let ring = KeyRing::new([[1u8; 32], [2u8; 32], [1u8; 32]]).unwrap();
+        assert_eq!(key_ids(&ring).unwrap_err(), KeyError::Duplicate { first: 0, second: 2 });
+    }
+
+    #[test]
+    fn subkeys_differ_by_label_and_are_stable() {
+        let a = derive_subkey(b"secret", "cookie-session/v1/encrypted");
+        let b = derive_subkey(b"secret", "cookie-session/v1/signed");
+        assert_ne!(*a, *b);
+        assert_eq!(*a, *derive_subkey(b"secret", "cookie-session/v1/encrypted"));
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let ring = KeyRing::new(["super-secret-value"]).unwrap();
+        let debug = format!("{ring:?}");
+        assert!(!debug.contains("super"));
+    }
+}

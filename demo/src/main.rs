@@ -1,0 +1,2 @@
+//! The example app (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Live interoperability tests against Express (see `tests/`).
