@@ -92,3 +92,7 @@ impl std::fmt::Display for Rejection {
 /// `name=value`; anything larger did not come from us and is refused before any decoding, so
 /// a client cannot make the server allocate in proportion to a huge header.
 pub const MAX_INPUT_LEN: usize = 8192;
+
+mod codec;
+pub use codec::{Codec, Format, Loaded, Sealed, UnknownFormat};
+pub use express::SigAlgorithm;

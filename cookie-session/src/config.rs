@@ -1,0 +1,263 @@
+//! Configuring a session layer. Everything is checked in [`SessionConfig::build`], so a layer
+//! that exists can only send valid cookies.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::cookie::{CookieAttributes, CookieConfigError, Priority, SameSite};
+use crate::format::{Codec, Format};
+use crate::layer::SessionLayer;
+use crate::time::{Clock, SharedClock, SystemClock, TimePolicy};
+use crate::{KeyError, KeyRing};
+
+/// The default cookie name, Express's too.
+pub const DEFAULT_COOKIE_NAME: &str = "session";
+
+/// The largest `name=value` a browser is sure to keep (RFC 6265bis §5.6 storage limits; ASVS
+/// 3.3.5). Larger cookies are refused with [`SessionError::CookieTooLarge`](crate::SessionError).
+pub const DEFAULT_MAX_COOKIE_SIZE: usize = 4096;
+
+/// How long a native cookie stays valid on the server when no `max_age` is configured: the
+/// authenticated expiry of browser-session cookies (SECURITY.md §8.2 item 17).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A configuration that cannot work, found when the layer is built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The keys do not suit the format.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The cookie attributes break a rule.
+    #[error(transparent)]
+    Cookie(#[from] CookieConfigError),
+    /// The size limit is above what browsers keep, or too small for any session.
+    #[error("max cookie size {0} must be between 64 and 4096 bytes")]
+    MaxCookieSize(usize),
+}
+
+/// The full configuration of a session layer, built with setters and checked by
+/// [`SessionConfig::build`].
+///
+/// ```
+/// use std::time::Duration;
+/// use cookie_session::{KeyRing, SessionConfig, format::Format, cookie::SameSite};
+///
+/// let keys = KeyRing::new(["a secret of at least thirty-two bytes!"])?;
+/// // The defaults: encrypted, `session`, HttpOnly, SameSite=Lax, Path=/, browser-session cookie.
+/// let layer = SessionConfig::new(keys.clone()).build()?;
+///
+/// // Customised: signed, a persistent cookie for a week, sliding, 30 days at most.
+/// let layer = SessionConfig::new(keys)
+///     .format(Format::Signed)
+///     .name("__Host-sid")
+///     .secure(true)
+///     .same_site(Some(SameSite::Strict))
+///     .max_age(Some(Duration::from_secs(7 * 86400)))
+///     .rolling(true)
+///     .absolute_lifetime(Some(Duration::from_secs(30 * 86400)))
+///     .build()?;
+/// # Ok::<(), cookie_session::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub(crate) keys: KeyRing,
+    pub(crate) format: Format,
+    pub(crate) name: String,
+    pub(crate) attributes: CookieAttributes,
+    pub(crate) ttl: Duration,
+    pub(crate) time: TimePolicy,
+    pub(crate) rolling: bool,
+    pub(crate) trust_proxy: bool,
+    pub(crate) max_cookie_size: usize,
+    pub(crate) clock: SharedClock,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("keys", &self.keys)
+            .field("format", &self.format)
+            .field("name", &self.name)
+            .field("attributes", &self.attributes)
+            .field("ttl", &self.ttl)
+            .field("time", &self.time)
+            .field("rolling", &self.rolling)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("max_cookie_size", &self.max_cookie_size)
+            .finish()
+    }
+}
+
+impl SessionConfig {
+    /// The secure defaults with these keys.
+    pub fn new(keys: KeyRing) -> Self {
+        Self {
+            keys,
+            format: Format::default(),
+            name: DEFAULT_COOKIE_NAME.to_owned(),
+            attributes: CookieAttributes::default(),
+            ttl: DEFAULT_TTL,
+            time: TimePolicy::default(),
+            rolling: false,
+            trust_proxy: false,
+            max_cookie_size: DEFAULT_MAX_COOKIE_SIZE,
+            clock: SharedClock(Arc::new(SystemClock)),
+        }
+    }
+
+    /// The cookie format. Default [`Format::Encrypted`].
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The cookie name. Default `session`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// All cookie attributes at once.
+    pub fn attributes(mut self, attributes: CookieAttributes) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// `Path`. Default `/`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.attributes.path = path.into();
+        self
+    }
+
+    /// `Domain`. Default none (host-only). Setting one shares the cookie with subdomains.
+    pub fn domain(mut self, domain: Option<String>) -> Self {
+        self.attributes.domain = domain;
+        self
+    }
+
+    /// `Max-Age`: `None` (the default) makes a browser-session cookie. Clamped to 400 days.
+    /// For native formats it is also the server-side lifetime of each cookie.
+    pub fn max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.attributes.max_age = max_age;
+        self
+    }
+
+    /// `Expires` as an absolute time, used when no `max_age` is set.
+    pub fn expires(mut self, expires: Option<SystemTime>) -> Self {
+        self.attributes.expires = expires;
+        self
+    }
+
+    /// `SameSite`. Default `Some(Lax)`. `Some(None)` requires `secure(true)`.
+    ///
+    /// Warning: `None` here drops the attribute and leaves the choice to the browser.
+    pub fn same_site(mut self, same_site: Option<SameSite>) -> Self {
+        self.attributes.same_site = same_site;
+        self
+    }
+
+    /// Forces `Secure` on (`true`) or off (`false`). By default it follows the request:
+    /// HTTPS, or `X-Forwarded-Proto: https` with [`trust_proxy`](Self::trust_proxy).
+    ///
+    /// Warning: `false` lets the cookie travel over plain HTTP.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.attributes.secure = Some(secure);
+        self
+    }
+
+    /// `HttpOnly`. Default `true`.
+    ///
+    /// Warning: `false` lets any script on the page (and any XSS) read the session cookie.
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.attributes.http_only = http_only;
+        self
+    }
+
+    /// `Partitioned` (CHIPS). Requires `secure(true)`.
+    pub fn partitioned(mut self, partitioned: bool) -> Self {
+        self.attributes.partitioned = partitioned;
+        self
+    }
+
+    /// `Priority`.
+    pub fn priority(mut self, priority: Option<Priority>) -> Self {
+        self.attributes.priority = priority;
+        self
+    }
+
+    /// The server-side lifetime of a native cookie that has no `max_age`. Default 24 hours.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The longest a session may live from its creation, however often it is re-issued.
+    /// Default none. Native formats only.
+    pub fn absolute_lifetime(mut self, limit: Option<Duration>) -> Self {
+        self.time.absolute_lifetime = limit;
+        self
+    }
+
+    /// How far the clocks of servers sharing the keys may disagree. Default 60 seconds.
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.time.clock_skew = skew;
+        self
+    }
+
+    /// Re-issue the cookie on every request that carries a valid one, sliding its expiry
+    /// (within the absolute lifetime). Default `false`: the cookie is written only when the
+    /// session changes, as Express does.
+    pub fn rolling(mut self, rolling: bool) -> Self {
+        self.rolling = rolling;
+        self
+    }
+
+    /// Believe the first `X-Forwarded-Proto` value when deciding `Secure`, like Express's
+    /// `trust proxy`. Only enable it behind a proxy that sets the header. Default `false`.
+    pub fn trust_proxy(mut self, trust: bool) -> Self {
+        self.trust_proxy = trust;
+        self
+    }
+
+    /// The largest `name=value` the layer will send, in bytes. Default and maximum 4096.
+    pub fn max_cookie_size(mut self, size: usize) -> Self {
+        self.max_cookie_size = size;
+        self
+    }
+
+    /// Where time comes from (tests inject a clock). Default the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock(Arc::new(clock));
+        self
+    }
+
+    /// The cookie name configured.
+    pub fn cookie_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The format configured.
+    pub fn cookie_format(&self) -> Format {
+        self.format
+    }
+
+    /// Checks everything and builds the layer.
+    pub fn build(self) -> Result<SessionLayer, ConfigError> {
+        self.attributes.validate(&self.name)?;
+        if !(64..=DEFAULT_MAX_COOKIE_SIZE).contains(&self.max_cookie_size) {
+            return Err(ConfigError::MaxCookieSize(self.max_cookie_size));
+        }
+        let codec = Codec::new(self.format, &self.keys, &self.name)?;
+        Ok(SessionLayer::new(Arc::new(crate::session::Shared {
+            codec,
+            attributes: self.attributes,
+            ttl: self.ttl,
+            time: self.time,
+            rolling: self.rolling,
+            trust_proxy: self.trust_proxy,
+            max_cookie_size: self.max_cookie_size,
+            clock: self.clock,
+        })))
+    }
+}

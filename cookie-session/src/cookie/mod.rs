@@ -1,0 +1,12 @@
+//! Cookie plumbing shared by every format: finding a cookie in a request, the attributes and
+//! their rules, and rendering `Set-Cookie`. No HTTP types here either: plain strings in and out.
+
+mod attributes;
+mod parse;
+mod render;
+
+pub use attributes::{
+    CookieAttributes, CookieConfigError, Priority, SameSite, MAX_COOKIE_LIFETIME,
+};
+pub use parse::{cookie_values, first_cookie_value};
+pub use render::{render_set_cookie, HeaderStyle, Lifetime};

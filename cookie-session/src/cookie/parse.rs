@@ -1,0 +1,92 @@
+//! Finding a cookie in a request's `Cookie` header.
+//!
+//! The rule is the one Express's `cookies` 0.9.1 applies with its regex
+//! `(?:^|;) *<name>=([^;]*)` (SPEC §1.4): pairs are separated by `;`, only spaces (not tabs)
+//! are skipped before a name, the name is compared byte for byte (no percent-decoding, no case
+//! folding: `%5F%5FHost-id` or `__host-id` never match `__Host-id`, SECURITY.md §8.5 item 38),
+//! and the value runs to the next `;`, untrimmed. Several `Cookie` header lines are read in
+//! order, as if joined with `"; "` (what Node does).
+
+/// Every value of the cookie `name`, in the order they appear in `headers`.
+///
+/// ```
+/// use cookie_session::cookie::cookie_values;
+///
+/// let headers = ["a=1; session=first", "session=second;session.sig=x"];
+/// let found: Vec<&str> = cookie_values(headers.iter().copied(), "session").collect();
+/// assert_eq!(found, ["first", "second"]);
+/// ```
+pub fn cookie_values<'h, 'n, I>(
+    headers: I,
+    name: &'n str,
+) -> impl Iterator<Item = &'h str> + use<'h, 'n, I>
+where
+    I: IntoIterator<Item = &'h str>,
+{
+    headers
+        .into_iter()
+        .flat_map(|header| header.split(';'))
+        .filter_map(move |pair| {
+            let pair = pair.trim_start_matches(' ');
+            let rest = pair.strip_prefix(name)?;
+            rest.strip_prefix('=')
+        })
+}
+
+/// The first value of the cookie `name` in `headers`, as Express reads it.
+pub fn first_cookie_value<'h, I>(headers: I, name: &str) -> Option<&'h str>
+where
+    I: IntoIterator<Item = &'h str>,
+{
+    cookie_values(headers, name).next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all<'a>(header: &'a str, name: &'a str) -> Vec<&'a str> {
+        cookie_values([header], name).collect()
+    }
+
+    #[test]
+    fn names_match_exactly() {
+        let header =
+            "xsession=1; session.sig=2; Session=3; __host-id=4; %5F%5FHost-id=5; session=6";
+        assert_eq!(all(header, "session"), ["6"]);
+        assert!(all(header, "__Host-id").is_empty());
+        assert_eq!(all("\u{a0}__Host-id=1", "__Host-id"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn spaces_are_skipped_but_not_tabs_and_values_are_not_trimmed() {
+        assert_eq!(all("a=1;   session=v ; b=2", "session"), ["v "]);
+        assert!(all("a=1;\tsession=v", "session").is_empty());
+        assert_eq!(all("session=", "session"), [""]);
+    }
+
+    #[test]
+    fn duplicates_keep_their_order() {
+        assert_eq!(all("session=a; session=b", "session"), ["a", "b"]);
+        assert_eq!(
+            first_cookie_value(["x=1", "session=c"], "session"),
+            Some("c")
+        );
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        for header in [
+            "",
+            ";",
+            ";;;",
+            "=",
+            "session",
+            "session==",
+            "£=£; session=£",
+        ] {
+            let _ = all(header, "session");
+        }
+        assert_eq!(all("session==", "session"), ["="]);
+    }
+}

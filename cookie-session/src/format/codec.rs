@@ -1,0 +1,304 @@
+//! One entry point over the three formats, used by the session layer and the command alike.
+
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use super::encrypted::EncryptedCodec;
+use super::express::{self, ExpressCodec, SigAlgorithm};
+use super::signed::SignedCodec;
+use super::{Rejection, Timestamps};
+use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
+use crate::{KeyError, KeyRing};
+
+/// Which cookie format a session layer reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// XChaCha20-Poly1305: the browser sees nothing of the session. The default.
+    #[default]
+    Encrypted,
+    /// HMAC-SHA256 over a readable payload.
+    Signed,
+    /// Express `cookie-session` 2.x, with keygrip's algorithm (SHA-1 by default).
+    /// No server-side expiry: see [`crate::format::express`].
+    Express(SigAlgorithm),
+}
+
+impl Format {
+    /// The name used in configuration and by the command (`encrypted`, `signed`, `express`,
+    /// `express-sha256`, `express-sha512`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Encrypted => "encrypted",
+            Format::Signed => "signed",
+            Format::Express(SigAlgorithm::Sha1) => "express",
+            Format::Express(SigAlgorithm::Sha256) => "express-sha256",
+            Format::Express(SigAlgorithm::Sha512) => "express-sha512",
+        }
+    }
+
+    /// Whether cookies of this format carry an authenticated expiry the server enforces.
+    pub fn has_server_expiry(self) -> bool {
+        !matches!(self, Format::Express(_))
+    }
+}
+
+/// A format name that is not one of [`Format::as_str`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown session format {0:?}: expected encrypted, signed, express, express-sha256 or express-sha512")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    /// ```
+    /// use cookie_session::format::{Format, SigAlgorithm};
+    /// assert_eq!("express-sha256".parse(), Ok(Format::Express(SigAlgorithm::Sha256)));
+    /// assert!("jwt".parse::<Format>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "encrypted" => Ok(Format::Encrypted),
+            "signed" => Ok(Format::Signed),
+            "express" | "express-sha1" => Ok(Format::Express(SigAlgorithm::Sha1)),
+            "express-sha256" => Ok(Format::Express(SigAlgorithm::Sha256)),
+            "express-sha512" => Ok(Format::Express(SigAlgorithm::Sha512)),
+            other => Err(UnknownFormat(other.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone)]
+enum Inner {
+    Encrypted(EncryptedCodec),
+    Signed(SignedCodec),
+    Express(ExpressCodec),
+}
+
+/// A format bound to a key ring and a cookie name: reads a request's cookies into a session
+/// map and seals a map into cookie values. Pure: no HTTP types, no clock.
+///
+/// ```
+/// use cookie_session::{KeyRing, format::{Codec, Format, Timestamps}};
+/// use serde_json::json;
+///
+/// let ring = KeyRing::new(["an example secret of at least 32 bytes"])?;
+/// let codec = Codec::new(Format::Signed, &ring, "session")?;
+/// let data = json!({"views": 1}).as_object().cloned().unwrap();
+/// let times = Timestamps { created_at: 100, issued_at: 100, expires_at: 200 };
+/// let sealed = codec.seal(&codec.canonical(&data), times);
+/// let header = format!("session={}", sealed.value);
+/// let loaded = codec.open([header.as_str()]).unwrap();
+/// assert_eq!(loaded.data, data);
+/// assert_eq!(loaded.times, Some(times));
+/// # Ok::<(), cookie_session::KeyError>(())
+/// ```
+#[derive(Clone)]
+pub struct Codec {
+    inner: Inner,
+    format: Format,
+    name: String,
+    sig_name: String,
+}
+
+impl std::fmt::Debug for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Codec")
+            .field("format", &self.format)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session read from a request's cookies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// Index in the key ring of the key that opened it.
+    pub key_index: usize,
+    /// Authenticated times (native formats only). Not checked yet: see
+    /// [`TimePolicy`](crate::TimePolicy).
+    pub times: Option<Timestamps>,
+    /// The session.
+    pub data: Map<String, Value>,
+    /// The canonical text it was read from ([`Codec::canonical`] of an unchanged session
+    /// equals it), to tell whether a write is needed.
+    pub canonical: Vec<u8>,
+}
+
+/// Sealed cookie values, ready to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The value of the session cookie.
+    pub value: String,
+    /// The value of the signature cookie `<name>.sig` (Express format only).
+    pub sig: Option<String>,
+}
+
+impl Codec {
+    /// Binds `format` to `ring` and the cookie `name`. Fails when a key is too short for the
+    /// format or two keys are the same.
+    pub fn new(format: Format, ring: &KeyRing, name: &str) -> Result<Self, KeyError> {
+        let inner = match format {
+            Format::Encrypted => Inner::Encrypted(EncryptedCodec::new(ring)?),
+            Format::Signed => Inner::Signed(SignedCodec::new(ring)?),
+            Format::Express(algorithm) => Inner::Express(ExpressCodec::new(ring, algorithm)),
+        };
+        Ok(Self {
+            inner,
+            format,
+            name: name.to_owned(),
+            sig_name: format!("{name}.sig"),
+        })
+    }
+
+    /// The format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The cookie name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name of the signature cookie, for formats that have one.
+    pub fn sig_name(&self) -> Option<&str> {
+        matches!(self.inner, Inner::Express(_)).then_some(self.sig_name.as_str())
+    }
+
+    /// How this format's `Set-Cookie` headers are spelled.
+    pub fn header_style(&self) -> HeaderStyle {
+        match self.inner {
+            Inner::Express(_) => HeaderStyle::Express,
+            _ => HeaderStyle::Standard,
+        }
+    }
+
+    /// Reads the session from `Cookie` header values, as the server does.
+    ///
+    /// Native formats try every cookie of the name in order and take the first that
+    /// authenticates, so a cookie injected before ours (from a sibling subdomain) cannot shadow
+    /// it and an unauthenticated one is never used (SECURITY.md §8.5 item 39). The Express
+    /// format reads the first occurrence of each cookie, exactly as Express does (SPEC §1.4).
+    ///
+    /// The times are returned, not checked: that is [`TimePolicy`](crate::TimePolicy)'s job.
+    pub fn open<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
+        let (opened, data) = match &self.inner {
+            Inner::Express(codec) => {
+                let value = first_cookie_value(headers.clone(), &self.name);
+                let sig = first_cookie_value(headers, &self.sig_name);
+                let (key_index, data) = codec.open(&self.name, value, sig)?;
+                let canonical = express::unquote(value.unwrap_or_default())
+                    .as_bytes()
+                    .to_vec();
+                return Ok(Loaded {
+                    key_index,
+                    times: None,
+                    data,
+                    canonical,
+                });
+            }
+            Inner::Encrypted(codec) => {
+                first_opened(headers, &self.name, |v| codec.open(&self.name, v))?
+            }
+            Inner::Signed(codec) => {
+                first_opened(headers, &self.name, |v| codec.open(&self.name, v))?
+            }
+        };
+        Ok(Loaded {
+            key_index: opened.key_index,
+            times: opened.times,
+            data,
+            canonical: opened.json,
+        })
+    }
+
+    /// The session's canonical text: its JSON (native formats) or its base64 cookie value
+    /// (Express format, `JSON.stringify`-compatible). A loaded session needs writing back
+    /// exactly when this differs from [`Loaded::canonical`], which is also Express's
+    /// `isChanged` rule (SPEC §3.2).
+    pub fn canonical(&self, data: &Map<String, Value>) -> Vec<u8> {
+        match self.inner {
+            Inner::Express(_) => express::encode_value(data).into_bytes(),
+            // Serialising a map of `Value`s cannot fail: keys are strings, numbers finite.
+            _ => serde_json::to_vec(data).unwrap_or_else(|_| b"{}".to_vec()),
+        }
+    }
+
+    /// Seals canonical text from [`Codec::canonical`] under the first key. The times are
+    /// ignored by the Express format.
+    pub fn seal(&self, canonical: &[u8], times: Timestamps) -> Sealed {
+        match &self.inner {
+            Inner::Encrypted(codec) => Sealed {
+                value: codec.seal(&self.name, times, canonical),
+                sig: None,
+            },
+            Inner::Signed(codec) => Sealed {
+                value: codec.seal(&self.name, times, canonical),
+                sig: None,
+            },
+            Inner::Express(codec) => {
+                // The canonical text of the Express format is the base64 value: ASCII.
+                let value = String::from_utf8_lossy(canonical).into_owned();
+                let mut signed = String::with_capacity(self.name.len() + 1 + value.len());
+                signed.push_str(&self.name);
+                signed.push('=');
+                signed.push_str(&value);
+                let sig = codec.sign(signed.as_bytes());
+                Sealed {
+                    value,
+                    sig: Some(sig),
+                }
+            }
+        }
+    }
+
+    /// The keygrip signature of an Express clearing cookie (`sign("<name>=")`, SPEC §4).
+    pub(crate) fn clearing_sig(&self) -> Option<String> {
+        match &self.inner {
+            Inner::Express(codec) => Some(codec.sign(format!("{}=", self.name).as_bytes())),
+            _ => None,
+        }
+    }
+}
+
+/// The first cookie of `name` that opens, parsed as a JSON object; else the first rejection.
+fn first_opened<'h, I>(
+    headers: I,
+    name: &str,
+    open: impl Fn(&str) -> Result<super::Opened, Rejection>,
+) -> Result<(super::Opened, Map<String, Value>), Rejection>
+where
+    I: IntoIterator<Item = &'h str>,
+{
+    let mut first_error = Rejection::Missing;
+    for value in cookie_values(headers, name) {
+        let attempt = if value.is_empty() {
+            Err(Rejection::Missing)
+        } else {
+            open(value).and_then(|opened| {
+                // Deserialised only after authentication (SECURITY.md §8.1 item 12);
+                // serde_json's recursion limit bounds deeply nested input.
+                match serde_json::from_slice::<Map<String, Value>>(&opened.json) {
+                    Ok(map) => Ok((opened, map)),
+                    Err(_) => Err(Rejection::BadPayload),
+                }
+            })
+        };
+        match attempt {
+            Ok(found) => return Ok(found),
+            Err(e) if first_error == Rejection::Missing => first_error = e,
+            Err(_) => {}
+        }
+    }
+    Err(first_error)
+}

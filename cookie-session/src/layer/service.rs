@@ -1,0 +1,61 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::COOKIE;
+use http::uri::Scheme;
+use http::{Request, Response};
+
+use super::ResponseFuture;
+use crate::session::{Session, Shared};
+
+/// The service [`SessionLayer`](super::SessionLayer) produces.
+#[derive(Debug, Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> SessionService<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // Only the header values are kept (reference-counted, not copied); nothing is parsed
+        // until the handler touches the session.
+        let cookies = req.headers().get_all(COOKIE).iter().cloned().collect();
+        let secure = request_is_secure(&req, self.shared.trust_proxy);
+        let session = Session::new(self.shared.clone(), cookies, secure);
+        req.extensions_mut().insert(session.clone());
+        ResponseFuture::new(self.inner.call(req), session)
+    }
+}
+
+/// Whether the request came over HTTPS: its URI says so, or — only when the application trusts
+/// its proxy, like Express's `trust proxy` — the first `X-Forwarded-Proto` value is `https`.
+fn request_is_secure<B>(req: &Request<B>, trust_proxy: bool) -> bool {
+    if req.uri().scheme() == Some(&Scheme::HTTPS) {
+        return true;
+    }
+    trust_proxy
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}

@@ -1,0 +1,726 @@
+//! The session layer's rules, driven with `oneshot` through a small axum router.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::Query;
+use axum::routing::get;
+use axum::Router;
+use cookie_session::cookie::{Priority, SameSite};
+use cookie_session::extract::Typed;
+use cookie_session::format::{Format, Rejection, SigAlgorithm};
+use cookie_session::{ConfigError, KeyError, KeyRing, Session, SessionConfig, SessionError};
+use http::{Request, Response, StatusCode};
+use tower::ServiceExt;
+
+const KEY_A: &str = "key-a-0123456789abcdef0123456789abcdef";
+const KEY_B: &str = "key-b-0123456789abcdef0123456789abcdef";
+const NATIVE: [Format; 2] = [Format::Encrypted, Format::Signed];
+const ALL: [Format; 3] = [
+    Format::Encrypted,
+    Format::Signed,
+    Format::Express(SigAlgorithm::Sha1),
+];
+
+/// A clock the test moves by hand (milliseconds since the epoch).
+#[derive(Clone)]
+struct TestClock(Arc<AtomicU64>);
+
+impl TestClock {
+    fn new() -> Self {
+        TestClock(Arc::new(AtomicU64::new(1_705_320_000_000)))
+    }
+    fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+fn config(format: Format, keys: &[&str], clock: &TestClock) -> SessionConfig {
+    let clock = clock.clone();
+    SessionConfig::new(KeyRing::new(keys).unwrap())
+        .format(format)
+        .clock(move || clock.now())
+}
+
+#[derive(serde::Deserialize)]
+struct Opts {
+    max_age: Option<u64>,
+}
+
+fn app(config: SessionConfig) -> Router {
+    Router::new()
+        .route("/untouched", get(|| async { "plain" }))
+        .route(
+            "/read",
+            get(|s: Session| async move { format!("{:?}", s.get::<u64>("views")) }),
+        )
+        .route(
+            "/incr",
+            get(|s: Session, Query(o): Query<Opts>| async move {
+                if let Some(secs) = o.max_age {
+                    s.set_max_age(Some(Duration::from_secs(secs)));
+                }
+                let views = s.get::<u64>("views").unwrap_or(0) + 1;
+                s.insert("views", views).unwrap();
+                views.to_string()
+            }),
+        )
+        .route(
+            "/same",
+            get(|s: Session| async move {
+                let views = s.get::<u64>("views").unwrap_or(0);
+                s.insert("views", views).unwrap();
+                "same"
+            }),
+        )
+        .route(
+            "/override-only",
+            get(|s: Session| async move {
+                s.set_max_age(Some(Duration::from_secs(99)));
+                format!("{:?}", s.get::<u64>("views"))
+            }),
+        )
+        .route(
+            "/destroy",
+            get(|s: Session| async move {
+                s.destroy();
+                "bye"
+            }),
+        )
+        .route(
+            "/destroy-then-flash",
+            get(|s: Session| async move {
+                s.destroy();
+                s.insert("flash", "logged out").unwrap();
+                "bye"
+            }),
+        )
+        .route(
+            "/clear",
+            get(|s: Session| async move {
+                s.clear();
+                "cleared"
+            }),
+        )
+        .route(
+            "/insert-remove",
+            get(|s: Session| async move {
+                s.insert("tmp", 1).unwrap();
+                s.remove("tmp");
+                "nothing"
+            }),
+        )
+        .route(
+            "/big",
+            get(|s: Session| async move {
+                s.insert("big", "x".repeat(5000)).unwrap();
+                "big"
+            }),
+        )
+        .route(
+            "/info",
+            get(|s: Session| async move {
+                format!(
+                    "new={} key={:?} rejection={:?}",
+                    s.is_new(),
+                    s.key_index(),
+                    s.rejection().map(Rejection::as_str)
+                )
+            }),
+        )
+        .route(
+            "/typed",
+            get(|mut cart: Typed<Cart>| async move {
+                cart.items.push("apple".into());
+                cart.items.len().to_string()
+            }),
+        )
+        .layer(config.build().unwrap())
+}
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Cart {
+    items: Vec<String>,
+}
+
+async fn call(app: &Router, uri: &str, cookie: Option<&str>) -> Response<Body> {
+    call_with(app, uri, cookie, &[]).await
+}
+
+async fn call_with(
+    app: &Router,
+    uri: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Response<Body> {
+    let mut req = Request::builder().uri(uri);
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    app.clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+fn set_cookies(res: &Response<Body>) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `name=value` pairs of the response's cookies, as a `Cookie` request header.
+fn jar(res: &Response<Body>) -> String {
+    set_cookies(res)
+        .iter()
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn body(res: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn vary_cookie(res: &Response<Body>) -> bool {
+    res.headers()
+        .get_all("vary")
+        .iter()
+        .any(|v| v.to_str().unwrap().eq_ignore_ascii_case("cookie"))
+}
+
+#[tokio::test]
+async fn untouched_routes_send_nothing_and_do_not_vary() {
+    for format in ALL {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let res = call(&app, "/incr", None).await;
+        let cookie = jar(&res);
+        let res = call(&app, "/untouched", Some(&cookie)).await;
+        assert!(set_cookies(&res).is_empty(), "{format}");
+        assert!(!vary_cookie(&res), "{format}");
+        // Even a garbage cookie is not looked at.
+        let res = call(&app, "/untouched", Some("session=garbage")).await;
+        assert!(set_cookies(&res).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn new_sessions_write_only_when_populated() {
+    for format in ALL {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let res = call(&app, "/read", None).await;
+        assert!(
+            set_cookies(&res).is_empty(),
+            "{format}: new and empty writes nothing"
+        );
+        assert!(vary_cookie(&res), "{format}: read varies");
+        let res = call(&app, "/insert-remove", None).await;
+        assert!(set_cookies(&res).is_empty(), "{format}");
+        let res = call(&app, "/incr", None).await;
+        let cookies = set_cookies(&res);
+        assert_eq!(
+            cookies.len(),
+            if format.has_server_expiry() { 1 } else { 2 },
+            "{format}"
+        );
+        assert!(vary_cookie(&res));
+    }
+}
+
+#[tokio::test]
+async fn default_attributes() {
+    let clock = TestClock::new();
+    let app = app(config(Format::Encrypted, &[KEY_A], &clock));
+    let res = call(&app, "/incr", None).await;
+    let cookie = &set_cookies(&res)[0];
+    assert!(cookie.starts_with("session="), "{cookie}");
+    assert!(
+        cookie.ends_with("; Path=/; HttpOnly; SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Max-Age") && !cookie.contains("Domain") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn loaded_sessions_write_only_when_changed() {
+    for format in ALL {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let cookie = jar(&call(&app, "/incr", None).await);
+
+        let res = call(&app, "/read", Some(&cookie)).await;
+        assert!(set_cookies(&res).is_empty(), "{format}: read-only");
+        assert_eq!(body(res).await, "Some(1)");
+
+        let res = call(&app, "/same", Some(&cookie)).await;
+        assert!(
+            set_cookies(&res).is_empty(),
+            "{format}: same value re-assigned"
+        );
+
+        let res = call(&app, "/override-only", Some(&cookie)).await;
+        assert!(
+            set_cookies(&res).is_empty(),
+            "{format}: an override alone does not write"
+        );
+
+        let res = call(&app, "/incr", Some(&cookie)).await;
+        let next = jar(&res);
+        assert_eq!(body(res).await, "2");
+        assert_eq!(
+            body(call(&app, "/read", Some(&next)).await).await,
+            "Some(2)"
+        );
+
+        // Emptied: written back empty, and read back as an empty loaded session.
+        let res = call(&app, "/clear", Some(&next)).await;
+        assert!(
+            !set_cookies(&res).is_empty(),
+            "{format}: emptied is a change"
+        );
+        let emptied = jar(&res);
+        assert_eq!(
+            body(call(&app, "/info", Some(&emptied)).await).await,
+            "new=false key=Some(0) rejection=None"
+        );
+    }
+}
+
+#[tokio::test]
+async fn destroy_clears_with_the_same_scope() {
+    for format in NATIVE {
+        let clock = TestClock::new();
+        let cfg = config(format, &[KEY_A], &clock)
+            .path("/app")
+            .domain(Some("example.com".into()))
+            .secure(true)
+            .partitioned(true)
+            .same_site(Some(SameSite::None))
+            .priority(Some(Priority::High));
+        let app = app(cfg);
+        let res = call(&app, "/destroy", None).await;
+        assert_eq!(
+            set_cookies(&res),
+            ["session=; Path=/app; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=None; Partitioned; Priority=High"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn destroyed_sessions_do_not_come_back_and_can_restart() {
+    for format in ALL {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let cookie = jar(&call(&app, "/incr", None).await);
+        let res = call(&app, "/destroy", Some(&cookie)).await;
+        let cleared = set_cookies(&res);
+        assert!(
+            cleared
+                .iter()
+                .all(|c| c.contains("=; ") || c.contains(".sig=")),
+            "{cleared:?}"
+        );
+        assert!(cleared[0].starts_with("session=;"), "{format}: {cleared:?}");
+
+        let res = call(&app, "/destroy-then-flash", Some(&cookie)).await;
+        let fresh = jar(&res);
+        assert!(!fresh.starts_with("session=;"));
+        assert_eq!(
+            body(call(&app, "/info", Some(&fresh)).await).await,
+            "new=false key=Some(0) rejection=None"
+        );
+    }
+}
+
+#[tokio::test]
+async fn per_request_max_age() {
+    for format in NATIVE {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let res = call(&app, "/incr?max_age=2592000", None).await;
+        let cookie = &set_cookies(&res)[0];
+        assert!(
+            cookie.contains("; Max-Age=2592000; Expires=Wed, 14 Feb 2024 12:00:00 GMT"),
+            "{cookie}"
+        );
+        // The next response without the override is a browser-session cookie again.
+        let res = call(&app, "/incr", Some(&jar(&res))).await;
+        assert!(!set_cookies(&res)[0].contains("Max-Age"));
+    }
+    let clock = TestClock::new();
+    let app = app(config(
+        Format::Express(SigAlgorithm::Sha1),
+        &["key-new"],
+        &clock,
+    ));
+    let res = call(&app, "/incr?max_age=3600", None).await;
+    for cookie in set_cookies(&res) {
+        assert!(
+            cookie.contains(
+                "; path=/; expires=Mon, 15 Jan 2024 13:00:00 GMT; samesite=lax; httponly"
+            ),
+            "{cookie}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_side_expiry_is_enforced_whatever_the_browser_sends() {
+    for format in NATIVE {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock)
+            .max_age(Some(Duration::from_secs(600)))
+            .clock_skew(Duration::from_secs(5)));
+        let cookie = jar(&call(&app, "/incr", None).await);
+        clock.advance(Duration::from_secs(599));
+        assert_eq!(
+            body(call(&app, "/read", Some(&cookie)).await).await,
+            "Some(1)",
+            "{format}"
+        );
+        clock.advance(Duration::from_secs(7));
+        assert_eq!(
+            body(call(&app, "/info", Some(&cookie)).await).await,
+            "new=true key=None rejection=Some(\"expired\")",
+            "{format}"
+        );
+        // Rejected and untouched by a write: nothing sent.
+        assert!(set_cookies(&call(&app, "/read", Some(&cookie)).await).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn browser_session_cookies_still_expire_on_the_server() {
+    for format in NATIVE {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock)
+            .ttl(Duration::from_secs(3600))
+            .clock_skew(Duration::ZERO));
+        let res = call(&app, "/incr", None).await;
+        assert!(!set_cookies(&res)[0].contains("Max-Age"));
+        let cookie = jar(&res);
+        clock.advance(Duration::from_secs(3601));
+        assert_eq!(
+            body(call(&app, "/read", Some(&cookie)).await).await,
+            "None",
+            "{format}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rotation_reissues_under_the_first_key_with_every_attribute() {
+    for format in ALL {
+        let clock = TestClock::new();
+        let attrs = |c: SessionConfig| {
+            c.path("/app")
+                .domain(Some("example.com".into()))
+                .secure(true)
+                .same_site(Some(SameSite::Strict))
+                .max_age(Some(Duration::from_secs(3600)))
+        };
+        let old = app(attrs(config(format, &[KEY_A], &clock)));
+        let cookie = jar(&call(&old, "/incr", None).await);
+
+        let rotated = app(attrs(config(format, &[KEY_B, KEY_A], &clock)));
+        clock.advance(Duration::from_secs(60));
+        let res = call(&rotated, "/read", Some(&cookie)).await;
+        let reissued = set_cookies(&res);
+        assert!(!reissued.is_empty(), "{format}: re-issued on read");
+        for c in &reissued {
+            let lower = c.to_ascii_lowercase();
+            for attr in [
+                "path=/app",
+                "domain=example.com",
+                "secure",
+                "httponly",
+                "samesite=strict",
+            ] {
+                assert!(lower.contains(attr), "{format}: {c} lacks {attr}");
+            }
+        }
+        if format.has_server_expiry() {
+            // The expiry is kept, not extended: 3600 - 60 seconds are left.
+            assert!(reissued[0].contains("Max-Age=3540"), "{}", reissued[0]);
+        }
+        // The new cookie opens with the new key alone.
+        let only_new = app(config(format, &[KEY_B], &clock));
+        assert_eq!(
+            body(call(&only_new, "/info", Some(&jar(&res))).await).await,
+            "new=false key=Some(0) rejection=None",
+            "{format}"
+        );
+        // The old cookie does not, once the old key is removed.
+        let info = body(call(&only_new, "/info", Some(&cookie)).await).await;
+        assert!(
+            info.starts_with("new=true key=None rejection=Some("),
+            "{format}: {info}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rolling_slides_within_the_absolute_lifetime() {
+    for format in NATIVE {
+        let clock = TestClock::new();
+        let cfg = config(format, &[KEY_A], &clock)
+            .rolling(true)
+            .max_age(Some(Duration::from_secs(100)))
+            .absolute_lifetime(Some(Duration::from_secs(250)))
+            .clock_skew(Duration::ZERO);
+        let app = app(cfg);
+        let mut cookie = jar(&call(&app, "/incr", None).await);
+        for step in 1..=4 {
+            clock.advance(Duration::from_secs(60));
+            // Untouched routes re-issue too: that is what rolling means.
+            let res = call(&app, "/untouched", Some(&cookie)).await;
+            let issued = set_cookies(&res);
+            assert_eq!(issued.len(), 1, "{format} step {step}");
+            let expected = (250 - 60 * step).min(100);
+            assert!(
+                issued[0].contains(&format!("Max-Age={expected};")),
+                "{format} step {step}: {}",
+                issued[0]
+            );
+            cookie = jar(&res);
+        }
+        clock.advance(Duration::from_secs(11));
+        assert_eq!(
+            body(call(&app, "/read", Some(&cookie)).await).await,
+            "None",
+            "{format}: past the absolute lifetime"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_sessions_fail_loudly_and_keep_the_old_cookie() {
+    for format in ALL {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let res = call(&app, "/big", None).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{format}");
+        assert!(set_cookies(&res).is_empty());
+        match res.extensions().get::<SessionError>() {
+            Some(SessionError::CookieTooLarge { name, size, limit }) => {
+                assert_eq!(name, "session");
+                assert!(*size > 4096 && *limit == 4096);
+            }
+            other => panic!("{format}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn size_limit_is_exact() {
+    // Find the session size whose cookie is exactly the limit, then one byte more.
+    for format in ALL {
+        let clock = TestClock::new();
+        let limit = 1000;
+        let sized = |n: usize| {
+            let cfg = config(format, &[KEY_A], &clock).max_cookie_size(limit);
+            Router::new()
+                .route(
+                    "/",
+                    get(move |s: Session| async move {
+                        s.insert("p", "x".repeat(n)).unwrap();
+                    }),
+                )
+                .layer(cfg.build().unwrap())
+        };
+        let mut found = false;
+        for n in 600..800 {
+            let res = call(&sized(n), "/", None).await;
+            if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
+                let size = match res.extensions().get::<SessionError>() {
+                    Some(SessionError::CookieTooLarge { size, .. }) => *size,
+                    other => panic!("{other:?}"),
+                };
+                assert!(size > limit);
+                let prev = call(&sized(n - 1), "/", None).await;
+                assert_eq!(prev.status(), StatusCode::OK);
+                let longest = set_cookies(&prev)
+                    .iter()
+                    .map(|c| c.split(';').next().unwrap().len())
+                    .max()
+                    .unwrap();
+                assert!(
+                    longest <= limit && longest > limit - 4,
+                    "{format}: {longest}"
+                );
+                found = true;
+                break;
+            }
+        }
+        assert!(found, "{format}");
+    }
+}
+
+#[tokio::test]
+async fn secure_follows_the_request_and_trusts_proxies_only_when_told() {
+    let clock = TestClock::new();
+    let plain = app(config(Format::Encrypted, &[KEY_A], &clock));
+    let xfp = [("x-forwarded-proto", "https")];
+    assert!(!set_cookies(&call_with(&plain, "/incr", None, &xfp).await)[0].contains("Secure"));
+    assert!(
+        set_cookies(&call(&plain, "https://example.com/incr", None).await)[0].contains("; Secure")
+    );
+
+    let trusting = app(config(Format::Encrypted, &[KEY_A], &clock).trust_proxy(true));
+    assert!(set_cookies(&call_with(&trusting, "/incr", None, &xfp).await)[0].contains("; Secure"));
+    assert!(!set_cookies(
+        &call_with(
+            &trusting,
+            "/incr",
+            None,
+            &[("x-forwarded-proto", "http, https")]
+        )
+        .await
+    )[0]
+    .contains("Secure"));
+
+    let never = app(config(Format::Encrypted, &[KEY_A], &clock).secure(false));
+    assert!(
+        !set_cookies(&call(&never, "https://example.com/incr", None).await)[0].contains("Secure")
+    );
+    let always = app(config(Format::Encrypted, &[KEY_A], &clock).secure(true));
+    assert!(set_cookies(&call(&always, "/incr", None).await)[0].contains("; Secure"));
+}
+
+#[tokio::test]
+async fn tampered_and_foreign_cookies_are_fresh_sessions() {
+    for format in NATIVE {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let cookie = jar(&call(&app, "/incr", None).await);
+        let value = cookie.strip_prefix("session=").unwrap();
+        // Another cookie name: the name is bound into the seal.
+        let renamed = app_named(format, "other", &clock);
+        let info = body(call(&renamed, "/info", Some(&format!("other={value}"))).await).await;
+        assert_eq!(
+            info, "new=true key=None rejection=Some(\"bad_signature\")",
+            "{format}"
+        );
+        // A forged plain payload.
+        let res = call(&app, "/read", Some("session=eyJ2aWV3cyI6MTAwMH0")).await;
+        assert_eq!(body(res).await, "None");
+        // Duplicates, in both orders: the valid one wins, the forged one is never used.
+        for header in [
+            format!("session=forged; {cookie}"),
+            format!("{cookie}; session=forged"),
+        ] {
+            assert_eq!(
+                body(call(&app, "/read", Some(&header)).await).await,
+                "Some(1)",
+                "{format}: {header}"
+            );
+        }
+    }
+}
+
+fn app_named(format: Format, name: &str, clock: &TestClock) -> Router {
+    app(config(format, &[KEY_A], clock).name(name))
+}
+
+#[tokio::test]
+async fn typed_sessions_round_trip() {
+    let clock = TestClock::new();
+    let app = app(config(Format::Encrypted, &[KEY_A], &clock));
+    let res = call(&app, "/typed", None).await;
+    let cookie = jar(&res);
+    assert_eq!(body(res).await, "1");
+    let res = call(&app, "/typed", Some(&cookie)).await;
+    assert_eq!(body(res).await, "2");
+    // A session that does not fit the type starts from the default.
+    let cookie = jar(&call(&app, "/incr", None).await);
+    assert_eq!(body(call(&app, "/typed", Some(&cookie)).await).await, "1");
+}
+
+#[tokio::test]
+async fn vary_is_not_duplicated() {
+    let clock = TestClock::new();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|s: Session| async move {
+                s.insert("a", 1).unwrap();
+                ([("vary", "Cookie")], "x")
+            }),
+        )
+        .layer(config(Format::Encrypted, &[KEY_A], &clock).build().unwrap());
+    let res = call(&app, "/", None).await;
+    assert_eq!(res.headers().get_all("vary").iter().count(), 1);
+}
+
+#[test]
+fn configuration_errors_are_typed() {
+    let short = KeyRing::new(["short"]).unwrap();
+    for format in NATIVE {
+        let err = SessionConfig::new(short.clone())
+            .format(format)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Key(KeyError::TooShort {
+                    index: 0,
+                    len: 5,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("short\""));
+    }
+    // keygrip accepts any non-empty key.
+    SessionConfig::new(short)
+        .format(Format::Express(SigAlgorithm::Sha1))
+        .build()
+        .unwrap();
+
+    let keys = KeyRing::new([KEY_A]).unwrap();
+    let cases = [
+        SessionConfig::new(keys.clone()).same_site(Some(SameSite::None)),
+        SessionConfig::new(keys.clone()).partitioned(true),
+        SessionConfig::new(keys.clone()).name("__Host-id"),
+        SessionConfig::new(keys.clone())
+            .name("__Host-id")
+            .secure(true)
+            .path("/x"),
+        SessionConfig::new(keys.clone()).name("__Secure-id"),
+        SessionConfig::new(keys.clone()).name("bad name"),
+        SessionConfig::new(keys.clone()).path("/a;b"),
+        SessionConfig::new(keys.clone()).domain(Some("a\nb".into())),
+        SessionConfig::new(keys.clone()).max_cookie_size(5000),
+    ];
+    for case in cases {
+        let shown = format!("{case:?}");
+        assert!(!shown.contains(KEY_A), "Debug prints no key: {shown}");
+        assert!(case.build().is_err());
+    }
+    SessionConfig::new(keys)
+        .name("__Host-id")
+        .secure(true)
+        .build()
+        .unwrap();
+}
