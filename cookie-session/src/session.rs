@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::cookie::{render_set_cookie, CookieAttributes, CookieConfigError, Lifetime};
-use crate::format::{express, Codec, Format, Rejection, Timestamps};
+use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
 use crate::time::{from_unix_secs, unix_secs, SharedClock, TimePolicy};
 
 /// What every session of one layer shares: the checked configuration.
@@ -468,19 +468,12 @@ impl Inner {
     }
 
     fn load(&self) -> Current {
-        let shared = &self.shared;
         // Header values that are not UTF-8 cannot hold one of our cookies.
         let headers = self
             .cookies
             .iter()
             .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
-        let opened = shared.codec.open(headers).and_then(|loaded| {
-            if let Some(times) = &loaded.times {
-                shared.time.check(times, unix_secs(shared.clock.0.now()))?;
-            }
-            Ok(loaded)
-        });
-        match opened {
+        match self.shared.open(headers) {
             Ok(loaded) => Current {
                 data: loaded.data,
                 origin: Origin::Cookie {
@@ -493,20 +486,39 @@ impl Inner {
             },
             Err(reason) => {
                 let rejection = (reason != Rejection::Missing).then_some(reason);
-                if let Some(reason) = rejection {
-                    // Never the cookie's value: only which cookie and why.
-                    tracing::debug!(
-                        cookie = shared.codec.name(),
-                        reason = reason.as_str(),
-                        "session cookie rejected"
-                    );
-                }
                 Current {
                     rejection,
                     ..Current::fresh()
                 }
             }
         }
+    }
+}
+
+impl Shared {
+    /// Reads and checks the session cookie from `Cookie` header values: the one path every
+    /// request and the `decode` command take.
+    pub(crate) fn open<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
+        let opened = self.codec.open(headers).and_then(|loaded| {
+            if let Some(times) = &loaded.times {
+                self.time.check(times, unix_secs(self.clock.0.now()))?;
+            }
+            Ok(loaded)
+        });
+        if let Err(reason) = opened {
+            if reason != Rejection::Missing {
+                // Never the cookie's value: only which cookie and why.
+                tracing::debug!(
+                    cookie = self.codec.name(),
+                    reason = reason.as_str(),
+                    "session cookie rejected"
+                );
+            }
+        }
+        opened
     }
 }
 

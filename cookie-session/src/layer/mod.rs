@@ -29,7 +29,11 @@ use std::sync::Arc;
 pub use future::ResponseFuture;
 pub use service::SessionService;
 
+use serde_json::{Map, Value};
+
+use crate::format::{Loaded, Rejection};
 use crate::session::Shared;
+use crate::{Session, SessionError};
 
 /// Adds cookie sessions to a service. Built by [`SessionConfig::build`](crate::SessionConfig::build),
 /// so its configuration is already checked. Cheap to clone.
@@ -41,6 +45,44 @@ pub struct SessionLayer {
 impl SessionLayer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
+    }
+
+    /// Reads a session from `Cookie` header values exactly as a request would, with every
+    /// check (signature, key, name, expiry). For tools and tests; the `decode` command uses it.
+    ///
+    /// ```
+    /// # use cookie_session::{KeyRing, SessionConfig, format::Rejection};
+    /// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?).build()?;
+    /// assert_eq!(layer.decode(["session=forged"]).unwrap_err(), Rejection::Malformed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decode<'h, I>(&self, cookie_headers: I) -> Result<Loaded, Rejection>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
+        self.shared.open(cookie_headers)
+    }
+
+    /// The `Set-Cookie` header values a response would carry for a new session holding
+    /// `data`, over a plain-HTTP request. For tools and tests; the `sign` command uses it.
+    ///
+    /// ```
+    /// # use cookie_session::{KeyRing, SessionConfig};
+    /// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?).build()?;
+    /// let data = serde_json::json!({"views": 1}).as_object().cloned().unwrap();
+    /// let headers = layer.encode(data.clone())?;
+    /// let cookie = headers[0].split(';').next().unwrap();
+    /// assert_eq!(layer.decode([cookie]).unwrap().data, data);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode(&self, data: Map<String, Value>) -> Result<Vec<String>, SessionError> {
+        let session = Session::new(self.shared.clone(), Vec::new(), false);
+        session.replace(data);
+        let outcome = session.finish();
+        match outcome.error {
+            Some(error) => Err(error),
+            None => Ok(outcome.set_cookies),
+        }
     }
 }
 
