@@ -1,4 +1,44 @@
-//! Cookie sessions for tower and axum.
+//! Cookie sessions for tower and axum: encrypted, signed, or byte-for-byte compatible with
+//! Express's `cookie-session`.
+//!
+//! A [`SessionLayer`] (built and checked by [`SessionConfig`]) puts a lazy [`Session`] in every
+//! request; handlers read and write it like Express's `req.session`; the layer writes the
+//! cookie when the response leaves, only when needed.
+//!
+//! ```
+//! use cookie_session::{KeyRing, Session, SessionConfig};
+//! # #[cfg(feature = "axum")]
+//! # fn app() -> axum::Router {
+//! use axum::{routing::get, Router};
+//!
+//! async fn visit(session: Session) -> String {
+//!     let views = session.get::<u64>("views").unwrap_or(0) + 1;
+//!     session.insert("views", views).expect("a number is JSON");
+//!     format!("views={views}")
+//! }
+//!
+//! let keys = KeyRing::new(["a secret of at least thirty-two bytes!"]).unwrap(); // or KeyRing::from_env()
+//! Router::new()
+//!     .route("/", get(visit))
+//!     .layer(SessionConfig::new(keys).build().unwrap())
+//! # }
+//! ```
+//!
+//! # Modules
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`key`] | the key ring: the first key seals, every key opens |
+//! | [`format`] | pure cookie codecs, one per format (`encrypted`, `signed`, `express`) |
+//! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
+//! | [`layer`] | the tower middleware |
+//! | `extract` | axum extractors (feature `axum`) |
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | no | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod config;
@@ -9,6 +49,9 @@ pub mod layer;
 mod session;
 mod time;
 
+#[cfg(feature = "axum")]
+pub mod extract;
+
 pub use config::{
     ConfigError, SessionConfig, DEFAULT_COOKIE_NAME, DEFAULT_MAX_COOKIE_SIZE, DEFAULT_TTL,
 };
@@ -16,6 +59,3 @@ pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};
 pub use session::{Session, SessionError};
 pub use time::{from_unix_secs, unix_secs, Clock, SystemClock, TimePolicy};
-
-#[cfg(feature = "axum")]
-pub mod extract;
