@@ -1,1 +1,0 @@
-//! The `express` format (being written).
