@@ -479,3 +479,87 @@ fn open_never_panics_on_garbage() {
         let _ = codec.open("session", Some(s), Some(s));
     }
 }
+
+#[test]
+fn documented_differences_from_js_are_refusals() {
+    // JS loads these (1e400 is Infinity, deep nesting is fine there); serde_json refuses them.
+    // Express never writes either, so only hand-made cookies hit this (decode_value docs).
+    let b64 = |s: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    assert_eq!(decode_value(&b64(r#"{"a":1e400}"#)), None);
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+    assert_eq!(decode_value(&b64(&deep)), None);
+}
+
+mod properties {
+    use super::*;
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            any::<String>().prop_map(Value::String),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((any::<String>(), inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn map() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::vec((any::<String>(), value()), 0..6)
+            .prop_map(|kv| kv.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn stringify_is_json_of_the_same_value(m in map()) {
+            let text = stringify_map(&m);
+            let back: Map<String, Value> = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(back, m);
+        }
+
+        #[test]
+        fn encode_decode_round_trip(m in map()) {
+            let encoded = encode_value(&m);
+            let decoded = decode_value(&encoded).unwrap();
+            prop_assert_eq!(&decoded, &cookie_session::format::express::filter_reserved(m));
+            // Canonical: re-encoding what was loaded gives the same bytes (no spurious
+            // rewrite by Express, SPEC §3.2).
+            prop_assert_eq!(encode_value(&decoded), encoded);
+        }
+
+        #[test]
+        fn node_decoder_agrees_on_valid_base64(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let std = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            prop_assert_eq!(node_base64_decode(&std), bytes.clone());
+            let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+            prop_assert_eq!(node_base64_decode(&url), bytes);
+        }
+
+        #[test]
+        fn decoders_never_panic(s in any::<String>()) {
+            let _ = node_base64_decode(&s);
+            let _ = decode_value(&s);
+            let _ = replace_lone_surrogates(&s);
+            let _ = unquote(&s);
+        }
+
+        #[test]
+        fn surrogate_rewrite_keeps_valid_json(s in any::<String>()) {
+            let text = serde_json::to_string(&s).unwrap();
+            prop_assert_eq!(replace_lone_surrogates(&text), text.as_str());
+        }
+    }
+}

@@ -36,7 +36,7 @@ pub fn stringify(value: &Value) -> String {
     out
 }
 
-/// [`stringify`] of an object given as a map, without wrapping it in a [`Value`].
+/// [`stringify()`] of an object given as a map, without wrapping it in a [`Value`].
 ///
 /// ```
 /// use cookie_session::format::express::stringify_map;
@@ -183,7 +183,7 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
 /// JSON strings to `\ufffd`, so serde_json accepts what `JSON.parse` accepts.
 ///
 /// `JSON.parse('"\ud800"')` succeeds in JS, and `JSON.stringify` writes such strings
-/// ([vec:json_escaping]); serde_json refuses them because a Rust `String` cannot hold one. The
+/// (`[vec:json_escaping]`); serde_json refuses them because a Rust `String` cannot hold one. The
 /// mapping is lossy: such a session loads with U+FFFD in place of the surrogate, so it
 /// re-encodes differently from the cookie and a read-only request rewrites it.
 ///

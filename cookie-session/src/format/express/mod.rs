@@ -180,7 +180,7 @@ impl ExpressCodec {
         self.keys.len()
     }
 
-    /// keygrip `sign`: base64url without padding of HMAC(keys[0], data). (Std base64 then
+    /// keygrip `sign`: base64url without padding of HMAC(`keys[0]`, data). (Std base64 then
     /// `/`→`_`, `+`→`-`, strip `=`.)
     ///
     /// ```
@@ -212,7 +212,7 @@ impl ExpressCodec {
     /// compared in constant time.
     ///
     /// The comparison is on the *string*, as tsscmp does: a padded or standard-alphabet
-    /// signature is refused ([vec:sig_with_padding_rejected, sig_std_alphabet_rejected]).
+    /// signature is refused (`[vec:sig_with_padding_rejected, sig_std_alphabet_rejected]`).
     ///
     /// ```
     /// # use cookie_session::{KeyRing, format::express::{ExpressCodec, SigAlgorithm}};
@@ -311,7 +311,7 @@ impl ExpressCodec {
 }
 
 /// Strip one pair of quotes the way cookies 0.9.1 does (value starting with `"` →
-/// `slice(1,-1)`, even if it does not end with a quote) [vec:quoted_cookie_value].
+/// `slice(1,-1)`, even if it does not end with a quote) `[vec:quoted_cookie_value]`.
 ///
 /// ```
 /// use cookie_session::format::express::unquote;
@@ -357,7 +357,7 @@ pub fn encode_value(data: &Map<String, Value>) -> String {
 /// - non-object JSON (§1.2): numbers, booleans and `null` → an empty map; strings and arrays →
 ///   index keys `"0"`, `"1"`… as `for…in` gives them (a string per UTF-16 unit: a lone
 ///   surrogate half becomes U+FFFD);
-/// - reserved keys are dropped ([`RESERVED_KEYS`], [vec:reserved_keys_skipped]).
+/// - reserved keys are dropped ([`RESERVED_KEYS`], `[vec:reserved_keys_skipped]`).
 ///
 /// Known differences from JS, all on input Express never writes: numbers beyond the f64
 /// range (`1e400`, JS `Infinity`) and nesting deeper than serde_json's 128 levels are refused
