@@ -82,7 +82,13 @@ pub struct ServerArgs {
     #[arg(long, short = 'n', default_value = "session", value_name = "NAME")]
     pub name: String,
     /// Comma-separated keys, the sealing key first (see KEYS below); default $SESSION_KEYS.
-    #[arg(long, short = 'k', value_name = "K1,K2,...")]
+    /// A key may start with `-` (keygen's base64url output can).
+    #[arg(
+        long,
+        short = 'k',
+        value_name = "K1,K2,...",
+        allow_hyphen_values = true
+    )]
     pub keys: Option<String>,
 }
 

@@ -65,12 +65,27 @@ pub fn clap_exit(e: clap::Error) -> ExitCode {
             // 0 for --help/--version, 2 when the subcommand is missing.
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE))
         }
+        ErrorKind::UnknownArgument if !unknown_is_option(&e) => {
+            // A stray value could be a key pasted without --keys: never echo it.
+            CliError::usage("unexpected argument (not shown, in case it is a key) (see --help)")
+                .report()
+        }
         _ => {
             // clap's text is "error: …", a blank line, then usage; keep the first paragraph.
             let text = e.to_string();
             let first = text.split("\n\n").next().unwrap_or_default();
             CliError::usage(format!("{} (see --help)", one_line(first))).report()
         }
+    }
+}
+
+/// Whether the unknown argument clap found looks like an option (`--frobnicate`), which is
+/// safe to name, rather than a stray value.
+fn unknown_is_option(e: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue};
+    match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.starts_with("--") && !arg.contains('='),
+        _ => false,
     }
 }
 

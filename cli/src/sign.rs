@@ -39,7 +39,9 @@ pub fn run(args: &SignArgs) -> Result<ExitCode, CliError> {
 fn parse_session(json: &str) -> Result<Map<String, Value>, CliError> {
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(CliError::usage("--json must be a JSON object, like '{\"views\":1}'")),
+        Ok(_) => Err(CliError::usage(
+            "--json must be a JSON object, like '{\"views\":1}'",
+        )),
         Err(e) => Err(CliError::usage(format!("--json is not valid JSON: {e}"))),
     }
 }
