@@ -257,13 +257,22 @@ mod tests {
     fn parse_list_escapes() {
         let ring = KeyRing::parse_list(r"a\,b,c\\,d\x").unwrap();
         let got: Vec<_> = ring.secrets().map(|s| s.to_vec()).collect();
-        assert_eq!(got, vec![b"a,b".to_vec(), b"c\\".to_vec(), b"d\\x".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"a,b".to_vec(), b"c\\".to_vec(), b"d\\x".to_vec()]
+        );
     }
 
     #[test]
     fn parse_list_rejects_empty_entries() {
-        assert_eq!(KeyRing::parse_list("").unwrap_err(), KeyError::EmptyKey { index: 0 });
-        assert_eq!(KeyRing::parse_list("a,,b").unwrap_err(), KeyError::EmptyKey { index: 1 });
+        assert_eq!(
+            KeyRing::parse_list("").unwrap_err(),
+            KeyError::EmptyKey { index: 0 }
+        );
+        assert_eq!(
+            KeyRing::parse_list("a,,b").unwrap_err(),
+            KeyError::EmptyKey { index: 1 }
+        );
     }
 
     #[test]
@@ -272,7 +281,12 @@ mod tests {
         let err = ring.require_min_len("encrypted").unwrap_err();
         assert_eq!(
             err,
-            KeyError::TooShort { index: 1, len: 5, min: 32, format: "encrypted" }
+            KeyError::TooShort {
+                index: 1,
+                len: 5,
+                min: 32,
+                format: "encrypted"
+            }
         );
         assert!(!err.to_string().contains("short"));
     }
@@ -280,7 +294,13 @@ mod tests {
     #[test]
     fn duplicate_secrets_are_refused() {
         let ring = KeyRing::new([[1u8; 32], [2u8; 32], [1u8; 32]]).unwrap();
-        assert_eq!(key_ids(&ring).unwrap_err(), KeyError::Duplicate { first: 0, second: 2 });
+        assert_eq!(
+            key_ids(&ring).unwrap_err(),
+            KeyError::Duplicate {
+                first: 0,
+                second: 2
+            }
+        );
     }
 
     #[test]
