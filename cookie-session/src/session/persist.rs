@@ -253,10 +253,9 @@ async fn refresh(
 ) -> Outcome {
     let now = writer.now_secs();
     let fresh = writer.fresh_expiry(meta.created_at);
-    let window = fresh.saturating_sub(now);
     let left = meta.expires_at.saturating_sub(now);
     let mut touched = false;
-    if fresh > meta.expires_at && left < window / 2 {
+    if fresh > meta.expires_at && left < writer.idle_secs() / 2 {
         match store.touch(&meta.id.store_key(), fresh, now).await {
             Ok(true) => touched = true,
             Ok(false) => return Outcome::touched(),

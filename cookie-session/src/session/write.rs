@@ -38,14 +38,17 @@ impl<'a> Writer<'a> {
     /// The expiry a session written now gets: its lifetime (the cookie's `max_age`, or the
     /// configured TTL for a browser-session cookie), never past the absolute deadline.
     pub(crate) fn fresh_expiry(&self, created_at: u64) -> u64 {
-        let ttl = self
-            .attrs
+        self.now_secs()
+            .saturating_add(self.idle_secs())
+            .min(self.shared.time.deadline(created_at))
+    }
+
+    /// How long a session written now lives without activity, in seconds.
+    pub(crate) fn idle_secs(&self) -> u64 {
+        self.attrs
             .lifetime(self.now)
             .unwrap_or(self.shared.ttl)
-            .as_secs();
-        self.now_secs()
-            .saturating_add(ttl)
-            .min(self.shared.time.deadline(created_at))
+            .as_secs()
     }
 
     /// The cookies that remove the session (SPEC §4 "Clearing"; SECURITY.md §8.5 item 40).
