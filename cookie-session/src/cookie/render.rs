@@ -23,7 +23,8 @@ pub enum Lifetime {
     Session,
     /// Keep it this long from now (`Max-Age` in whole seconds, `Expires` = now + this).
     For(Duration),
-    /// Remove it: an empty value with `Max-Age=0` and an `Expires` in the past.
+    /// Remove it: `Max-Age=0` and an `Expires` in the past (the caller passes an empty value,
+    /// or for Express's `.sig` cookie the signature of the empty value, SPEC §4).
     Clear,
 }
 
@@ -53,11 +54,6 @@ pub fn render_set_cookie(
     lifetime: Lifetime,
     now: SystemTime,
 ) -> String {
-    let value = if lifetime == Lifetime::Clear {
-        ""
-    } else {
-        value
-    };
     let mut out = String::with_capacity(name.len() + value.len() + 96);
     out.push_str(name);
     out.push('=');
@@ -175,7 +171,7 @@ mod tests {
         let header = render_set_cookie(
             HeaderStyle::Standard,
             "s",
-            "ignored",
+            "",
             &all_attributes(),
             true,
             Lifetime::Clear,
@@ -204,7 +200,7 @@ mod tests {
         let clear = render_set_cookie(
             HeaderStyle::Express,
             "session",
-            "x",
+            "",
             &plain,
             false,
             Lifetime::Clear,
