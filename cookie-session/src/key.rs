@@ -250,6 +250,7 @@ pub(crate) fn key_ids(ring: &KeyRing) -> Result<Vec<[u8; KEY_ID_LEN]>, KeyError>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

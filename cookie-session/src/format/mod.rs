@@ -8,6 +8,7 @@
 
 pub mod encrypted;
 pub mod express;
+mod native;
 pub mod signed;
 
 /// The times a native cookie carries inside its authenticated payload, in Unix seconds.
