@@ -242,14 +242,38 @@ fn decoded_parts(value: &str, id: &str) -> String {
     out
 }
 
-/// The longest run of readable text in the decoded parts of `value` that looks like JSON.
-fn readable_json(value: &str) -> Option<String> {
-    value.split('.').find_map(|part| {
-        let bytes = base64_any(part)?;
-        let start = bytes.iter().position(|&b| b == b'{')?;
-        let end = bytes.iter().rposition(|&b| b == b'}')?;
-        (start < end).then(|| String::from_utf8_lossy(&bytes[start..=end]).into_owned())
-    })
+/// Lengths in the native layouts (`cookie-session/src/format/{encrypted,signed}.rs`): a
+/// format byte, a 4-byte key id, then (signed) three u64 times before the JSON, or
+/// (encrypted) a 24-byte nonce before the ciphertext.
+const FORMAT_AND_KEY_ID: usize = 1 + 4;
+const SIGNED_TIMES: usize = 3 * 8;
+const NONCE: usize = 24;
+
+/// The readable JSON of a signed value: the body (before the `.`) after its 29-byte header.
+fn signed_json(value: &str) -> Option<String> {
+    let body = base64_any(value.split('.').next()?)?;
+    let json = body.get(FORMAT_AND_KEY_ID + SIGNED_TIMES..)?;
+    Some(String::from_utf8_lossy(json).into_owned())
+}
+
+/// What the bytes of an encrypted value are.
+fn encrypted_layout(value: &str) -> Option<String> {
+    let bytes = base64_any(value)?;
+    let nonce_end = FORMAT_AND_KEY_ID + NONCE;
+    if bytes.len() < nonce_end + 16 {
+        return None;
+    }
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    Some(format!(
+        "<ul>\n<li>format and version: <code>{}</code></li>\n\
+<li>key id: <code>{}</code> (names the key, reveals nothing of it)</li>\n\
+<li>nonce: <code>{}</code> (random for every cookie)</li>\n\
+<li>ciphertext of the times and the JSON, then the tag: {} bytes</li>\n</ul>\n",
+        hex(&bytes[..1]),
+        hex(&bytes[1..FORMAT_AND_KEY_ID]),
+        hex(&bytes[FORMAT_AND_KEY_ID..nonce_end]),
+        bytes.len() - nonce_end,
+    ))
 }
 
 /// `GET /inside`: the cookie as the browser sent it, and what the server makes of it.
@@ -364,15 +388,20 @@ server refuse it. Base64-decoding it gives unreadable bytes (a key id, a random 
 ciphertext and an authentication tag), not your JSON:</p>\n",
             );
             body.push_str(&decoded_parts(value, "raw-bytes"));
+            if let Some(layout) = encrypted_layout(value) {
+                body.push_str(&layout);
+            }
         }
         (Format::Signed, Some(value)) => {
             body.push_str(
                 "<p id=\"explain\">The <strong>signed</strong> format protects the session with \
-HMAC-SHA256 but does not hide it: anyone who holds the cookie can read the payload below. The \
-signature only stops anyone from changing it. Use <code>encrypted</code> for anything you would \
+HMAC-SHA256 but does not hide it: anyone who holds the cookie can read the payload below. The value is \
+<code>base64url(body).base64url(tag)</code>: the body is a format byte, a key id, three \
+timestamps, then the JSON; the tag is an HMAC of the cookie name and the body. The tag only \
+stops anyone from changing it. Use <code>encrypted</code> for anything you would \
 not show the visitor.</p>\n",
             );
-            if let Some(json) = readable_json(value) {
+            if let Some(json) = signed_json(value) {
                 body.push_str(&format!(
                     "<p>The readable part:</p>\n<pre id=\"readable\">{}</pre>\n",
                     escape_html(&json)
