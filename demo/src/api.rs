@@ -32,14 +32,29 @@ use serde_json::{json, Map, Value};
 
 use crate::AppState;
 
-/// The API's error answer.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// The API's error answer: `{"error": "…"}` with a status.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        message: message.into(),
+    }
 }
 
 /// `max_age_ms` from the query string, checked as Express checks it (`^-?[0-9]{1,15}$`).
 /// `Ok(None)`: absent.
-fn max_age_ms(query: Option<&str>) -> Result<Option<i64>, Response> {
+fn max_age_ms(query: Option<&str>) -> Result<Option<i64>, ApiError> {
     let bad = || {
         error(
             StatusCode::BAD_REQUEST,
@@ -114,7 +129,7 @@ fn apply_max_age(session: &Session, ms: Option<i64>) {
 fn object_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Map<String, Value>, Response> {
+) -> Result<Map<String, Value>, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -145,13 +160,13 @@ fn object_body(
 }
 
 /// `GET /api/session`.
-pub(crate) async fn get(RawQuery(query): RawQuery, session: Session) -> Response {
-    let ms = match max_age_ms(query.as_deref()) {
-        Ok(ms) => ms,
-        Err(response) => return response,
-    };
+pub(crate) async fn get(
+    RawQuery(query): RawQuery,
+    session: Session,
+) -> Result<Json<Map<String, Value>>, ApiError> {
+    let ms = max_age_ms(query.as_deref())?;
     apply_max_age(&session, ms);
-    Json(session.data()).into_response()
+    Ok(Json(session.data()))
 }
 
 /// `POST /api/session`: merges the body's keys into the session.
@@ -161,12 +176,9 @@ pub(crate) async fn post(
     session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let (ms, body) =
-        match max_age_ms(query.as_deref()).and_then(|ms| Ok((ms, object_body(&headers, body)?))) {
-            Ok(ok) => ok,
-            Err(response) => return response,
-        };
+) -> Result<Json<Map<String, Value>>, ApiError> {
+    let ms = max_age_ms(query.as_deref())?;
+    let body = object_body(&headers, body)?;
     apply_max_age(&session, ms);
     // The Express format drops the keys Express's Session object already has through its
     // prototype (`isNew`, `toString`, `__proto__`…), as the reference app does.
@@ -177,7 +189,7 @@ pub(crate) async fn post(
     for (key, value) in body {
         session.insert_value(key, value);
     }
-    Json(session.data()).into_response()
+    Ok(Json(session.data()))
 }
 
 /// `PUT /api/session`: replaces the session with the body.
@@ -186,26 +198,23 @@ pub(crate) async fn put(
     session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let (ms, body) =
-        match max_age_ms(query.as_deref()).and_then(|ms| Ok((ms, object_body(&headers, body)?))) {
-            Ok(ok) => ok,
-            Err(response) => return response,
-        };
+) -> Result<Json<Map<String, Value>>, ApiError> {
+    let ms = max_age_ms(query.as_deref())?;
+    let body = object_body(&headers, body)?;
     apply_max_age(&session, ms);
     session.replace(body);
-    Json(session.data()).into_response()
+    Ok(Json(session.data()))
 }
 
 /// `DELETE /api/session`: destroys the session.
-pub(crate) async fn delete(RawQuery(query): RawQuery, session: Session) -> Response {
-    let ms = match max_age_ms(query.as_deref()) {
-        Ok(ms) => ms,
-        Err(response) => return response,
-    };
+pub(crate) async fn delete(
+    RawQuery(query): RawQuery,
+    session: Session,
+) -> Result<StatusCode, ApiError> {
+    let ms = max_age_ms(query.as_deref())?;
     apply_max_age(&session, ms);
     session.destroy();
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

@@ -75,7 +75,8 @@ fn every_variable_is_read() {
 
 #[test]
 fn every_bad_value_names_its_variable() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             &[("SESSION_FORMAT", "jwt")],
             "SESSION_FORMAT",

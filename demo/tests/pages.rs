@@ -313,9 +313,7 @@ async fn not_found_page(format: &'static str) {
 async fn pages_carry_security_headers_and_stable_ids() {
     let mut c = Client::new("encrypted");
     let login = c.get("/login").await;
-    for id in ["login-form"] {
-        assert!(login.element(id).is_some(), "{id}");
-    }
+    assert!(login.element("login-form").is_some());
     assert!(login.body.contains("name=\"name\""));
     assert!(login.body.contains("name=\"remember\""));
     assert_eq!(login.csrf_token().len(), 32);
@@ -325,6 +323,22 @@ async fn pages_carry_security_headers_and_stable_ids() {
         .to_str()
         .unwrap()
         .contains("form-action 'self'"));
+    c.login("Ids", false).await;
+    let home = c.get("/").await;
+    for id in ["counter", "user", "flash", "logout"] {
+        assert!(home.element(id).is_some(), "{id}");
+    }
+    let inside = c.get("/inside").await;
+    for id in [
+        "raw-cookie",
+        "decoded",
+        "key-index",
+        "issued-at",
+        "expires-at",
+        "rejection",
+    ] {
+        assert!(inside.element(id).is_some(), "{id}");
+    }
     let docs = c.get("/api").await;
     assert!(docs.body.contains("CORS preflight"));
 }
