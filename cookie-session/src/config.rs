@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 use crate::cookie::{CookieAttributes, CookieConfigError, Priority, SameSite};
 use crate::format::{Codec, Format};
 use crate::layer::SessionLayer;
+use crate::session::{Backend, StoreBackend};
+use crate::store::{OutagePolicy, SessionId, SessionStore};
 use crate::time::{Clock, SharedClock, SystemClock, TimePolicy};
 use crate::{KeyError, KeyRing};
 
@@ -34,6 +36,9 @@ pub enum ConfigError {
     /// The size limit is above what browsers keep, or too small for any session.
     #[error("max cookie size {0} must be between 64 and 4096 bytes")]
     MaxCookieSize(usize),
+    /// A server-side store needs a native format to seal the session id.
+    #[error("a session store needs the encrypted or signed format, not {0}")]
+    StoreNeedsNativeFormat(Format),
 }
 
 /// The full configuration of a session layer, built with setters and checked by
@@ -71,7 +76,21 @@ pub struct SessionConfig {
     pub(crate) trust_proxy: bool,
     pub(crate) max_cookie_size: usize,
     pub(crate) clock: SharedClock,
+    pub(crate) store: Option<(Arc<dyn SessionStore>, StoreUse)>,
+    pub(crate) outage: OutagePolicy,
+    pub(crate) user_key: String,
+    pub(crate) ids: Arc<dyn Fn() -> SessionId + Send + Sync>,
 }
+
+/// What a configured store is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreUse {
+    Sessions,
+    Revocation,
+}
+
+/// The default session key that names a session's user, for revocation.
+pub const DEFAULT_USER_KEY: &str = "user";
 
 impl std::fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,6 +104,9 @@ impl std::fmt::Debug for SessionConfig {
             .field("rolling", &self.rolling)
             .field("trust_proxy", &self.trust_proxy)
             .field("max_cookie_size", &self.max_cookie_size)
+            .field("store", &self.store.as_ref().map(|(_, usage)| usage))
+            .field("outage", &self.outage)
+            .field("user_key", &self.user_key)
             .finish()
     }
 }
@@ -103,6 +125,10 @@ impl SessionConfig {
             trust_proxy: false,
             max_cookie_size: DEFAULT_MAX_COOKIE_SIZE,
             clock: SharedClock(Arc::new(SystemClock)),
+            store: None,
+            outage: OutagePolicy::default(),
+            user_key: DEFAULT_USER_KEY.to_owned(),
+            ids: Arc::new(SessionId::generate),
         }
     }
 
@@ -232,6 +258,49 @@ impl SessionConfig {
         self
     }
 
+    /// Keeps sessions in `store`: the cookie then carries only the sealed session id
+    /// (encrypted or signed format). Handlers do not change.
+    pub fn store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some((Arc::new(store), StoreUse::Sessions));
+        self
+    }
+
+    /// Like [`store`](Self::store), for a store already shared (with the code that calls
+    /// [`SessionLayer::revoke_user`], say).
+    pub fn shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some((store, StoreUse::Sessions));
+        self
+    }
+
+    /// Cookie mode with revocation: keeps the session in the cookie, and checks on every load
+    /// that its user (the [`user_key`](Self::user_key) value) was not revoked after the
+    /// session was created — one store read per request that touches a session with a user.
+    /// [`SessionLayer::revoke_user`] then ends every cookie session of a user at once.
+    pub fn revocation(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some((store, StoreUse::Revocation));
+        self
+    }
+
+    /// What a request does when the store is down. Default [`OutagePolicy::Fail`] (503).
+    pub fn store_outage(mut self, policy: OutagePolicy) -> Self {
+        self.outage = policy;
+        self
+    }
+
+    /// The session key whose value (a string or number) names the session's user, for
+    /// [`SessionLayer::revoke_user`]. Default `user`.
+    pub fn user_key(mut self, key: impl Into<String>) -> Self {
+        self.user_key = key.into();
+        self
+    }
+
+    /// Where new session ids come from. Default [`SessionId::generate`] (the OS CSPRNG);
+    /// tests rig it to force collisions.
+    pub fn id_generator(mut self, ids: impl Fn() -> SessionId + Send + Sync + 'static) -> Self {
+        self.ids = Arc::new(ids);
+        self
+    }
+
     /// The cookie name configured.
     pub fn cookie_name(&self) -> &str {
         &self.name
@@ -249,6 +318,23 @@ impl SessionConfig {
             return Err(ConfigError::MaxCookieSize(self.max_cookie_size));
         }
         let codec = Codec::new(self.format, &self.keys, &self.name)?;
+        let backend = match self.store {
+            None => Backend::Cookie,
+            Some((store, usage)) => {
+                let backend = StoreBackend {
+                    store,
+                    outage: self.outage,
+                    ids: self.ids,
+                };
+                match usage {
+                    StoreUse::Sessions if !self.format.has_server_expiry() => {
+                        return Err(ConfigError::StoreNeedsNativeFormat(self.format));
+                    }
+                    StoreUse::Sessions => Backend::Store(backend),
+                    StoreUse::Revocation => Backend::Revocable(backend),
+                }
+            }
+        };
         Ok(SessionLayer::new(Arc::new(crate::session::Shared {
             codec,
             attributes: self.attributes,
@@ -258,6 +344,8 @@ impl SessionConfig {
             trust_proxy: self.trust_proxy,
             max_cookie_size: self.max_cookie_size,
             clock: self.clock,
+            backend,
+            user_key: self.user_key,
         })))
     }
 }

@@ -35,11 +35,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = (StatusCode, &'static str);
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
+        let session = parts
             .extensions
             .get::<Session>()
             .cloned()
-            .ok_or((StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER))
+            .ok_or((StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER))?;
+        // With a store: one round trip, here. A failure was logged by the session; the client
+        // gets an opaque 503 (SECURITY.md §8.6 item 53).
+        match session.load().await {
+            Ok(()) => Ok(session),
+            Err(_) => Err((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")),
+        }
     }
 }
 

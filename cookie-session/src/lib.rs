@@ -32,6 +32,7 @@
 //! | [`format`] | pure cookie codecs, one per format (`encrypted`, `signed`, `express`) |
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
+//! | [`store`] | server-side stores behind one trait |
 //! | `extract` | axum extractors (feature `axum`) |
 //!
 //! # Features
@@ -39,6 +40,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `axum` | no | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
+//! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod config;
@@ -47,6 +49,7 @@ pub mod format;
 pub mod key;
 pub mod layer;
 mod session;
+pub mod store;
 mod time;
 
 #[cfg(feature = "axum")]

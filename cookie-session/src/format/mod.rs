@@ -61,8 +61,11 @@ pub enum Rejection {
     IssuedInFuture,
     /// The session is older than the configured absolute lifetime.
     TooOld,
-    /// The session was revoked (issued before the user's revocation time).
+    /// The session was revoked (created before the user's revocation time).
     Revoked,
+    /// Store mode: the cookie names a session the store does not hold (expired, destroyed,
+    /// revoked). A new session starts, under a new id.
+    UnknownSession,
 }
 
 impl Rejection {
@@ -79,6 +82,7 @@ impl Rejection {
             Rejection::IssuedInFuture => "issued_in_future",
             Rejection::TooOld => "too_old",
             Rejection::Revoked => "revoked",
+            Rejection::UnknownSession => "unknown_session",
         }
     }
 }

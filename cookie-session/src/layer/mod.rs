@@ -31,8 +31,11 @@ pub use service::SessionService;
 
 use serde_json::{Map, Value};
 
+use crate::cookie::MAX_COOKIE_LIFETIME;
 use crate::format::{Loaded, Rejection};
-use crate::session::Shared;
+use crate::session::{Backend, Finish, Outcome, Shared};
+use crate::store::StoreError;
+use crate::time::unix_secs;
 use crate::{Session, SessionError};
 
 /// Adds cookie sessions to a service. Built by [`SessionConfig::build`](crate::SessionConfig::build),
@@ -75,13 +78,55 @@ impl SessionLayer {
     /// assert_eq!(layer.decode([cookie]).unwrap().data, data);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// Cookie mode only: with a server-side store it fails, as creating a record is a round
+    /// trip this synchronous helper does not make.
     pub fn encode(&self, data: Map<String, Value>) -> Result<Vec<String>, SessionError> {
+        if self.shared.backend.is_async() {
+            return Err(SessionError::Store(StoreError::Backend(
+                "encode works in cookie mode only".into(),
+            )));
+        }
         let session = Session::new(self.shared.clone(), Vec::new(), false);
         session.replace(data);
-        let outcome = session.finish();
+        let outcome = match session.finish() {
+            Finish::Ready(outcome) => outcome,
+            Finish::Pending(_) => Outcome::default(),
+        };
         match outcome.error {
             Some(error) => Err(error),
             None => Ok(outcome.set_cookies),
+        }
+    }
+
+    /// Ends every session of `user` (the value at the configured
+    /// [`user_key`](crate::SessionConfig::user_key)), in every browser: with a store, deletes
+    /// the user's records; with a revocation store, revokes every cookie session created
+    /// before now. Returns how many records were deleted (0 in cookie mode).
+    ///
+    /// Fails with [`StoreError::Backend`] when the layer has no store: plain cookie sessions
+    /// cannot be revoked (they stay valid until they expire — configure
+    /// [`SessionConfig::revocation`](crate::SessionConfig::revocation)).
+    pub async fn revoke_user(&self, user: &str) -> Result<u64, StoreError> {
+        let now = unix_secs(self.shared.now());
+        match &self.shared.backend {
+            Backend::Cookie => Err(StoreError::Backend(
+                "no store configured: cookie sessions cannot be revoked".into(),
+            )),
+            Backend::Store(backend) => backend.store.delete_user(user).await,
+            Backend::Revocable(backend) => {
+                // Keep the mark as long as a cookie created before now can live: its
+                // absolute deadline, or for ever when rolling has no such limit.
+                let until = match (self.shared.time.absolute_lifetime, self.shared.rolling) {
+                    (Some(limit), _) => now.saturating_add(limit.as_secs()),
+                    (None, true) => u64::MAX,
+                    (None, false) => {
+                        now.saturating_add(self.shared.ttl.max(MAX_COOKIE_LIFETIME).as_secs())
+                    }
+                };
+                backend.store.revoke_user(user, now, until).await?;
+                Ok(0)
+            }
         }
     }
 }

@@ -50,7 +50,10 @@ impl MemoryStore {
 
     /// A store holding at most `capacity` sessions (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), state: Mutex::new(State::default()) }
+        Self {
+            capacity: capacity.max(1),
+            state: Mutex::new(State::default()),
+        }
     }
 
     /// How many records it holds, expired ones included until evicted.
@@ -82,7 +85,11 @@ impl State {
         }
         self.records.retain(|_, r| r.expires_at > now);
         while self.records.len() >= capacity {
-            let soonest = self.records.iter().min_by_key(|(_, r)| r.expires_at).map(|(k, _)| k.clone());
+            let soonest = self
+                .records
+                .iter()
+                .min_by_key(|(_, r)| r.expires_at)
+                .map(|(k, _)| k.clone());
             match soonest {
                 Some(key) => {
                     self.records.remove(&key);
@@ -94,7 +101,11 @@ impl State {
 }
 
 impl SessionStore for MemoryStore {
-    fn create<'a>(&'a self, key: &'a StoreKey, record: &'a Record) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut state = self.lock();
             if state.records.contains_key(key) {
@@ -106,11 +117,20 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    fn load<'a>(&'a self, key: &'a StoreKey, now: u64) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         Box::pin(async move { Ok(self.lock().live(key, now).cloned()) })
     }
 
-    fn update<'a>(&'a self, key: &'a StoreKey, record: &'a Record, now: u64) -> BoxFuture<'a, Result<Update, StoreError>> {
+    fn update<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Update, StoreError>> {
         Box::pin(async move {
             let mut state = self.lock();
             let Some(current) = state.live(key, now) else {
@@ -124,7 +144,12 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    fn touch<'a>(&'a self, key: &'a StoreKey, expires_at: u64, now: u64) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn touch<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        expires_at: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let mut state = self.lock();
             match state.records.get_mut(key).filter(|r| r.expires_at > now) {
@@ -153,19 +178,36 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    fn revoke_user<'a>(&'a self, user: &'a str, at: u64, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        at: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut state = self.lock();
-            let entry = state.revocations.entry(user.to_owned()).or_insert((at, until));
+            let entry = state
+                .revocations
+                .entry(user.to_owned())
+                .or_insert((at, until));
             entry.0 = entry.0.max(at);
             entry.1 = entry.1.max(until);
             Ok(())
         })
     }
 
-    fn revoked_before<'a>(&'a self, user: &'a str, now: u64) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+    fn revoked_before<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
         Box::pin(async move {
-            Ok(self.lock().revocations.get(user).filter(|(_, until)| *until > now).map(|(at, _)| *at))
+            Ok(self
+                .lock()
+                .revocations
+                .get(user)
+                .filter(|(_, until)| *until > now)
+                .map(|(at, _)| *at))
         })
     }
 

@@ -66,8 +66,12 @@ impl SessionId {
     /// characters — before any store is asked (SECURITY.md §8.6 item 44).
     pub fn parse(text: &str) -> Option<Self> {
         let well_formed = text.len() == SESSION_ID_LEN
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).is_ok();
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text)
+                .is_ok();
         well_formed.then(|| SessionId(text.to_owned()))
     }
 
@@ -137,6 +141,18 @@ pub enum Update {
     Gone,
 }
 
+/// What a request does when the store cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutagePolicy {
+    /// Answer an opaque 503 (and log the error for the operator). The default: a session that
+    /// cannot be read must not be mistaken for no session.
+    #[default]
+    Fail,
+    /// Go on with an anonymous session that is never saved: pages that work without a login
+    /// keep working; nothing the visitor had is overwritten.
+    Anonymous,
+}
+
 /// A store failure. Its text is for the operator's logs; clients only ever see an opaque 503.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -157,17 +173,35 @@ pub enum StoreError {
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new record; [`StoreError::Conflict`] when the key exists (live or expired but
     /// not evicted: an id is never reused).
-    fn create<'a>(&'a self, key: &'a StoreKey, record: &'a Record) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// The live record under `key`: `None` when absent or expired at `now`.
-    fn load<'a>(&'a self, key: &'a StoreKey, now: u64) -> BoxFuture<'a, Result<Option<Record>, StoreError>>;
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>>;
 
     /// Replaces the record if its version is still `record.version - 1` and it is live at
     /// `now`; otherwise reports the conflict (with the current record) or that it is gone.
-    fn update<'a>(&'a self, key: &'a StoreKey, record: &'a Record, now: u64) -> BoxFuture<'a, Result<Update, StoreError>>;
+    fn update<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Update, StoreError>>;
 
     /// Moves a live record's expiry to `expires_at` without rewriting it. `false` when gone.
-    fn touch<'a>(&'a self, key: &'a StoreKey, expires_at: u64, now: u64) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn touch<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        expires_at: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Deletes the record (no error when absent).
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>>;
@@ -177,10 +211,19 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Records that every session of `user` issued before `at` is revoked (cookie mode), kept
     /// until `until` (when the longest such cookie has expired anyway).
-    fn revoke_user<'a>(&'a self, user: &'a str, at: u64, until: u64) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        at: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// The time before which `user`'s sessions are revoked, if any.
-    fn revoked_before<'a>(&'a self, user: &'a str, now: u64) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
+    fn revoked_before<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
 
     /// Removes expired records for backends that do not evict by themselves; returns how many.
     fn cleanup(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>>;

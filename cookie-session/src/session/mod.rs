@@ -1,9 +1,8 @@
 //! The [`Session`] handle: Express's `req.session` and `req.sessionOptions`, in Rust.
 //!
-//! The handle is lazy: nothing is parsed, verified or decrypted until a method reads or writes
-//! the session, so a route that never touches it pays nothing. When the response leaves, the
-//! layer asks the session what to send ([`Session::finish`]), following cookie-session's rules
-//! (SPEC §3.3):
+//! The handle is lazy: nothing is parsed, verified, decrypted or fetched until the session is
+//! used, so a route that never touches it pays nothing. When the response leaves, the layer
+//! asks the session what to send, following cookie-session's rules (SPEC §3.3):
 //!
 //! | state at response time | `Set-Cookie` |
 //! |---|---|
@@ -14,6 +13,12 @@
 //! | loaded and changed, including emptied | written |
 //! | destroyed | a removal cookie with the same name, path, domain, secure and partitioned |
 
+mod persist;
+mod state;
+mod write;
+
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -22,9 +27,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cookie::{render_set_cookie, CookieAttributes, CookieConfigError, Lifetime};
+use crate::cookie::{CookieAttributes, CookieConfigError};
 use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
+use crate::store::StoreError;
 use crate::time::{from_unix_secs, unix_secs, SharedClock, TimePolicy};
+
+pub(crate) use persist::{Backend, StoreBackend};
+use state::{Current, Origin};
+use write::Writer;
 
 /// What every session of one layer shares: the checked configuration.
 #[derive(Debug)]
@@ -37,10 +47,12 @@ pub(crate) struct Shared {
     pub(crate) trust_proxy: bool,
     pub(crate) max_cookie_size: usize,
     pub(crate) clock: SharedClock,
+    pub(crate) backend: Backend,
+    /// The session key naming the user, for revocation.
+    pub(crate) user_key: String,
 }
 
-/// An error from the session: a value that cannot be stored, or a cookie that cannot be sent.
-/// Its text never holds a key, a cookie value or session data.
+/// An error from the session. Its text never holds a key, a cookie value or session data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -58,11 +70,16 @@ pub enum SessionError {
         /// The configured limit.
         limit: usize,
     },
+    /// The session store failed. Clients get an opaque 503; this text is for the logs.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A handle on the current request's session. Cheap to clone: every clone is the same session.
 ///
 /// Get it from the request extensions (the layer puts it there), or with the axum extractor.
+/// With a server-side store, or revocation checks, call [`Session::load`] once before use (the
+/// axum extractor does it for you).
 ///
 /// ```
 /// # use cookie_session::Session;
@@ -76,7 +93,7 @@ pub enum SessionError {
 pub struct Session(Arc<Mutex<Inner>>);
 
 impl std::fmt::Debug for Session {
-    /// Prints the session's flags, never its data or cookie.
+    /// Prints the session's flags, never its data, id or cookie.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.lock();
         let mut s = f.debug_struct("Session");
@@ -103,28 +120,6 @@ struct Inner {
     overrides: Option<CookieAttributes>,
 }
 
-struct Current {
-    data: Map<String, Value>,
-    origin: Origin,
-    /// Set by every mutation; a loaded native session is compared only when dirty.
-    dirty: bool,
-    /// Why the request's cookie was refused, if one was.
-    rejection: Option<Rejection>,
-}
-
-enum Origin {
-    /// No usable cookie came with the request (or the session was replaced after `destroy`).
-    New,
-    /// Read from the request's cookie.
-    Cookie {
-        key_index: usize,
-        times: Option<Timestamps>,
-        canonical: Vec<u8>,
-    },
-    /// `destroy()` was called.
-    Destroyed,
-}
-
 /// What the layer must do to the response.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
@@ -132,8 +127,23 @@ pub(crate) struct Outcome {
     pub(crate) touched: bool,
     /// `Set-Cookie` values, in order.
     pub(crate) set_cookies: Vec<String>,
-    /// A cookie could not be sent.
+    /// A cookie could not be sent, or the store failed.
     pub(crate) error: Option<SessionError>,
+}
+
+impl Outcome {
+    fn touched() -> Self {
+        Outcome {
+            touched: true,
+            ..Outcome::default()
+        }
+    }
+}
+
+/// How the session finishes: at once (cookie mode) or after store round trips.
+pub(crate) enum Finish {
+    Ready(Outcome),
+    Pending(Pin<Box<dyn Future<Output = Outcome> + Send>>),
 }
 
 impl Session {
@@ -160,6 +170,30 @@ impl Session {
     fn with<R>(&self, f: impl FnOnce(&mut Current) -> R) -> R {
         let mut inner = self.lock();
         f(inner.current())
+    }
+
+    /// Loads the session now: verifies the cookie and, with a server-side store or revocation
+    /// checks, fetches the record. Idempotent. The axum extractor calls it; plain tower users
+    /// call it before reading a store-backed session.
+    ///
+    /// Fails only when the store is unreachable and the layer is configured to fail closed
+    /// (the default); the layer then answers 503.
+    pub async fn load(&self) -> Result<(), SessionError> {
+        let (shared, cookies) = {
+            let inner = self.lock();
+            if inner.state.is_some() || !inner.shared.backend.is_async() {
+                drop(inner);
+                self.with(|_| ());
+                return Ok(());
+            }
+            (inner.shared.clone(), inner.cookies.clone())
+        };
+        let current = persist::load(&shared, &cookies).await?;
+        let mut inner = self.lock();
+        if inner.state.is_none() {
+            inner.state = Some(current);
+        }
+        Ok(())
     }
 
     /// The value at `key` as a `T`; `None` when absent or not a `T`.
@@ -191,10 +225,12 @@ impl Session {
 
     /// Stores a JSON value at `key`, replacing what was there.
     pub fn insert_value(&self, key: impl Into<String>, value: Value) {
+        let key = key.into();
         self.with(|c| {
             c.revive();
             c.dirty = true;
-            c.data.insert(key.into(), value);
+            c.changes.key(&key);
+            c.data.insert(key, value);
         })
     }
 
@@ -203,7 +239,10 @@ impl Session {
     pub fn remove(&self, key: &str) -> Option<Value> {
         self.with(|c| {
             let removed = c.data.shift_remove(key);
-            c.dirty |= removed.is_some();
+            if removed.is_some() {
+                c.dirty = true;
+                c.changes.key(key);
+            }
             removed
         })
     }
@@ -211,7 +250,10 @@ impl Session {
     /// Removes every key. A loaded session is then written back empty; the cookie stays.
     pub fn clear(&self) {
         self.with(|c| {
-            c.dirty |= !c.data.is_empty();
+            if !c.data.is_empty() {
+                c.dirty = true;
+                c.changes.replaced = true;
+            }
             c.data.clear();
         })
     }
@@ -224,6 +266,7 @@ impl Session {
         let c = inner.current();
         c.revive();
         c.dirty = true;
+        c.changes.replaced = true;
         c.data = if express {
             express::filter_reserved(data)
         } else {
@@ -231,13 +274,36 @@ impl Session {
         };
     }
 
-    /// Ends the session: the response clears the cookie (Express's `req.session = null`).
-    /// Writing to the session afterwards starts a new one, which is then sent instead.
+    /// Ends the session: the response clears the cookie (Express's `req.session = null`), and
+    /// a store deletes the record. Writing to the session afterwards starts a new one, which
+    /// is then sent instead (a flash message after logging out, say).
     pub fn destroy(&self) {
         self.with(|c| {
+            if let Some(record) = c.record() {
+                let key = record.id.store_key();
+                c.doomed.push(key);
+            }
             c.data.clear();
             c.origin = Origin::Destroyed;
             c.dirty = true;
+            c.changes = state::Changes::default();
+        })
+    }
+
+    /// Gives the session a new identity and keeps its data: call it when privileges change
+    /// (at login) against session fixation. With a store, the data moves to a new id and the
+    /// old record is deleted; in cookie mode a fresh cookie is issued (the previous cookie stays
+    /// valid until it expires — cookie mode has no server state to revoke it without the
+    /// revocation check).
+    pub fn regenerate(&self) {
+        self.with(|c| {
+            if let Some(record) = c.record() {
+                let key = record.id.store_key();
+                c.doomed.push(key);
+            }
+            c.origin = Origin::New;
+            c.dirty = true;
+            c.changes.replaced = true;
         })
     }
 
@@ -247,11 +313,11 @@ impl Session {
     }
 
     /// Replaces the whole session with `value`, which must serialize to a JSON object.
+    /// Nothing is marked changed when the value equals the session.
     pub fn set_as<T: Serialize>(&self, value: &T) -> Result<(), SessionError> {
         match serde_json::to_value(value).map_err(|e| SessionError::Serialize(e.to_string()))? {
             Value::Object(map) => {
-                let unchanged = self.with(|c| c.data == map);
-                if !unchanged {
+                if !self.with(|c| c.data == map) {
                     self.replace(map);
                 }
                 Ok(())
@@ -288,7 +354,7 @@ impl Session {
     }
 
     /// Express's `isNew`: no valid cookie came with the request (or the session was started
-    /// again after `destroy`).
+    /// again after `destroy` or `regenerate`).
     pub fn is_new(&self) -> bool {
         self.with(|c| matches!(c.origin, Origin::New))
     }
@@ -303,13 +369,16 @@ impl Session {
         self.with(|c| matches!(c.origin, Origin::Destroyed))
     }
 
-    /// Express's `isChanged`: new, destroyed, or different from what the cookie held.
+    /// Express's `isChanged`: new, destroyed, or different from what was loaded.
     pub fn is_changed(&self) -> bool {
         let mut inner = self.lock();
         let codec = inner.shared.codec.clone();
         let c = inner.current();
         match &c.origin {
             Origin::New | Origin::Destroyed => true,
+            Origin::Cookie {
+                record: Some(_), ..
+            } => !c.changes.is_empty(),
             Origin::Cookie { canonical, .. } => codec.canonical(&c.data) != *canonical,
         }
     }
@@ -327,19 +396,29 @@ impl Session {
         self.times().map(|t| from_unix_secs(t.issued_at))
     }
 
-    /// When the request's cookie stops being accepted by the server (native formats).
+    /// When the session stops being accepted by the server: the cookie's authenticated expiry
+    /// (native formats), or the record's idle expiry (store mode).
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.times().map(|t| from_unix_secs(t.expires_at))
     }
 
-    /// When the session was first issued (native formats).
+    /// When the session was first issued (native formats and store mode).
     pub fn created_at(&self) -> Option<SystemTime> {
         self.times().map(|t| from_unix_secs(t.created_at))
     }
 
     fn times(&self) -> Option<Timestamps> {
-        self.with(|c| match c.origin {
-            Origin::Cookie { times, .. } => times,
+        self.with(|c| match &c.origin {
+            Origin::Cookie {
+                record: Some(record),
+                times,
+                ..
+            } => Some(Timestamps {
+                created_at: record.created_at,
+                issued_at: times.map_or(record.created_at, |t| t.issued_at),
+                expires_at: record.expires_at,
+            }),
+            Origin::Cookie { times, .. } => *times,
             _ => None,
         })
     }
@@ -362,14 +441,6 @@ impl Session {
     /// The change is checked with the same rules as the configuration; an invalid one is
     /// refused and nothing changes. An override alone does not cause a write (as in Express):
     /// it applies when the session is written.
-    ///
-    /// ```
-    /// # use cookie_session::Session;
-    /// # use std::time::Duration;
-    /// fn remember_me(session: &Session) {
-    ///     session.set_max_age(Some(Duration::from_secs(30 * 86400)));
-    /// }
-    /// ```
     pub fn update_cookie(
         &self,
         f: impl FnOnce(&mut CookieAttributes),
@@ -385,76 +456,88 @@ impl Session {
         Ok(())
     }
 
-    /// This response's `Max-Age` (`None`: a browser-session cookie). Clamped to 400 days.
+    /// This response's `Max-Age` (`None`: a browser-session cookie), clamped to 400 days —
+    /// "remember me" is `set_max_age(Some(Duration::from_secs(30 * 86400)))`.
+    ///
+    /// ```
+    /// # use cookie_session::Session;
+    /// # use std::time::Duration;
+    /// fn remember_me(session: &Session) {
+    ///     session.set_max_age(Some(Duration::from_secs(30 * 86400)));
+    /// }
+    /// ```
     pub fn set_max_age(&self, max_age: Option<Duration>) {
-        let mut inner = self.lock();
-        let mut attrs = inner
-            .overrides
-            .clone()
-            .unwrap_or_else(|| inner.shared.attributes.clone());
-        attrs.max_age = max_age;
-        inner.overrides = Some(attrs);
+        // Changing only the lifetime cannot break an attribute rule.
+        let _ = self.update_cookie(|attrs| attrs.max_age = max_age);
     }
 
     /// Decides the response's `Set-Cookie` headers. Called once, by the layer.
-    pub(crate) fn finish(&self) -> Outcome {
+    pub(crate) fn finish(&self) -> Finish {
         let mut inner = self.lock();
-        if inner.state.is_none() {
-            // With `rolling`, a valid cookie is re-issued even on routes that never read it.
-            if inner.shared.rolling && !inner.cookies.is_empty() {
-                inner.current();
-            } else {
-                return Outcome::default();
-            }
-        }
-        let inner = &mut *inner;
-        let Some(current) = &inner.state else {
-            return Outcome::default();
-        };
-        let shared = &inner.shared;
-        let attrs = inner.overrides.as_ref().unwrap_or(&shared.attributes);
+        let shared = inner.shared.clone();
+        let attrs = inner
+            .overrides
+            .take()
+            .unwrap_or_else(|| shared.attributes.clone());
         let secure = attrs.secure.unwrap_or(inner.secure_request);
-        let now = shared.clock.0.now();
-        let writer = Writer {
-            shared,
-            attrs,
-            secure,
-            now,
-        };
-
-        let plan = match &current.origin {
-            Origin::Destroyed => return writer.clear(),
-            Origin::New if current.data.is_empty() => None,
-            Origin::New => Some((shared.codec.canonical(&current.data), None)),
-            Origin::Cookie {
-                key_index,
-                times,
-                canonical,
-            } => {
-                // Express compares every loaded session (a non-canonical cookie is rewritten,
-                // SPEC §3.2); a native session can only differ after a mutation.
-                let express = matches!(shared.codec.format(), Format::Express(_));
-                let changed = (current.dirty || express)
-                    .then(|| shared.codec.canonical(&current.data))
-                    .filter(|fresh| fresh != canonical);
-                match changed {
-                    Some(fresh) => Some((fresh, *times)),
-                    None if shared.rolling => Some((canonical.clone(), *times)),
-                    // Rotation: re-issue under the first key, keeping the expiry.
-                    None if *key_index > 0 => {
-                        return writer.write(canonical, *times, times.map(|t| t.expires_at));
-                    }
-                    None => None,
-                }
+        let rolling_load = inner.state.is_none() && shared.rolling && !inner.cookies.is_empty();
+        if let Backend::Store(_) | Backend::Revocable(_) = &shared.backend {
+            let state = inner.state.take();
+            if state.is_none() && !rolling_load {
+                return Finish::Ready(Outcome::default());
             }
-        };
-        match plan {
-            None => Outcome {
-                touched: true,
-                ..Outcome::default()
-            },
-            Some((canonical, times)) => writer.write(&canonical, times, None),
+            let cookies = std::mem::take(&mut inner.cookies);
+            return Finish::Pending(Box::pin(persist::finish(
+                shared, state, cookies, attrs, secure,
+            )));
         }
+        if inner.state.is_none() {
+            if !rolling_load {
+                return Finish::Ready(Outcome::default());
+            }
+            // With `rolling`, a valid cookie is re-issued even on routes that never read it.
+            inner.current();
+        }
+        let Some(current) = inner.state.take() else {
+            return Finish::Ready(Outcome::default());
+        };
+        let writer = Writer::new(&shared, &attrs, secure);
+        Finish::Ready(finish_cookie(&shared, &writer, &current))
+    }
+}
+
+/// Cookie mode: the whole session is the cookie.
+fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Outcome {
+    let plan = match &current.origin {
+        Origin::Destroyed => return writer.clear(),
+        Origin::New if current.data.is_empty() => None,
+        Origin::New => Some((shared.codec.canonical(&current.data), None)),
+        Origin::Cookie {
+            key_index,
+            times,
+            canonical,
+            ..
+        } => {
+            // Express compares every loaded session (a non-canonical cookie is rewritten,
+            // SPEC §3.2); a native session can only differ after a mutation.
+            let express = matches!(shared.codec.format(), Format::Express(_));
+            let changed = (current.dirty || express)
+                .then(|| shared.codec.canonical(&current.data))
+                .filter(|fresh| fresh != canonical);
+            match changed {
+                Some(fresh) => Some((fresh, *times)),
+                None if shared.rolling => Some((canonical.clone(), *times)),
+                // Rotation: re-issue under the first key, keeping the expiry.
+                None if *key_index > 0 => {
+                    return writer.write(canonical, *times, times.map(|t| t.expires_at));
+                }
+                None => None,
+            }
+        }
+    };
+    match plan {
+        None => Outcome::touched(),
+        Some((canonical, times)) => writer.write(&canonical, times, None),
     }
 }
 
@@ -462,37 +545,34 @@ impl Inner {
     /// The loaded session, reading the request's cookie on first use.
     fn current(&mut self) -> &mut Current {
         if self.state.is_none() {
-            self.state = Some(self.load());
+            let current = if self.shared.backend.is_async() {
+                // A store-backed session read without `load()`: it cannot be fetched here
+                // without blocking, so it is treated as anonymous and never saved.
+                tracing::warn!(
+                    "session used before `Session::load` with a store; treating it as anonymous"
+                );
+                Current {
+                    anonymous: true,
+                    ..Current::fresh()
+                }
+            } else {
+                let headers = utf8_headers(&self.cookies);
+                match self.shared.open(headers) {
+                    Ok(loaded) => Current::from_cookie(loaded),
+                    Err(reason) => Current::rejected(reason),
+                }
+            };
+            self.state = Some(current);
         }
         self.state.get_or_insert_with(Current::fresh)
     }
+}
 
-    fn load(&self) -> Current {
-        // Header values that are not UTF-8 cannot hold one of our cookies.
-        let headers = self
-            .cookies
-            .iter()
-            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
-        match self.shared.open(headers) {
-            Ok(loaded) => Current {
-                data: loaded.data,
-                origin: Origin::Cookie {
-                    key_index: loaded.key_index,
-                    times: loaded.times,
-                    canonical: loaded.canonical,
-                },
-                dirty: false,
-                rejection: None,
-            },
-            Err(reason) => {
-                let rejection = (reason != Rejection::Missing).then_some(reason);
-                Current {
-                    rejection,
-                    ..Current::fresh()
-                }
-            }
-        }
-    }
+/// The `Cookie` header values as text; values that are not UTF-8 cannot hold our cookies.
+fn utf8_headers(cookies: &[HeaderValue]) -> impl Iterator<Item = &str> + Clone {
+    cookies
+        .iter()
+        .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
 }
 
 impl Shared {
@@ -520,137 +600,8 @@ impl Shared {
         }
         opened
     }
-}
 
-impl Current {
-    fn fresh() -> Self {
-        Current {
-            data: Map::new(),
-            origin: Origin::New,
-            dirty: false,
-            rejection: None,
-        }
-    }
-
-    /// Writing after `destroy` starts a new session.
-    fn revive(&mut self) {
-        if matches!(self.origin, Origin::Destroyed) {
-            self.origin = Origin::New;
-        }
-    }
-}
-
-/// Seals and renders cookies for one response.
-struct Writer<'a> {
-    shared: &'a Shared,
-    attrs: &'a CookieAttributes,
-    secure: bool,
-    now: SystemTime,
-}
-
-impl Writer<'_> {
-    /// The cookies that remove the session (SPEC §4 "Clearing"; SECURITY.md §8.5 item 40).
-    fn clear(&self) -> Outcome {
-        let codec = &self.shared.codec;
-        let style = codec.header_style();
-        let mut set_cookies = vec![render_set_cookie(
-            style,
-            codec.name(),
-            "",
-            self.attrs,
-            self.secure,
-            Lifetime::Clear,
-            self.now,
-        )];
-        if let (Some(sig_name), Some(sig)) = (codec.sig_name(), codec.clearing_sig()) {
-            set_cookies.push(render_set_cookie(
-                style,
-                sig_name,
-                &sig,
-                self.attrs,
-                self.secure,
-                Lifetime::Clear,
-                self.now,
-            ));
-        }
-        Outcome {
-            touched: true,
-            set_cookies,
-            error: None,
-        }
-    }
-
-    /// Seals `canonical` and renders it. `previous` are the times of the cookie it replaces
-    /// (its creation time is kept); `keep_expiry` re-issues without extending the expiry.
-    fn write(
-        &self,
-        canonical: &[u8],
-        previous: Option<Timestamps>,
-        keep_expiry: Option<u64>,
-    ) -> Outcome {
-        let shared = self.shared;
-        let codec = &shared.codec;
-        let now = unix_secs(self.now);
-        let wanted = self.attrs.lifetime(self.now);
-        let created_at = previous.map_or(now, |t| t.created_at);
-        let expires_at = keep_expiry.unwrap_or_else(|| {
-            let ttl = wanted.unwrap_or(shared.ttl).as_secs();
-            now.saturating_add(ttl)
-                .min(shared.time.deadline(created_at))
-        });
-        let lifetime = match wanted {
-            // The browser never keeps a native cookie longer than the server accepts it
-            // (SECURITY.md §8.2 item 19); Express cookies have no server-side expiry.
-            Some(wanted) if codec.format().has_server_expiry() => {
-                Lifetime::For(wanted.min(Duration::from_secs(expires_at.saturating_sub(now))))
-            }
-            Some(wanted) => Lifetime::For(wanted),
-            None => Lifetime::Session,
-        };
-        let times = Timestamps {
-            created_at,
-            issued_at: now,
-            expires_at,
-        };
-        let sealed = codec.seal(canonical, times);
-
-        let mut cookies = vec![(codec.name(), sealed.value.as_str())];
-        if let (Some(sig_name), Some(sig)) = (codec.sig_name(), sealed.sig.as_deref()) {
-            cookies.push((sig_name, sig));
-        }
-        for (name, value) in &cookies {
-            let size = name.len() + 1 + value.len();
-            if size > shared.max_cookie_size {
-                return Outcome {
-                    touched: true,
-                    set_cookies: Vec::new(),
-                    error: Some(SessionError::CookieTooLarge {
-                        name: (*name).to_owned(),
-                        size,
-                        limit: shared.max_cookie_size,
-                    }),
-                };
-            }
-        }
-        let style = codec.header_style();
-        let set_cookies = cookies
-            .iter()
-            .map(|(name, value)| {
-                render_set_cookie(
-                    style,
-                    name,
-                    value,
-                    self.attrs,
-                    self.secure,
-                    lifetime,
-                    self.now,
-                )
-            })
-            .collect();
-        Outcome {
-            touched: true,
-            set_cookies,
-            error: None,
-        }
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock.0.now()
     }
 }

@@ -1,0 +1,291 @@
+//! Sessions backed by a [`SessionStore`]: store mode (the cookie holds only a sealed id) and
+//! cookie mode with a revocation check. Everything here is asynchronous; cookie mode without
+//! a store never comes here.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use serde_json::{Map, Value};
+
+use super::state::{Current, Origin, RecordMeta};
+use super::write::Writer;
+use super::{finish_cookie, utf8_headers, Outcome, SessionError, Shared};
+use crate::cookie::{CookieAttributes, MAX_COOKIE_LIFETIME};
+use crate::format::{Rejection, Timestamps};
+use crate::store::{OutagePolicy, Record, SessionId, SessionStore, StoreError, Update};
+use crate::time::unix_secs;
+
+/// How many times `create` is retried with a fresh id after a collision.
+const CREATE_ATTEMPTS: usize = 4;
+/// How many times a write is re-applied after a concurrent write won the race.
+const UPDATE_ATTEMPTS: usize = 8;
+/// The key of the session id inside a store-mode cookie.
+const ID_FIELD: &str = "sid";
+
+/// Where sessions live.
+pub(crate) enum Backend {
+    /// In the cookie.
+    Cookie,
+    /// In the cookie, with a per-user not-before time kept in a store.
+    Revocable(StoreBackend),
+    /// In a store; the cookie holds the sealed id.
+    Store(StoreBackend),
+}
+
+/// A store and how to use it.
+pub(crate) struct StoreBackend {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) outage: OutagePolicy,
+    pub(crate) ids: Arc<dyn Fn() -> SessionId + Send + Sync>,
+}
+
+impl fmt::Debug for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backend::Cookie => f.write_str("Cookie"),
+            Backend::Revocable(b) => write!(f, "Revocable({:?})", b.outage),
+            Backend::Store(b) => write!(f, "Store({:?})", b.outage),
+        }
+    }
+}
+
+impl Backend {
+    /// Whether loading needs a store round trip (and so `Session::load`).
+    pub(crate) fn is_async(&self) -> bool {
+        !matches!(self, Backend::Cookie)
+    }
+}
+
+/// The user a session belongs to: the string or number at the configured key.
+pub(crate) fn user_of(data: &Map<String, Value>, user_key: &str) -> Option<String> {
+    match data.get(user_key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// What a store failure does to the request, by policy: fail (503), or go on anonymously.
+fn outage(backend: &StoreBackend, error: StoreError) -> Result<Current, SessionError> {
+    // The operator sees the backend's words; the client never does.
+    tracing::error!(%error, "session store unavailable");
+    match backend.outage {
+        OutagePolicy::Fail => Err(SessionError::Store(error)),
+        OutagePolicy::Anonymous => Ok(Current {
+            anonymous: true,
+            ..Current::fresh()
+        }),
+    }
+}
+
+/// Loads the session of a request: the cookie first (no store call for a missing, forged or
+/// malformed cookie), then the record or the revocation time.
+pub(crate) async fn load(
+    shared: &Shared,
+    cookies: &[HeaderValue],
+) -> Result<Current, SessionError> {
+    let loaded = match shared.open(utf8_headers(cookies)) {
+        Ok(loaded) => loaded,
+        Err(reason) => return Ok(Current::rejected(reason)),
+    };
+    let now = unix_secs(shared.now());
+    match &shared.backend {
+        Backend::Cookie => Ok(Current::from_cookie(loaded)),
+        Backend::Revocable(backend) => {
+            let (Some(user), Some(times)) = (user_of(&loaded.data, &shared.user_key), loaded.times)
+            else {
+                return Ok(Current::from_cookie(loaded));
+            };
+            match backend.store.revoked_before(&user, now).await {
+                Ok(Some(at)) if times.created_at < at => Ok(Current::rejected(Rejection::Revoked)),
+                Ok(_) => Ok(Current::from_cookie(loaded)),
+                Err(error) => outage(backend, error),
+            }
+        }
+        Backend::Store(backend) => {
+            // The id was sealed by us, but is still checked before any store call
+            // (SECURITY.md §8.6 item 44).
+            let Some(id) = loaded
+                .data
+                .get(ID_FIELD)
+                .and_then(Value::as_str)
+                .and_then(SessionId::parse)
+            else {
+                return Ok(Current::rejected(Rejection::BadPayload));
+            };
+            match backend.store.load(&id.store_key(), now).await {
+                Ok(Some(record)) => Ok(Current::from_record(&loaded, id, record)),
+                // Expired, destroyed or revoked: a new session, under a new id when written.
+                Ok(None) => Ok(Current::rejected(Rejection::UnknownSession)),
+                Err(error) => outage(backend, error),
+            }
+        }
+    }
+}
+
+/// Finishes a store-backed or revocable session when the response leaves.
+pub(crate) async fn finish(
+    shared: Arc<Shared>,
+    state: Option<Current>,
+    cookies: Vec<HeaderValue>,
+    attrs: CookieAttributes,
+    secure: bool,
+) -> Outcome {
+    let current = match state {
+        Some(current) => current,
+        // `rolling`: load the session the handler never touched, to re-issue it.
+        None => match load(&shared, &cookies).await {
+            Ok(current) => current,
+            Err(error) => return failed(error),
+        },
+    };
+    if current.anonymous {
+        return Outcome::touched();
+    }
+    let writer = Writer::new(&shared, &attrs, secure);
+    match &shared.backend {
+        Backend::Store(backend) => finish_store(&shared, backend, &writer, current).await,
+        Backend::Cookie | Backend::Revocable(_) => finish_cookie(&shared, &writer, &current),
+    }
+}
+
+fn failed(error: SessionError) -> Outcome {
+    Outcome {
+        touched: true,
+        set_cookies: Vec::new(),
+        error: Some(error),
+    }
+}
+
+async fn finish_store(
+    shared: &Shared,
+    backend: &StoreBackend,
+    writer: &Writer<'_>,
+    current: Current,
+) -> Outcome {
+    let store = &backend.store;
+    let now = writer.now_secs();
+    for key in &current.doomed {
+        if let Err(error) = store.delete(key).await {
+            tracing::error!(%error, "session store unavailable");
+            return failed(error.into());
+        }
+    }
+    match &current.origin {
+        Origin::Destroyed => writer.clear(),
+        Origin::New if current.data.is_empty() => Outcome::touched(),
+        Origin::New => {
+            for _ in 0..CREATE_ATTEMPTS {
+                let id = (backend.ids)();
+                let record = Record {
+                    data: current.data.clone(),
+                    version: 1,
+                    created_at: now,
+                    expires_at: writer.fresh_expiry(now),
+                    user: user_of(&current.data, &shared.user_key),
+                };
+                match store.create(&id.store_key(), &record).await {
+                    Ok(()) => return issue(shared, writer, &id, now),
+                    // Never an overwrite: another id (SECURITY.md §8.6 item 45).
+                    Err(StoreError::Conflict) => {
+                        tracing::warn!("session id collision; retrying with a fresh id")
+                    }
+                    Err(error) => return store_failed(error),
+                }
+            }
+            store_failed(StoreError::Backend(
+                "no free session id after retries".into(),
+            ))
+        }
+        Origin::Cookie {
+            key_index,
+            record: Some(meta),
+            ..
+        } => {
+            let reissue = *key_index > 0 || shared.rolling;
+            if current.changes.is_empty() {
+                return refresh(shared, store, writer, meta, reissue).await;
+            }
+            let mut version = meta.version;
+            let mut data = current.data.clone();
+            for _ in 0..UPDATE_ATTEMPTS {
+                let record = Record {
+                    user: user_of(&data, &shared.user_key),
+                    data,
+                    version: version.saturating_add(1),
+                    created_at: meta.created_at,
+                    expires_at: writer.fresh_expiry(meta.created_at),
+                };
+                match store.update(&meta.id.store_key(), &record, now).await {
+                    Ok(Update::Saved) if reissue || writer.has_lifetime() => {
+                        return issue(shared, writer, &meta.id, meta.created_at);
+                    }
+                    Ok(Update::Saved) => return Outcome::touched(),
+                    // Destroyed or expired meanwhile: a request that started before the logout
+                    // must not bring the session back (rack-session CVE-2025-46336).
+                    Ok(Update::Gone) => return Outcome::touched(),
+                    // Someone wrote first: re-apply only our own changes to their version.
+                    Ok(Update::Conflict(now_stored)) => {
+                        version = now_stored.version;
+                        data = current.changes.apply(&now_stored.data, &current.data);
+                    }
+                    Err(error) => return store_failed(error),
+                }
+            }
+            store_failed(StoreError::Backend(
+                "too many concurrent writes to one session".into(),
+            ))
+        }
+        Origin::Cookie { record: None, .. } => Outcome::touched(),
+    }
+}
+
+/// An unchanged session: refresh its idle expiry with a `touch` once half of it has passed
+/// (so a busy session costs one touch per half-window, not one per request), and re-issue the
+/// cookie when the key rotated or `rolling` asks.
+async fn refresh(
+    shared: &Shared,
+    store: &Arc<dyn SessionStore>,
+    writer: &Writer<'_>,
+    meta: &RecordMeta,
+    reissue: bool,
+) -> Outcome {
+    let now = writer.now_secs();
+    let fresh = writer.fresh_expiry(meta.created_at);
+    let left = meta.expires_at.saturating_sub(now);
+    let mut touched = false;
+    if fresh > meta.expires_at && left < writer.idle_secs() / 2 {
+        match store.touch(&meta.id.store_key(), fresh, now).await {
+            Ok(true) => touched = true,
+            Ok(false) => return Outcome::touched(),
+            Err(error) => return store_failed(error),
+        }
+    }
+    if reissue || (touched && writer.has_lifetime()) {
+        issue(shared, writer, &meta.id, meta.created_at)
+    } else {
+        Outcome::touched()
+    }
+}
+
+fn store_failed(error: StoreError) -> Outcome {
+    tracing::error!(%error, "session store unavailable");
+    failed(error.into())
+}
+
+/// The cookie of a store-mode session: the sealed id. Its own expiry is generous (the
+/// absolute deadline, or the 400-day cookie cap): the record's expiry is the one that counts.
+fn issue(shared: &Shared, writer: &Writer<'_>, id: &SessionId, created_at: u64) -> Outcome {
+    let now = writer.now_secs();
+    let payload = serde_json::json!({ ID_FIELD: id.as_str() });
+    let canonical = serde_json::to_vec(&payload).unwrap_or_default();
+    let cap = now.saturating_add(MAX_COOKIE_LIFETIME.as_secs());
+    let expires_at = shared.time.deadline(created_at).min(cap);
+    let previous = Timestamps {
+        created_at,
+        issued_at: now,
+        expires_at,
+    };
+    writer.write(&canonical, Some(previous), Some(expires_at))
+}

@@ -1,0 +1,204 @@
+//! The state of one request's session, once loaded.
+
+use serde_json::{Map, Value};
+
+use crate::format::{Loaded, Rejection, Timestamps};
+use crate::store::{Record, SessionId, StoreKey};
+
+/// The loaded session.
+pub(crate) struct Current {
+    pub(crate) data: Map<String, Value>,
+    pub(crate) origin: Origin,
+    /// Set by every mutation; a loaded cookie session is compared only when dirty.
+    pub(crate) dirty: bool,
+    /// Why the request's cookie was refused, if one was.
+    pub(crate) rejection: Option<Rejection>,
+    /// What this request changed, for the per-key merge of store mode.
+    pub(crate) changes: Changes,
+    /// Store records to delete when the response leaves (`destroy`, `regenerate`).
+    pub(crate) doomed: Vec<StoreKey>,
+    /// A session that must never be persisted (the store was down and the outage policy
+    /// chose to go on anonymously).
+    pub(crate) anonymous: bool,
+}
+
+pub(crate) enum Origin {
+    /// No usable cookie came with the request, or the session was started again.
+    New,
+    /// Read from the request's cookie (and, in store mode, its record).
+    Cookie {
+        key_index: usize,
+        times: Option<Timestamps>,
+        /// The canonical text the cookie held (cookie mode) — see `Codec::canonical`.
+        canonical: Vec<u8>,
+        /// The record behind it (store mode).
+        record: Option<RecordMeta>,
+    },
+    /// `destroy()` was called.
+    Destroyed,
+}
+
+/// Where a store-mode session lives.
+#[derive(Clone)]
+pub(crate) struct RecordMeta {
+    pub(crate) id: SessionId,
+    pub(crate) version: u64,
+    pub(crate) created_at: u64,
+    pub(crate) expires_at: u64,
+}
+
+/// The keys a request changed. On a version conflict these, and only these, are re-applied
+/// to the fresh record, so concurrent writes to different keys both survive.
+#[derive(Default)]
+pub(crate) struct Changes {
+    /// The whole session was replaced or cleared.
+    pub(crate) replaced: bool,
+    /// Keys set or removed (the final value, or absence, is in `Current::data`).
+    pub(crate) keys: Vec<String>,
+}
+
+impl Changes {
+    pub(crate) fn key(&mut self, key: &str) {
+        if !self.replaced && !self.keys.iter().any(|k| k == key) {
+            self.keys.push(key.to_owned());
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.replaced && self.keys.is_empty()
+    }
+
+    /// `base` with this request's changes applied, taking their values from `mine`.
+    pub(crate) fn apply(
+        &self,
+        base: &Map<String, Value>,
+        mine: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        if self.replaced {
+            return mine.clone();
+        }
+        let mut merged = base.clone();
+        for key in &self.keys {
+            match mine.get(key) {
+                Some(value) => {
+                    merged.insert(key.clone(), value.clone());
+                }
+                None => {
+                    merged.shift_remove(key);
+                }
+            }
+        }
+        merged
+    }
+}
+
+impl Current {
+    pub(crate) fn fresh() -> Self {
+        Current {
+            data: Map::new(),
+            origin: Origin::New,
+            dirty: false,
+            rejection: None,
+            changes: Changes::default(),
+            doomed: Vec::new(),
+            anonymous: false,
+        }
+    }
+
+    pub(crate) fn rejected(reason: Rejection) -> Self {
+        let rejection = (reason != Rejection::Missing).then_some(reason);
+        Current {
+            rejection,
+            ..Current::fresh()
+        }
+    }
+
+    pub(crate) fn from_cookie(loaded: Loaded) -> Self {
+        Current {
+            data: loaded.data,
+            origin: Origin::Cookie {
+                key_index: loaded.key_index,
+                times: loaded.times,
+                canonical: loaded.canonical,
+                record: None,
+            },
+            ..Current::fresh()
+        }
+    }
+
+    pub(crate) fn from_record(loaded: &Loaded, id: SessionId, record: Record) -> Self {
+        Current {
+            data: record.data,
+            origin: Origin::Cookie {
+                key_index: loaded.key_index,
+                times: loaded.times,
+                canonical: Vec::new(),
+                record: Some(RecordMeta {
+                    id,
+                    version: record.version,
+                    created_at: record.created_at,
+                    expires_at: record.expires_at,
+                }),
+            },
+            ..Current::fresh()
+        }
+    }
+
+    /// Writing after `destroy` starts a new session.
+    pub(crate) fn revive(&mut self) {
+        if matches!(self.origin, Origin::Destroyed) {
+            self.origin = Origin::New;
+            self.changes = Changes {
+                replaced: true,
+                keys: Vec::new(),
+            };
+        }
+    }
+
+    /// The record this session was loaded from, if any.
+    pub(crate) fn record(&self) -> Option<&RecordMeta> {
+        match &self.origin {
+            Origin::Cookie { record, .. } => record.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn merge_keeps_other_writers_keys() {
+        let base = map(json!({"a": 1, "b": 2, "other": "theirs"}));
+        let mine = map(json!({"a": 10, "c": 3}));
+        let mut changes = Changes::default();
+        changes.key("a");
+        changes.key("b");
+        changes.key("c");
+        changes.key("a");
+        assert_eq!(changes.keys, ["a", "b", "c"]);
+        assert_eq!(
+            changes.apply(&base, &mine),
+            map(json!({"a": 10, "other": "theirs", "c": 3}))
+        );
+    }
+
+    #[test]
+    fn a_replacement_wins_whole() {
+        let base = map(json!({"a": 1}));
+        let mine = map(json!({"z": 0}));
+        let changes = Changes {
+            replaced: true,
+            keys: Vec::new(),
+        };
+        assert_eq!(changes.apply(&base, &mine), mine);
+        assert!(!changes.is_empty());
+        assert!(Changes::default().is_empty());
+    }
+}

@@ -1,0 +1,689 @@
+//! One conformance suite for every session store, run in both sealed formats.
+//!
+//! Each backend plugs in with `conformance!(name, feature, async { store })`; backends that
+//! need a server read its URL from the environment (`REDIS_URL`, `DATABASE_URL`) and skip
+//! (loudly) when it is unset, except under `CI=true`, where a missing server is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use cookie_session::format::Format;
+use cookie_session::store::{
+    BoxFuture, Record, SessionId, SessionStore, StoreError, StoreKey, Update,
+};
+use cookie_session::{KeyRing, Session, SessionConfig, SessionLayer};
+use http::{Request, Response, StatusCode};
+use tokio::sync::Barrier;
+use tower::ServiceExt;
+
+const KEY: &str = "conformance-key-0123456789abcdef0123456789";
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct TestClock(Arc<AtomicU64>);
+
+impl TestClock {
+    fn new() -> Self {
+        TestClock(Arc::new(AtomicU64::new(1_800_000_000)))
+    }
+    fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+    fn secs(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts the calls that reach the real store behind it (instrumentation, not a mock).
+pub struct Counting {
+    inner: Arc<dyn SessionStore>,
+    calls: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Counting {
+    fn log(&self, call: &'static str) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+impl SessionStore for Counting {
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.log("create");
+        self.inner.create(key, record)
+    }
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
+        self.log("load");
+        self.inner.load(key, now)
+    }
+    fn update<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Update, StoreError>> {
+        self.log("update");
+        self.inner.update(key, record, now)
+    }
+    fn touch<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        expires_at: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.log("touch");
+        self.inner.touch(key, expires_at, now)
+    }
+    fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.log("delete");
+        self.inner.delete(key)
+    }
+    fn delete_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        self.log("delete_user");
+        self.inner.delete_user(user)
+    }
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        at: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.log("revoke_user");
+        self.inner.revoke_user(user, at, until)
+    }
+    fn revoked_before<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        self.log("revoked_before");
+        self.inner.revoked_before(user, now)
+    }
+    fn cleanup(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.log("cleanup");
+        self.inner.cleanup(now)
+    }
+}
+
+/// One app over one store, with a clock, a call log and two barriers for the race tests.
+pub struct Harness {
+    pub app: Router,
+    pub layer: SessionLayer,
+    pub store: Arc<dyn SessionStore>,
+    pub clock: TestClock,
+    calls: Arc<Mutex<Vec<&'static str>>>,
+    gate: Arc<Mutex<Option<Arc<Barrier>>>>,
+}
+
+pub struct Options {
+    pub format: Format,
+    pub ttl: u64,
+    pub absolute: Option<u64>,
+    pub max_age: Option<u64>,
+    pub ids: Option<Arc<dyn Fn() -> SessionId + Send + Sync>>,
+}
+
+impl Options {
+    fn new(format: Format) -> Self {
+        Options {
+            format,
+            ttl: 3600,
+            absolute: None,
+            max_age: None,
+            ids: None,
+        }
+    }
+}
+
+impl Harness {
+    pub fn new(store: Arc<dyn SessionStore>, options: Options) -> Self {
+        let clock = TestClock::new();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let counting: Arc<dyn SessionStore> = Arc::new(Counting {
+            inner: store.clone(),
+            calls: calls.clone(),
+        });
+        let c = clock.clone();
+        let mut config = SessionConfig::new(KeyRing::new([KEY]).unwrap())
+            .format(options.format)
+            .shared_store(counting)
+            .ttl(Duration::from_secs(options.ttl))
+            .absolute_lifetime(options.absolute.map(Duration::from_secs))
+            .max_age(options.max_age.map(Duration::from_secs))
+            .clock_skew(Duration::ZERO)
+            .clock(move || c.now());
+        if let Some(ids) = options.ids {
+            config = config.id_generator(move || ids());
+        }
+        let layer = config.build().unwrap();
+        let gate: Arc<Mutex<Option<Arc<Barrier>>>> = Arc::new(Mutex::new(None));
+        let wait = {
+            let gate = gate.clone();
+            move || {
+                let barrier = gate.lock().unwrap().clone();
+                async move {
+                    if let Some(barrier) = barrier {
+                        barrier.wait().await;
+                    }
+                }
+            }
+        };
+        let (w1, w2, w3) = (wait.clone(), wait.clone(), wait);
+        let app = Router::new()
+            .route("/untouched", get(|| async { "plain" }))
+            .route("/get", get(|s: Session| async move { serde_json::to_string(&s.data()).unwrap() }))
+            .route("/set/{key}/{value}", get(|s: Session, axum::extract::Path((k, v)): axum::extract::Path<(String, String)>| async move {
+                s.insert(k, v).unwrap();
+                "ok"
+            }))
+            .route("/login/{user}", get(|s: Session, axum::extract::Path(user): axum::extract::Path<String>| async move {
+                s.regenerate();
+                s.insert("user", user).unwrap();
+                "ok"
+            }))
+            .route("/regenerate", get(|s: Session| async move { s.regenerate(); "ok" }))
+            .route("/destroy", get(|s: Session| async move { s.destroy(); "ok" }))
+            // Load, wait for the other request at the barrier, then act.
+            .route("/slow-read", get(move |s: Session| async move {
+                let seen = serde_json::to_string(&s.data()).unwrap();
+                w1().await;
+                seen
+            }))
+            .route("/slow-set/{key}/{value}", get(move |s: Session, axum::extract::Path((k, v)): axum::extract::Path<(String, String)>| async move {
+                let _ = s.data();
+                w2().await;
+                s.insert(k, v).unwrap();
+                "ok"
+            }))
+            .route("/slow-destroy", get(move |s: Session| async move {
+                let _ = s.data();
+                w3().await;
+                s.destroy();
+                "ok"
+            }))
+            .layer(layer.clone());
+        Harness {
+            app,
+            layer,
+            store,
+            clock,
+            calls,
+            gate,
+        }
+    }
+
+    pub async fn call(&self, uri: &str, cookie: Option<&str>) -> Response<Body> {
+        let mut req = Request::builder().uri(uri);
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        self.app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Makes the `slow-*` routes wait until `parties` of them have loaded.
+    pub fn arm(&self, parties: usize) {
+        *self.gate.lock().unwrap() = Some(Arc::new(Barrier::new(parties)));
+    }
+
+    pub fn calls(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+
+    /// The session id a cookie carries (decoded with the layer, as the server does).
+    pub fn id_of(&self, cookie: &str) -> SessionId {
+        let loaded = self.layer.decode([cookie]).unwrap();
+        SessionId::parse(loaded.data["sid"].as_str().unwrap()).unwrap()
+    }
+
+    pub async fn record(&self, cookie: &str) -> Option<Record> {
+        self.store
+            .load(&self.id_of(cookie).store_key(), self.clock.secs())
+            .await
+            .unwrap()
+    }
+}
+
+fn jar(res: &Response<Body>) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn set_cookies(res: &Response<Body>) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn body(res: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// The suite. Every function takes a fresh store.
+
+pub async fn untouched_and_empty_sessions_create_nothing(
+    store: Arc<dyn SessionStore>,
+    format: Format,
+) {
+    let h = Harness::new(store, Options::new(format));
+    let res = h.call("/untouched", None).await;
+    assert!(set_cookies(&res).is_empty());
+    let res = h.call("/get", None).await;
+    assert!(set_cookies(&res).is_empty(), "new and empty: no cookie");
+    assert!(
+        !h.calls().contains(&"create"),
+        "no record for an empty session"
+    );
+}
+
+pub async fn lifecycle(store: Arc<dyn SessionStore>, format: Format) {
+    let h = Harness::new(store, Options::new(format));
+    let res = h.call("/set/a/1", None).await;
+    let cookie = jar(&res);
+    assert_eq!(h.calls(), ["create"]);
+    // The cookie holds the sealed id only, never the data.
+    let sealed = h.layer.decode([cookie.as_str()]).unwrap();
+    assert_eq!(sealed.data.keys().collect::<Vec<_>>(), ["sid"]);
+    let record = h.record(&cookie).await.unwrap();
+    assert_eq!(
+        serde_json::Value::Object(record.data.clone()),
+        serde_json::json!({"a": "1"})
+    );
+    assert_eq!(record.version, 1);
+
+    // A read is one load and no write.
+    h.calls();
+    assert_eq!(
+        body(h.call("/get", Some(&cookie)).await).await,
+        r#"{"a":"1"}"#
+    );
+    assert_eq!(h.calls(), ["load"]);
+    // A change is one load and one update; the cookie (the id) does not change.
+    let res = h.call("/set/b/2", Some(&cookie)).await;
+    assert!(
+        set_cookies(&res).is_empty(),
+        "a browser-session cookie is not re-sent"
+    );
+    assert_eq!(h.calls(), ["load", "update"]);
+    assert_eq!(h.record(&cookie).await.unwrap().version, 2);
+    // Untouched: no store call at all.
+    h.call("/untouched", Some(&cookie)).await;
+    assert!(h.calls().is_empty());
+}
+
+pub async fn unknown_and_malformed_ids(store: Arc<dyn SessionStore>, format: Format) {
+    let h = Harness::new(store.clone(), Options::new(format));
+    // A correctly sealed cookie naming an id the store never held: a new session, new id.
+    let other = Harness::new(
+        Arc::new(cookie_session::store::MemoryStore::new()),
+        Options::new(format),
+    );
+    let foreign = jar(&other.call("/set/a/1", None).await);
+    h.calls();
+    let res = h.call("/set/b/2", Some(&foreign)).await;
+    let issued = jar(&res);
+    assert_eq!(h.calls(), ["load", "create"]);
+    assert_ne!(
+        h.id_of(&issued),
+        other.id_of(&foreign),
+        "an unknown id is never adopted"
+    );
+    assert_eq!(
+        body(h.call("/get", Some(&issued)).await).await,
+        r#"{"b":"2"}"#
+    );
+
+    // Malformed ids never reach the store: garbage, and sealed payloads that are not our ids.
+    for bad in ["session=garbage", "session=", "session=%27%20OR%201%3D1"] {
+        h.calls();
+        assert_eq!(body(h.call("/get", Some(bad)).await).await, "{}");
+        assert!(h.calls().is_empty(), "{bad}");
+    }
+}
+
+pub async fn id_collisions_are_retried_never_overwritten(
+    store: Arc<dyn SessionStore>,
+    format: Format,
+) {
+    let fixed = SessionId::generate();
+    let served = Arc::new(AtomicUsize::new(0));
+    let ids: Arc<dyn Fn() -> SessionId + Send + Sync> = {
+        let fixed = fixed.clone();
+        let served = served.clone();
+        // The first two ids are the same; then fresh ones.
+        Arc::new(move || {
+            if served.fetch_add(1, Ordering::SeqCst) < 2 {
+                fixed.clone()
+            } else {
+                SessionId::generate()
+            }
+        })
+    };
+    let h = Harness::new(
+        store,
+        Options {
+            ids: Some(ids),
+            ..Options::new(format)
+        },
+    );
+    let first = jar(&h.call("/set/owner/first", None).await);
+    let second = jar(&h.call("/set/owner/second", None).await);
+    assert_eq!(h.id_of(&first), fixed);
+    assert_ne!(h.id_of(&second), fixed);
+    assert_eq!(served.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        body(h.call("/get", Some(&first)).await).await,
+        r#"{"owner":"first"}"#
+    );
+    assert_eq!(
+        body(h.call("/get", Some(&second)).await).await,
+        r#"{"owner":"second"}"#
+    );
+}
+
+pub async fn idle_expiry_touch_and_absolute_lifetime(store: Arc<dyn SessionStore>, format: Format) {
+    let h = Harness::new(
+        store,
+        Options {
+            ttl: 100,
+            absolute: Some(250),
+            ..Options::new(format)
+        },
+    );
+    let cookie = jar(&h.call("/set/a/1", None).await);
+    // Before half the idle window: a read does not touch.
+    h.clock.advance(40);
+    h.calls();
+    h.call("/get", Some(&cookie)).await;
+    assert_eq!(h.calls(), ["load"]);
+    // Past half of it: one cheap touch, not a rewrite.
+    h.clock.advance(20);
+    h.call("/get", Some(&cookie)).await;
+    assert_eq!(h.calls(), ["load", "touch"]);
+    let record = h.record(&cookie).await.unwrap();
+    assert_eq!(record.expires_at, h.clock.secs() + 100);
+    assert_eq!(record.version, 1);
+    // Kept alive by reads until the absolute lifetime, and not one second more.
+    for step in 0..3 {
+        h.clock.advance(60);
+        let res = h.call("/get", Some(&cookie)).await;
+        assert_eq!(
+            body(res).await,
+            r#"{"a":"1"}"#,
+            "step {step}: {:?}",
+            h.calls()
+        );
+    }
+    assert!(h.clock.secs() - 1_800_000_000 == 240);
+    h.clock.advance(11);
+    assert_eq!(
+        body(h.call("/get", Some(&cookie)).await).await,
+        "{}",
+        "past the absolute lifetime"
+    );
+
+    // Idle expiry: checked on load even if the backend still holds the record.
+    let cookie = jar(&h.call("/set/b/2", None).await);
+    h.clock.advance(101);
+    assert_eq!(body(h.call("/get", Some(&cookie)).await).await, "{}");
+}
+
+pub async fn regenerate_moves_the_data_to_a_new_id(store: Arc<dyn SessionStore>, format: Format) {
+    let h = Harness::new(store, Options::new(format));
+    let before = jar(&h.call("/set/cart/apple", None).await);
+    let res = h.call("/login/alice", Some(&before)).await;
+    let after = jar(&res);
+    assert_ne!(h.id_of(&before), h.id_of(&after));
+    assert_eq!(
+        body(h.call("/get", Some(&after)).await).await,
+        r#"{"cart":"apple","user":"alice"}"#
+    );
+    assert_eq!(
+        body(h.call("/get", Some(&before)).await).await,
+        "{}",
+        "the old id is dead"
+    );
+    assert!(h.record(&before).await.is_none());
+}
+
+pub async fn destroy_deletes_the_record(store: Arc<dyn SessionStore>, format: Format) {
+    let h = Harness::new(store, Options::new(format));
+    let cookie = jar(&h.call("/set/a/1", None).await);
+    let res = h.call("/destroy", Some(&cookie)).await;
+    assert!(
+        set_cookies(&res)[0].starts_with("session=; "),
+        "{:?}",
+        set_cookies(&res)
+    );
+    assert!(h.record(&cookie).await.is_none());
+    // Replaying the old cookie: an empty session.
+    assert_eq!(body(h.call("/get", Some(&cookie)).await).await, "{}");
+}
+
+pub async fn concurrent_writes_to_different_keys_both_survive(
+    store: Arc<dyn SessionStore>,
+    format: Format,
+) {
+    let h = Harness::new(store, Options::new(format));
+    let cookie = jar(&h.call("/set/base/0", None).await);
+    h.arm(2);
+    h.calls();
+    let (a, b) = tokio::join!(
+        h.call("/slow-set/x/1", Some(&cookie)),
+        h.call("/slow-set/y/2", Some(&cookie))
+    );
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    // Both loaded version 1 before either wrote: one update lost the race and was re-applied.
+    let updates = h.calls().iter().filter(|c| **c == "update").count();
+    assert_eq!(updates, 3, "two writes and one retry after the conflict");
+    let merged: serde_json::Value =
+        serde_json::from_str(&body(h.call("/get", Some(&cookie)).await).await).unwrap();
+    assert_eq!(merged, serde_json::json!({"base": "0", "x": "1", "y": "2"}));
+    assert_eq!(h.record(&cookie).await.unwrap().version, 3);
+}
+
+pub async fn a_reader_writes_nothing_back(store: Arc<dyn SessionStore>, format: Format) {
+    let h = Harness::new(store, Options::new(format));
+    let cookie = jar(&h.call("/set/x/old", None).await);
+    h.arm(2);
+    let (read, _) = tokio::join!(
+        h.call("/slow-read", Some(&cookie)),
+        h.call("/slow-set/x/new", Some(&cookie))
+    );
+    assert_eq!(body(read).await, r#"{"x":"old"}"#);
+    assert_eq!(
+        body(h.call("/get", Some(&cookie)).await).await,
+        r#"{"x":"new"}"#
+    );
+}
+
+pub async fn a_request_started_before_destroy_cannot_revive_it(
+    store: Arc<dyn SessionStore>,
+    format: Format,
+) {
+    let h = Harness::new(store, Options::new(format));
+    let cookie = jar(&h.call("/set/user/alice", None).await);
+    h.arm(2);
+    let (_, _) = tokio::join!(
+        h.call("/slow-set/x/late", Some(&cookie)),
+        h.call("/slow-destroy", Some(&cookie))
+    );
+    assert!(
+        h.record(&cookie).await.is_none(),
+        "the record stays deleted"
+    );
+    assert_eq!(body(h.call("/get", Some(&cookie)).await).await, "{}");
+}
+
+pub async fn revoke_user_ends_every_session_of_that_user(
+    store: Arc<dyn SessionStore>,
+    format: Format,
+) {
+    let h = Harness::new(store, Options::new(format));
+    let laptop = jar(&h.call("/login/alice", None).await);
+    let phone = jar(&h.call("/login/alice", None).await);
+    let bob = jar(&h.call("/login/bob", None).await);
+    assert_eq!(h.layer.revoke_user("alice").await.unwrap(), 2);
+    assert_eq!(body(h.call("/get", Some(&laptop)).await).await, "{}");
+    assert_eq!(body(h.call("/get", Some(&phone)).await).await, "{}");
+    assert_eq!(
+        body(h.call("/get", Some(&bob)).await).await,
+        r#"{"user":"bob"}"#
+    );
+}
+
+pub async fn cookie_mode_revocation(store: Arc<dyn SessionStore>, format: Format) {
+    let clock = TestClock::new();
+    let c = clock.clone();
+    let layer = SessionConfig::new(KeyRing::new([KEY]).unwrap())
+        .format(format)
+        .revocation(store)
+        .clock(move || c.now())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/login/{user}",
+            get(
+                |s: Session, axum::extract::Path(user): axum::extract::Path<String>| async move {
+                    s.insert("user", user).unwrap();
+                },
+            ),
+        )
+        .route(
+            "/get",
+            get(|s: Session| async move { serde_json::to_string(&s.data()).unwrap() }),
+        )
+        .layer(layer.clone());
+    let call = |uri: &'static str, cookie: Option<String>| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::builder().uri(uri);
+            if let Some(cookie) = cookie {
+                req = req.header("cookie", cookie);
+            }
+            app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+        }
+    };
+    let alice = jar(&call("/login/alice", None).await);
+    let bob = jar(&call("/login/bob", None).await);
+    clock.advance(5);
+    layer.revoke_user("alice").await.unwrap();
+    assert_eq!(
+        body(call("/get", Some(alice.clone())).await).await,
+        "{}",
+        "revoked"
+    );
+    assert_eq!(
+        body(call("/get", Some(bob)).await).await,
+        r#"{"user":"bob"}"#
+    );
+    // Logging in again after the revocation works.
+    clock.advance(1);
+    let again = jar(&call("/login/alice", None).await);
+    assert_eq!(
+        body(call("/get", Some(again)).await).await,
+        r#"{"user":"alice"}"#
+    );
+}
+
+pub async fn persistent_cookies_follow_the_record(store: Arc<dyn SessionStore>, format: Format) {
+    let h = Harness::new(
+        store,
+        Options {
+            ttl: 100,
+            max_age: Some(1000),
+            ..Options::new(format)
+        },
+    );
+    let res = h.call("/set/a/1", None).await;
+    assert!(
+        set_cookies(&res)[0].contains("Max-Age=1000"),
+        "{:?}",
+        set_cookies(&res)
+    );
+    let cookie = jar(&res);
+    assert_eq!(
+        h.record(&cookie).await.unwrap().expires_at,
+        h.clock.secs() + 1000
+    );
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test]
+                    async fn $name() {
+                        for format in [Format::Encrypted, Format::Signed] {
+                            let Some(store) = $make.await else { return };
+                            super::$name(store, format).await;
+                        }
+                    }
+                };
+            }
+
+            case!(untouched_and_empty_sessions_create_nothing);
+            case!(lifecycle);
+            case!(unknown_and_malformed_ids);
+            case!(id_collisions_are_retried_never_overwritten);
+            case!(idle_expiry_touch_and_absolute_lifetime);
+            case!(regenerate_moves_the_data_to_a_new_id);
+            case!(destroy_deletes_the_record);
+            case!(concurrent_writes_to_different_keys_both_survive);
+            case!(a_reader_writes_nothing_back);
+            case!(a_request_started_before_destroy_cannot_revive_it);
+            case!(revoke_user_ends_every_session_of_that_user);
+            case!(cookie_mode_revocation);
+            case!(persistent_cookies_follow_the_record);
+        }
+    };
+}
+
+/// The URL of a test server from the environment; `None` (skip) outside CI when unset.
+#[allow(dead_code)]
+fn server_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} must be set under CI"),
+        _ => {
+            eprintln!("skipping: {var} is not set");
+            None
+        }
+    }
+}
+
+conformance!(memory, async {
+    Some(Arc::new(cookie_session::store::MemoryStore::new()) as Arc<dyn SessionStore>)
+});
