@@ -25,7 +25,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use cookie_session::format::Format;
 use cookie_session::Session;
 use serde_json::{json, Map, Value};
@@ -159,12 +159,25 @@ fn object_body(
     }
 }
 
+/// Reads the session, only once the request is known to be valid: a refused request leaves
+/// the session unread (no `Vary: Cookie`), as the Express app does. (The `Session` extractor
+/// would load it before the handler runs, so these handlers take it from the extensions.)
+async fn load(session: &Session) -> Result<(), ApiError> {
+    session.load().await.map_err(|_| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the session could not be loaded",
+        )
+    })
+}
+
 /// `GET /api/session`.
 pub(crate) async fn get(
     RawQuery(query): RawQuery,
-    session: Session,
+    Extension(session): Extension<Session>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
     let ms = max_age_ms(query.as_deref())?;
+    load(&session).await?;
     apply_max_age(&session, ms);
     Ok(Json(session.data()))
 }
@@ -173,12 +186,13 @@ pub(crate) async fn get(
 pub(crate) async fn post(
     axum::extract::State(state): axum::extract::State<AppState>,
     RawQuery(query): RawQuery,
-    session: Session,
+    Extension(session): Extension<Session>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
     let ms = max_age_ms(query.as_deref())?;
     let body = object_body(&headers, body)?;
+    load(&session).await?;
     apply_max_age(&session, ms);
     // The Express format drops the keys Express's Session object already has through its
     // prototype (`isNew`, `toString`, `__proto__`…), as the reference app does.
@@ -195,12 +209,13 @@ pub(crate) async fn post(
 /// `PUT /api/session`: replaces the session with the body.
 pub(crate) async fn put(
     RawQuery(query): RawQuery,
-    session: Session,
+    Extension(session): Extension<Session>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
     let ms = max_age_ms(query.as_deref())?;
     let body = object_body(&headers, body)?;
+    load(&session).await?;
     apply_max_age(&session, ms);
     session.replace(body);
     Ok(Json(session.data()))
@@ -209,9 +224,10 @@ pub(crate) async fn put(
 /// `DELETE /api/session`: destroys the session.
 pub(crate) async fn delete(
     RawQuery(query): RawQuery,
-    session: Session,
+    Extension(session): Extension<Session>,
 ) -> Result<StatusCode, ApiError> {
     let ms = max_age_ms(query.as_deref())?;
+    load(&session).await?;
     apply_max_age(&session, ms);
     session.destroy();
     Ok(StatusCode::NO_CONTENT)
