@@ -1,0 +1,352 @@
+//! The demo's configuration, read from environment variables (and `.env`).
+//!
+//! Every variable is optional: with none set, the demo serves encrypted cookie sessions on
+//! `http://127.0.0.1:3000` under a random key made at start.
+//!
+//! | variable | accepts | default |
+//! |---|---|---|
+//! | `ADDR` | an IP address, or `ip:port` | `127.0.0.1` |
+//! | `PORT` | `0`–`65535` (`0`: any free port) | `3000` |
+//! | `SESSION_KEYS` | comma-separated secrets, the first seals (`\,` escapes a comma) | a random key |
+//! | `SESSION_NAME` | a cookie name | `session` |
+//! | `SESSION_FORMAT` | `encrypted`, `signed`, `express` (`express-sha256`, `express-sha512`) | `encrypted` |
+//! | `SESSION_MAX_AGE` | seconds, `1`–`34560000` (400 days) | none: browser-session cookies |
+//! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
+//! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
+//! | `SESSION_STORE` | `cookie` (server-side stores come later) | `cookie` |
+//!
+//! An empty value counts as unset, so a `.env` template with `SESSION_KEYS=` works.
+//!
+//! ```
+//! use demo::DemoConfig;
+//!
+//! let config = DemoConfig::from_vars(|name| match name {
+//!     "SESSION_FORMAT" => Some("signed".to_owned()),
+//!     _ => None,
+//! })?;
+//! assert_eq!(config.format().as_str(), "signed");
+//! assert!(config.generated_key());
+//!
+//! let err = DemoConfig::from_vars(|name| (name == "SESSION_SECURE").then(|| "yes".to_owned()))
+//!     .unwrap_err();
+//! assert_eq!(err.var(), "SESSION_SECURE");
+//! # Ok::<(), demo::ConfigError>(())
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use base64::Engine as _;
+use cookie_session::format::Format;
+use cookie_session::{KeyError, KeyRing, SessionConfig, SessionLayer};
+use rand::RngCore as _;
+use zeroize::{Zeroize as _, Zeroizing};
+
+/// Every variable the demo reads.
+pub const VARS: [&str; 9] = [
+    "ADDR",
+    "PORT",
+    "SESSION_KEYS",
+    "SESSION_NAME",
+    "SESSION_FORMAT",
+    "SESSION_MAX_AGE",
+    "SESSION_SECURE",
+    "SESSION_TRUST_PROXY",
+    "SESSION_STORE",
+];
+
+/// The default port.
+pub const DEFAULT_PORT: u16 = 3000;
+
+/// The longest `SESSION_MAX_AGE`: 400 days, the most browsers keep a cookie (RFC 6265bis).
+pub const MAX_MAX_AGE_SECS: u64 = 400 * 24 * 60 * 60;
+
+/// A configuration value the demo cannot use. Its text names the variable and what it accepts
+/// on one line, and never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable holds a value outside what it accepts.
+    #[error("{var}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// What it held.
+        value: String,
+        /// What it accepts.
+        expected: &'static str,
+    },
+    /// `SESSION_STORE` names a server-side store, which this build does not have yet.
+    #[error("SESSION_STORE={0:?} is not available: server-side stores are not available yet in this build; the only accepted value is `cookie` (the default)")]
+    StoreUnavailable(String),
+    /// `SESSION_KEYS` cannot be used with the chosen format. The secret is never shown.
+    #[error("SESSION_KEYS is not valid: {0}")]
+    Keys(KeyError),
+    /// The cookie name, or its prefix with the `SESSION_SECURE` setting, breaks a cookie rule.
+    #[error("SESSION_NAME is not valid: {0}")]
+    Name(String),
+    /// A variable holds bytes that are not UTF-8.
+    #[error("{0} is not valid UTF-8")]
+    NotUnicode(&'static str),
+    /// A `.env` file exists but cannot be read.
+    #[error(".env could not be loaded: {0}")]
+    DotEnv(String),
+}
+
+impl ConfigError {
+    /// The variable at fault (`".env"` for a broken `.env` file).
+    pub fn var(&self) -> &'static str {
+        match self {
+            ConfigError::Invalid { var, .. } | ConfigError::NotUnicode(var) => var,
+            ConfigError::StoreUnavailable(_) => "SESSION_STORE",
+            ConfigError::Keys(_) => "SESSION_KEYS",
+            ConfigError::Name(_) => "SESSION_NAME",
+            ConfigError::DotEnv(_) => ".env",
+        }
+    }
+}
+
+/// Whether the session cookie carries `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecureMode {
+    /// When the request came over HTTPS (or `X-Forwarded-Proto: https` from a trusted proxy).
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The demo's checked configuration: build it with [`DemoConfig::from_env`] or
+/// [`DemoConfig::from_vars`], then hand it to [`app`](crate::app).
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    addr: SocketAddr,
+    format: Format,
+    name: String,
+    max_age: Option<Duration>,
+    secure: SecureMode,
+    trust_proxy: bool,
+    generated_key: bool,
+    key_count: usize,
+    layer: SessionLayer,
+}
+
+impl DemoConfig {
+    /// Reads the configuration from the process environment, after loading `.env` from the
+    /// current directory (or a parent) when one exists. Variables already set win over the file.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            // dotenvy's messages name the line, never echo a value.
+            Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
+        }
+        for var in VARS {
+            if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(var) {
+                return Err(ConfigError::NotUnicode(var));
+            }
+        }
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from `get`, which returns a variable's value (or `None` when
+    /// unset). Tests pass a map here instead of touching the process environment.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // An empty value counts as unset.
+        let get = |name: &str| get(name).filter(|v| !v.is_empty());
+
+        let addr = parse_addr(get("ADDR"), get("PORT"))?;
+
+        let format = match get("SESSION_FORMAT") {
+            None => Format::Encrypted,
+            Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
+                var: "SESSION_FORMAT",
+                value,
+                expected: "encrypted, signed or express (or express-sha256, express-sha512)",
+            })?,
+        };
+
+        if let Some(store) = get("SESSION_STORE") {
+            if store != "cookie" {
+                return Err(ConfigError::StoreUnavailable(store));
+            }
+        }
+
+        let max_age = match get("SESSION_MAX_AGE") {
+            None => None,
+            Some(value) => match value.parse::<u64>() {
+                Ok(secs @ 1..=MAX_MAX_AGE_SECS) => Some(Duration::from_secs(secs)),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "SESSION_MAX_AGE",
+                        value,
+                        expected: "a whole number of seconds from 1 to 34560000 (400 days)",
+                    })
+                }
+            },
+        };
+
+        let secure = match get("SESSION_SECURE").as_deref() {
+            None | Some("auto") => SecureMode::Auto,
+            Some("true") => SecureMode::Always,
+            Some("false") => SecureMode::Never,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "SESSION_SECURE",
+                    value: other.to_owned(),
+                    expected: "auto, true or false",
+                })
+            }
+        };
+
+        let trust_proxy = match get("SESSION_TRUST_PROXY").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "SESSION_TRUST_PROXY",
+                    value: other.to_owned(),
+                    expected: "true or false",
+                })
+            }
+        };
+
+        let name =
+            get("SESSION_NAME").unwrap_or_else(|| cookie_session::DEFAULT_COOKIE_NAME.into());
+
+        let (keys, generated_key) = match get("SESSION_KEYS") {
+            Some(list) => {
+                let list = Zeroizing::new(list);
+                (
+                    KeyRing::parse_list(&list).map_err(ConfigError::Keys)?,
+                    false,
+                )
+            }
+            None => (random_key_ring(), true),
+        };
+        let key_count = keys.len();
+
+        let mut session = SessionConfig::new(keys)
+            .format(format)
+            .name(name.clone())
+            .max_age(max_age)
+            .trust_proxy(trust_proxy);
+        match secure {
+            SecureMode::Auto => {}
+            SecureMode::Always => session = session.secure(true),
+            SecureMode::Never => session = session.secure(false),
+        }
+        let layer = session.build().map_err(|e| match e {
+            cookie_session::ConfigError::Key(e) => ConfigError::Keys(e),
+            other => ConfigError::Name(other.to_string()),
+        })?;
+
+        Ok(Self {
+            addr,
+            format,
+            name,
+            max_age,
+            secure,
+            trust_proxy,
+            generated_key,
+            key_count,
+            layer,
+        })
+    }
+
+    /// Where the server listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The cookie format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The session cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The configured `Max-Age` (`None`: browser-session cookies).
+    pub fn max_age(&self) -> Option<Duration> {
+        self.max_age
+    }
+
+    /// The `Secure` policy.
+    pub fn secure(&self) -> SecureMode {
+        self.secure
+    }
+
+    /// Whether `X-Forwarded-Proto` is believed.
+    pub fn trust_proxy(&self) -> bool {
+        self.trust_proxy
+    }
+
+    /// Whether `SESSION_KEYS` was unset and a random key was made for this run: sessions will
+    /// not survive a restart.
+    pub fn generated_key(&self) -> bool {
+        self.generated_key
+    }
+
+    /// How many keys the ring holds.
+    pub fn key_count(&self) -> usize {
+        self.key_count
+    }
+
+    /// The session layer this configuration builds.
+    pub fn layer(&self) -> SessionLayer {
+        self.layer.clone()
+    }
+}
+
+/// `ADDR` (an IP, or `ip:port`) and `PORT` into a socket address.
+fn parse_addr(addr: Option<String>, port: Option<String>) -> Result<SocketAddr, ConfigError> {
+    let port = match port {
+        None => None,
+        Some(value) => Some(value.parse::<u16>().map_err(|_| ConfigError::Invalid {
+            var: "PORT",
+            value,
+            expected: "a port number from 0 to 65535 (0: any free port)",
+        })?),
+    };
+    let Some(addr) = addr else {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port.unwrap_or(DEFAULT_PORT),
+        ));
+    };
+    if let Ok(ip) = addr.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port.unwrap_or(DEFAULT_PORT)));
+    }
+    match addr.parse::<SocketAddr>() {
+        Ok(socket) if port.is_none() => Ok(socket),
+        Ok(_) => Err(ConfigError::Invalid {
+            var: "ADDR",
+            value: addr,
+            expected: "an IP address without a port when PORT is set (or unset PORT)",
+        }),
+        Err(_) => Err(ConfigError::Invalid {
+            var: "ADDR",
+            value: addr,
+            expected: "an IP address (127.0.0.1, ::1) or ip:port (127.0.0.1:3000)",
+        }),
+    }
+}
+
+/// A ring of one fresh key: 32 random bytes from the OS, base64url, as `cookie-session keygen`
+/// prints them.
+fn random_key_ring() -> KeyRing {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    bytes.zeroize();
+    match KeyRing::new([secret.as_bytes()]) {
+        Ok(ring) => ring,
+        // 43 non-empty characters: `KeyRing::new` only refuses empty lists and empty keys.
+        Err(_) => unreachable!("a 43-character key is accepted"),
+    }
+}
