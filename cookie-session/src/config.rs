@@ -346,6 +346,7 @@ impl SessionConfig {
             clock: self.clock,
             backend,
             user_key: self.user_key,
+            metrics: Default::default(),
         })))
     }
 }

@@ -48,6 +48,7 @@ pub mod cookie;
 pub mod format;
 pub mod key;
 pub mod layer;
+mod metrics;
 mod session;
 pub mod store;
 mod time;
@@ -60,5 +61,6 @@ pub use config::{
 };
 pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};
+pub use metrics::{MetricsSnapshot, REJECTION_REASONS};
 pub use session::{Session, SessionError};
 pub use time::{from_unix_secs, unix_secs, Clock, SystemClock, TimePolicy};

@@ -36,7 +36,7 @@ use crate::format::{Loaded, Rejection};
 use crate::session::{Backend, Finish, Outcome, Shared};
 use crate::store::StoreError;
 use crate::time::unix_secs;
-use crate::{Session, SessionError};
+use crate::{MetricsSnapshot, Session, SessionError};
 
 /// Adds cookie sessions to a service. Built by [`SessionConfig::build`](crate::SessionConfig::build),
 /// so its configuration is already checked. Cheap to clone.
@@ -48,6 +48,11 @@ pub struct SessionLayer {
 impl SessionLayer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
+    }
+
+    /// The layer's counters: refused cookies by reason, oversized sessions, store failures.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics.snapshot()
     }
 
     /// Reads a session from `Cookie` header values exactly as a request would, with every

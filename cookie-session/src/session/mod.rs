@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::cookie::{CookieAttributes, CookieConfigError};
 use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
+use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::time::{from_unix_secs, unix_secs, SharedClock, TimePolicy};
 
@@ -50,6 +51,7 @@ pub(crate) struct Shared {
     pub(crate) backend: Backend,
     /// The session key naming the user, for revocation.
     pub(crate) user_key: String,
+    pub(crate) metrics: Metrics,
 }
 
 /// An error from the session. Its text never holds a key, a cookie value or session data.
@@ -589,16 +591,22 @@ impl Shared {
             Ok(loaded)
         });
         if let Err(reason) = opened {
-            if reason != Rejection::Missing {
-                // Never the cookie's value: only which cookie and why.
-                tracing::debug!(
-                    cookie = self.codec.name(),
-                    reason = reason.as_str(),
-                    "session cookie rejected"
-                );
-            }
+            self.note_rejection(reason);
         }
         opened
+    }
+
+    /// The one place a refused cookie is reported: a `tracing` event and a counter, naming
+    /// the cookie and the reason — never its value.
+    pub(crate) fn note_rejection(&self, reason: Rejection) {
+        if reason != Rejection::Missing {
+            self.metrics.rejected(reason);
+            tracing::debug!(
+                cookie = self.codec.name(),
+                reason = reason.as_str(),
+                "session cookie rejected"
+            );
+        }
     }
 
     pub(crate) fn now(&self) -> SystemTime {

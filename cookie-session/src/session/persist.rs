@@ -67,8 +67,13 @@ pub(crate) fn user_of(data: &Map<String, Value>, user_key: &str) -> Option<Strin
 }
 
 /// What a store failure does to the request, by policy: fail (503), or go on anonymously.
-fn outage(backend: &StoreBackend, error: StoreError) -> Result<Current, SessionError> {
+fn outage(
+    shared: &Shared,
+    backend: &StoreBackend,
+    error: StoreError,
+) -> Result<Current, SessionError> {
     // The operator sees the backend's words; the client never does.
+    shared.metrics.store_error();
     tracing::error!(%error, "session store unavailable");
     match backend.outage {
         OutagePolicy::Fail => Err(SessionError::Store(error)),
@@ -77,6 +82,11 @@ fn outage(backend: &StoreBackend, error: StoreError) -> Result<Current, SessionE
             ..Current::fresh()
         }),
     }
+}
+
+fn rejected(shared: &Shared, reason: Rejection) -> Current {
+    shared.note_rejection(reason);
+    Current::rejected(reason)
 }
 
 /// Loads the session of a request: the cookie first (no store call for a missing, forged or
@@ -98,9 +108,9 @@ pub(crate) async fn load(
                 return Ok(Current::from_cookie(loaded));
             };
             match backend.store.revoked_before(&user, now).await {
-                Ok(Some(at)) if times.created_at < at => Ok(Current::rejected(Rejection::Revoked)),
+                Ok(Some(at)) if times.created_at < at => Ok(rejected(shared, Rejection::Revoked)),
                 Ok(_) => Ok(Current::from_cookie(loaded)),
-                Err(error) => outage(backend, error),
+                Err(error) => outage(shared, backend, error),
             }
         }
         Backend::Store(backend) => {
@@ -112,13 +122,13 @@ pub(crate) async fn load(
                 .and_then(Value::as_str)
                 .and_then(SessionId::parse)
             else {
-                return Ok(Current::rejected(Rejection::BadPayload));
+                return Ok(rejected(shared, Rejection::BadPayload));
             };
             match backend.store.load(&id.store_key(), now).await {
                 Ok(Some(record)) => Ok(Current::from_record(&loaded, id, record)),
                 // Expired, destroyed or revoked: a new session, under a new id when written.
-                Ok(None) => Ok(Current::rejected(Rejection::UnknownSession)),
-                Err(error) => outage(backend, error),
+                Ok(None) => Ok(rejected(shared, Rejection::UnknownSession)),
+                Err(error) => outage(shared, backend, error),
             }
         }
     }
@@ -168,8 +178,7 @@ async fn finish_store(
     let now = writer.now_secs();
     for key in &current.doomed {
         if let Err(error) = store.delete(key).await {
-            tracing::error!(%error, "session store unavailable");
-            return failed(error.into());
+            return store_failed(shared, error);
         }
     }
     match &current.origin {
@@ -191,12 +200,13 @@ async fn finish_store(
                     Err(StoreError::Conflict) => {
                         tracing::warn!("session id collision; retrying with a fresh id")
                     }
-                    Err(error) => return store_failed(error),
+                    Err(error) => return store_failed(shared, error),
                 }
             }
-            store_failed(StoreError::Backend(
-                "no free session id after retries".into(),
-            ))
+            store_failed(
+                shared,
+                StoreError::Backend("no free session id after retries".into()),
+            )
         }
         Origin::Cookie {
             key_index,
@@ -230,12 +240,13 @@ async fn finish_store(
                         version = now_stored.version;
                         data = current.changes.apply(&now_stored.data, &current.data);
                     }
-                    Err(error) => return store_failed(error),
+                    Err(error) => return store_failed(shared, error),
                 }
             }
-            store_failed(StoreError::Backend(
-                "too many concurrent writes to one session".into(),
-            ))
+            store_failed(
+                shared,
+                StoreError::Backend("too many concurrent writes to one session".into()),
+            )
         }
         Origin::Cookie { record: None, .. } => Outcome::touched(),
     }
@@ -259,7 +270,7 @@ async fn refresh(
         match store.touch(&meta.id.store_key(), fresh, now).await {
             Ok(true) => touched = true,
             Ok(false) => return Outcome::touched(),
-            Err(error) => return store_failed(error),
+            Err(error) => return store_failed(shared, error),
         }
     }
     if reissue || (touched && writer.has_lifetime()) {
@@ -269,7 +280,8 @@ async fn refresh(
     }
 }
 
-fn store_failed(error: StoreError) -> Outcome {
+fn store_failed(shared: &Shared, error: StoreError) -> Outcome {
+    shared.metrics.store_error();
     tracing::error!(%error, "session store unavailable");
     failed(error.into())
 }

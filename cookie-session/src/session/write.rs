@@ -119,6 +119,7 @@ impl<'a> Writer<'a> {
         for (name, value) in &cookies {
             let size = name.len() + 1 + value.len();
             if size > shared.max_cookie_size {
+                shared.metrics.oversized();
                 return Outcome {
                     touched: true,
                     set_cookies: Vec::new(),

@@ -1,0 +1,86 @@
+//! Counters an operator can read: how many cookies were refused, and why; how many sessions
+//! could not be sent or saved. Updated with one relaxed atomic add, only on those paths.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::format::Rejection;
+
+/// Every rejection reason, in the order of [`MetricsSnapshot::rejected`].
+pub const REJECTION_REASONS: [Rejection; 11] = [
+    Rejection::Missing,
+    Rejection::Malformed,
+    Rejection::UnknownKey,
+    Rejection::BadSignature,
+    Rejection::MissingSignature,
+    Rejection::BadPayload,
+    Rejection::Expired,
+    Rejection::IssuedInFuture,
+    Rejection::TooOld,
+    Rejection::Revoked,
+    Rejection::UnknownSession,
+];
+
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    rejected: [AtomicU64; REJECTION_REASONS.len()],
+    oversized: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn rejected(&self, reason: Rejection) {
+        if let Some(i) = REJECTION_REASONS.iter().position(|r| *r == reason) {
+            self.rejected[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn oversized(&self) {
+        self.oversized.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn store_error(&self) {
+        self.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            rejected: REJECTION_REASONS
+                .iter()
+                .zip(&self.rejected)
+                .map(|(reason, count)| (*reason, count.load(Ordering::Relaxed)))
+                .filter(|(reason, _)| *reason != Rejection::Missing)
+                .collect(),
+            oversized: self.oversized.load(Ordering::Relaxed),
+            store_errors: self.store_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A copy of a layer's counters, from [`SessionLayer::metrics`](crate::SessionLayer::metrics).
+///
+/// ```
+/// # use cookie_session::{KeyRing, SessionConfig, format::Rejection};
+/// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?).build()?;
+/// let _ = layer.decode(["session=forged"]);
+/// assert_eq!(layer.metrics().count(Rejection::Malformed), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Refused cookies by reason (a request without a cookie is not a rejection).
+    pub rejected: Vec<(Rejection, u64)>,
+    /// Responses that failed because the session cookie was too large.
+    pub oversized: u64,
+    /// Requests that failed (or went anonymous) because the store failed.
+    pub store_errors: u64,
+}
+
+impl MetricsSnapshot {
+    /// How many cookies were refused for `reason`.
+    pub fn count(&self, reason: Rejection) -> u64 {
+        self.rejected
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+}

@@ -1,0 +1,100 @@
+//! Rejected cookies are counted by reason and logged without their value or any secret.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use cookie_session::format::{Format, Rejection, SigAlgorithm};
+use cookie_session::{KeyRing, SessionConfig};
+
+const KEY: &str = "observability-key-0123456789abcdef012345";
+
+/// Collects everything the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn rejections_are_counted_and_logged_without_values() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        for format in [
+            Format::Encrypted,
+            Format::Signed,
+            Format::Express(SigAlgorithm::Sha1),
+        ] {
+            let layer = SessionConfig::new(KeyRing::new([KEY]).unwrap())
+                .format(format)
+                .build()
+                .unwrap();
+            let good = layer
+                .encode(
+                    serde_json::json!({"secret-data": 1})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
+                )
+                .unwrap();
+            let pairs: Vec<&str> = good.iter().map(|h| h.split(';').next().unwrap()).collect();
+            let header = pairs.join("; ");
+            let value = pairs[0].strip_prefix("session=").unwrap();
+            // Tamper with one character in the middle of the value.
+            let mid = value.len() / 2;
+            let flipped = if &value[mid..mid + 1] == "A" {
+                "B"
+            } else {
+                "A"
+            };
+            let tampered = header.replacen(
+                value,
+                &format!("{}{}{}", &value[..mid], flipped, &value[mid + 1..]),
+                1,
+            );
+            for _ in 0..3 {
+                assert!(layer.decode([tampered.as_str()]).is_err());
+            }
+            assert!(layer.decode(["session=%%%"]).is_err());
+            assert!(layer.decode(["other=1"]).is_err(), "missing");
+            let metrics = layer.metrics();
+            assert_eq!(
+                metrics.count(Rejection::BadSignature),
+                3,
+                "{format}: {metrics:?}"
+            );
+            // `session=%%%` alone: not base64 (native), or no `.sig` cookie beside it (Express).
+            let malformed = if format.has_server_expiry() {
+                Rejection::Malformed
+            } else {
+                Rejection::MissingSignature
+            };
+            assert_eq!(metrics.count(malformed), 1, "{format}: {metrics:?}");
+            assert_eq!(
+                metrics.count(Rejection::Missing),
+                0,
+                "no cookie is not a rejection"
+            );
+            let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            assert!(logs.contains("session cookie rejected"), "{logs}");
+            assert!(logs.contains("bad_signature"), "{logs}");
+            assert!(
+                !logs.contains(value) && !logs.contains(&value[..16]),
+                "a cookie value was logged"
+            );
+            assert!(!logs.contains(KEY) && !logs.contains("secret-data"));
+        }
+    });
+}
