@@ -105,7 +105,14 @@ pub struct Codec {
     format: Format,
     name: String,
     sig_name: String,
+    compress: bool,
 }
+
+/// The first byte of a compressed native payload. JSON never starts with it, so the flag needs
+/// no room of its own, and it sits inside the authenticated payload.
+const COMPRESSED: u8 = 0x00;
+/// Sessions shorter than this are never compressed: deflate would not pay for itself.
+const COMPRESS_FROM: usize = 128;
 
 impl std::fmt::Debug for Codec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,7 +161,17 @@ impl Codec {
             format,
             name: name.to_owned(),
             sig_name: format!("{name}.sig"),
+            compress: false,
         })
+    }
+
+    /// Compress native payloads (raw deflate) before sealing when that makes them smaller.
+    /// Decoding always understands compressed payloads, inflating them only after they
+    /// authenticated and never past [`MAX_DECOMPRESSED_LEN`](super::MAX_DECOMPRESSED_LEN).
+    /// The Express format ignores it.
+    pub fn with_compression(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
     }
 
     /// The format.
@@ -239,11 +256,11 @@ impl Codec {
     pub fn seal(&self, canonical: &[u8], times: Timestamps) -> Sealed {
         match &self.inner {
             Inner::Encrypted(codec) => Sealed {
-                value: codec.seal(&self.name, times, canonical),
+                value: codec.seal(&self.name, times, &self.payload(canonical)),
                 sig: None,
             },
             Inner::Signed(codec) => Sealed {
-                value: codec.seal(&self.name, times, canonical),
+                value: codec.seal(&self.name, times, &self.payload(canonical)),
                 sig: None,
             },
             Inner::Express(codec) => {
@@ -260,6 +277,19 @@ impl Codec {
                 }
             }
         }
+    }
+
+    /// What a native format seals: the JSON, or its deflated form when compression is on and
+    /// pays off.
+    fn payload<'a>(&self, canonical: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if self.compress && canonical.len() >= COMPRESS_FROM {
+            let mut deflated = vec![COMPRESSED];
+            deflated.extend(miniz_oxide::deflate::compress_to_vec(canonical, 6));
+            if deflated.len() < canonical.len() {
+                return deflated.into();
+            }
+        }
+        canonical.into()
     }
 
     /// The keygrip signature of an Express clearing cookie (`sign("<name>=")`, SPEC §4).
@@ -285,9 +315,13 @@ where
         let attempt = if value.is_empty() {
             Err(Rejection::Missing)
         } else {
-            open(value).and_then(|opened| {
-                // Deserialised only after authentication (SECURITY.md §8.1 item 12);
-                // serde_json's recursion limit bounds deeply nested input.
+            open(value).and_then(|mut opened| {
+                // Inflated and deserialised only after authentication (SECURITY.md §8.1
+                // item 12, §8.4 item 32); serde_json's recursion limit bounds nesting.
+                if opened.json.first() == Some(&COMPRESSED) {
+                    opened.json = miniz_oxide::inflate::decompress_to_vec_with_limit(&opened.json[1..], super::MAX_DECOMPRESSED_LEN)
+                        .map_err(|_| Rejection::BadPayload)?;
+                }
                 match serde_json::from_slice::<Map<String, Value>>(&opened.json) {
                     Ok(map) => Ok((opened, map)),
                     Err(_) => Err(Rejection::BadPayload),

@@ -93,10 +93,18 @@ impl std::fmt::Display for Rejection {
     }
 }
 
-/// The largest cookie value a decoder looks at, in bytes. Browsers keep at most 4096 bytes of
-/// `name=value`; anything larger did not come from us and is refused before any decoding, so
-/// a client cannot make the server allocate in proportion to a huge header.
-pub const MAX_INPUT_LEN: usize = 8192;
+/// The largest cookie value a decoder looks at, in bytes: eight chunks of a split session
+/// ([`MAX_CHUNKS`] cookies of at most 4096 bytes). Anything larger did not come from us and is
+/// refused before any decoding, so a client cannot make the server allocate in proportion to
+/// a huge header.
+pub const MAX_INPUT_LEN: usize = MAX_CHUNKS * 4096;
+
+/// The most cookies one split session may use (`SessionConfig::split_oversized`).
+pub const MAX_CHUNKS: usize = 8;
+
+/// The most bytes a compressed session may inflate to. Decompression runs only after the
+/// cookie authenticated, and stops at this size (SECURITY.md §8.4 item 32: no zip bombs).
+pub const MAX_DECOMPRESSED_LEN: usize = 64 * 1024;
 
 mod codec;
 pub use codec::{Codec, Format, Loaded, Sealed, UnknownFormat};
