@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::cookie::{CookieAttributes, CookieConfigError, Priority, SameSite};
-use crate::format::{Codec, Format};
+use crate::format::{Codec, Format, MAX_CHUNKS};
 use crate::layer::SessionLayer;
 use crate::session::{Backend, StoreBackend};
 use crate::store::{OutagePolicy, SessionId, SessionStore};
@@ -36,6 +36,12 @@ pub enum ConfigError {
     /// The size limit is above what browsers keep, or too small for any session.
     #[error("max cookie size {0} must be between 64 and 4096 bytes")]
     MaxCookieSize(usize),
+    /// Splitting oversized sessions takes 2 to 8 cookies, and a native format.
+    #[error("split_oversized takes 2 to {max} cookies and the encrypted or signed format")]
+    Split {
+        /// The most cookies allowed.
+        max: usize,
+    },
     /// A server-side store needs a native format to seal the session id.
     #[error("a session store needs the encrypted or signed format, not {0}")]
     StoreNeedsNativeFormat(Format),
@@ -80,6 +86,8 @@ pub struct SessionConfig {
     pub(crate) outage: OutagePolicy,
     pub(crate) user_key: String,
     pub(crate) ids: Arc<dyn Fn() -> SessionId + Send + Sync>,
+    pub(crate) max_chunks: Option<usize>,
+    pub(crate) compress: bool,
 }
 
 /// What a configured store is used for.
@@ -107,6 +115,8 @@ impl std::fmt::Debug for SessionConfig {
             .field("store", &self.store.as_ref().map(|(_, usage)| usage))
             .field("outage", &self.outage)
             .field("user_key", &self.user_key)
+            .field("max_chunks", &self.max_chunks)
+            .field("compress", &self.compress)
             .finish()
     }
 }
@@ -129,6 +139,8 @@ impl SessionConfig {
             outage: OutagePolicy::default(),
             user_key: DEFAULT_USER_KEY.to_owned(),
             ids: Arc::new(SessionId::generate),
+            max_chunks: None,
+            compress: false,
         }
     }
 
@@ -301,6 +313,25 @@ impl SessionConfig {
         self
     }
 
+    /// Split a session too large for one cookie over `name.0`, `name.1`, … (each within the
+    /// size limit, at most `max_cookies` of them, all covered by one seal so a missing or
+    /// swapped chunk is rejected), instead of failing the response. Chunks no longer needed
+    /// are removed. Native formats only. Default off: an oversized session is an error.
+    ///
+    /// Mind the browser's budget: about 50 cookies and 4 KiB each per domain, and every chunk
+    /// travels on every request.
+    pub fn split_oversized(mut self, max_cookies: usize) -> Self {
+        self.max_chunks = Some(max_cookies);
+        self
+    }
+
+    /// Compress native payloads before sealing when that makes them smaller (raw deflate).
+    /// Decompression happens only after authentication and is capped at 64 KiB. Default off.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
     /// The cookie name configured.
     pub fn cookie_name(&self) -> &str {
         &self.name
@@ -317,7 +348,15 @@ impl SessionConfig {
         if !(64..=DEFAULT_MAX_COOKIE_SIZE).contains(&self.max_cookie_size) {
             return Err(ConfigError::MaxCookieSize(self.max_cookie_size));
         }
-        let codec = Codec::new(self.format, &self.keys, &self.name)?;
+        let codec =
+            Codec::new(self.format, &self.keys, &self.name)?.with_compression(self.compress);
+        let chunk_names = match self.max_chunks {
+            None => Vec::new(),
+            Some(n) if (2..=MAX_CHUNKS).contains(&n) && self.format.has_server_expiry() => {
+                (0..n).map(|i| format!("{}.{i}", self.name)).collect()
+            }
+            Some(_) => return Err(ConfigError::Split { max: MAX_CHUNKS }),
+        };
         let backend = match self.store {
             None => Backend::Cookie,
             Some((store, usage)) => {
@@ -347,6 +386,7 @@ impl SessionConfig {
             backend,
             user_key: self.user_key,
             metrics: Default::default(),
+            chunk_names,
         })))
     }
 }

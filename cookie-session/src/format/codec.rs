@@ -319,8 +319,11 @@ where
                 // Inflated and deserialised only after authentication (SECURITY.md §8.1
                 // item 12, §8.4 item 32); serde_json's recursion limit bounds nesting.
                 if opened.json.first() == Some(&COMPRESSED) {
-                    opened.json = miniz_oxide::inflate::decompress_to_vec_with_limit(&opened.json[1..], super::MAX_DECOMPRESSED_LEN)
-                        .map_err(|_| Rejection::BadPayload)?;
+                    opened.json = miniz_oxide::inflate::decompress_to_vec_with_limit(
+                        &opened.json[1..],
+                        super::MAX_DECOMPRESSED_LEN,
+                    )
+                    .map_err(|_| Rejection::BadPayload)?;
                 }
                 match serde_json::from_slice::<Map<String, Value>>(&opened.json) {
                     Ok(map) => Ok((opened, map)),

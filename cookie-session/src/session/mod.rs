@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cookie::{CookieAttributes, CookieConfigError};
+use crate::cookie::{first_cookie_value, CookieAttributes, CookieConfigError};
 use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
@@ -35,7 +35,7 @@ use crate::time::{from_unix_secs, unix_secs, SharedClock, TimePolicy};
 
 pub(crate) use persist::{Backend, StoreBackend};
 use state::{Current, Origin};
-use write::Writer;
+use write::{Present, Writer};
 
 /// What every session of one layer shares: the checked configuration.
 #[derive(Debug)]
@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     /// The session key naming the user, for revocation.
     pub(crate) user_key: String,
     pub(crate) metrics: Metrics,
+    /// `name.0`, `name.1`, … when oversized sessions may be split; empty otherwise.
+    pub(crate) chunk_names: Vec<String>,
 }
 
 /// An error from the session. Its text never holds a key, a cookie value or session data.
@@ -503,7 +505,8 @@ impl Session {
         let Some(current) = inner.state.take() else {
             return Finish::Ready(Outcome::default());
         };
-        let writer = Writer::new(&shared, &attrs, secure);
+        let present = shared.present(&inner.cookies);
+        let writer = Writer::new(&shared, &attrs, secure, present);
         Finish::Ready(finish_cookie(&shared, &writer, &current))
     }
 }
@@ -584,7 +587,11 @@ impl Shared {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        let opened = self.codec.open(headers).and_then(|loaded| {
+        let opened = match self.codec.open(headers.clone()) {
+            Err(Rejection::Missing) if !self.chunk_names.is_empty() => self.open_chunks(headers),
+            other => other,
+        };
+        let opened = opened.and_then(|loaded| {
             if let Some(times) = &loaded.times {
                 self.time.check(times, unix_secs(self.clock.0.now()))?;
             }
@@ -594,6 +601,42 @@ impl Shared {
             self.note_rejection(reason);
         }
         opened
+    }
+
+    /// A session split over `name.0`, `name.1`, …: the chunks are joined in order (up to the
+    /// first missing one) and opened as one value, so the seal covers them all.
+    fn open_chunks<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
+        let mut joined = String::new();
+        for name in &self.chunk_names {
+            match first_cookie_value(headers.clone(), name) {
+                Some(chunk) if !chunk.is_empty() => joined.push_str(chunk),
+                _ => break,
+            }
+        }
+        if joined.is_empty() {
+            return Err(Rejection::Missing);
+        }
+        let header = format!("{}={joined}", self.codec.name());
+        self.codec.open([header.as_str()])
+    }
+
+    /// Which session cookies a request carries, when the layout can change (chunking on).
+    fn present(&self, cookies: &[HeaderValue]) -> Present {
+        if self.chunk_names.is_empty() {
+            return Present::default();
+        }
+        let headers = utf8_headers(cookies);
+        Present {
+            single: first_cookie_value(headers.clone(), self.codec.name()).is_some(),
+            chunks: self
+                .chunk_names
+                .iter()
+                .take_while(|name| first_cookie_value(headers.clone(), name).is_some())
+                .count(),
+        }
     }
 
     /// The one place a refused cookie is reported: a `tracing` event and a counter, naming

@@ -153,7 +153,7 @@ pub(crate) async fn finish(
     if current.anonymous {
         return Outcome::touched();
     }
-    let writer = Writer::new(&shared, &attrs, secure);
+    let writer = Writer::new(&shared, &attrs, secure, Default::default());
     match &shared.backend {
         Backend::Store(backend) => finish_store(&shared, backend, &writer, current).await,
         Backend::Cookie | Backend::Revocable(_) => finish_cookie(&shared, &writer, &current),

@@ -1,5 +1,5 @@
 //! Sealing and rendering the session cookie for one response: the one place where expiry
-//! times and the browser lifetime of a new cookie are decided.
+//! times, the browser lifetime, the size limit and the split into chunks are decided.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,21 +8,38 @@ use crate::cookie::{render_set_cookie, CookieAttributes, Lifetime};
 use crate::format::Timestamps;
 use crate::time::unix_secs;
 
+/// Which session cookies the request carried, so a response that changes the layout (one
+/// cookie ↔ chunks, more ↔ fewer chunks) also removes the ones no longer used.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Present {
+    /// The single `name` cookie.
+    pub(crate) single: bool,
+    /// Chunks `name.0` … `name.{chunks-1}`.
+    pub(crate) chunks: usize,
+}
+
 /// Seals and renders cookies for one response.
 pub(crate) struct Writer<'a> {
     shared: &'a Shared,
     attrs: &'a CookieAttributes,
     secure: bool,
     now: SystemTime,
+    present: Present,
 }
 
 impl<'a> Writer<'a> {
-    pub(crate) fn new(shared: &'a Shared, attrs: &'a CookieAttributes, secure: bool) -> Self {
+    pub(crate) fn new(
+        shared: &'a Shared,
+        attrs: &'a CookieAttributes,
+        secure: bool,
+        present: Present,
+    ) -> Self {
         Writer {
             shared,
             attrs,
             secure,
             now: shared.now(),
+            present,
         }
     }
 
@@ -51,30 +68,42 @@ impl<'a> Writer<'a> {
             .as_secs()
     }
 
-    /// The cookies that remove the session (SPEC §4 "Clearing"; SECURITY.md §8.5 item 40).
-    pub(crate) fn clear(&self) -> Outcome {
-        let codec = &self.shared.codec;
-        let style = codec.header_style();
-        let mut set_cookies = vec![render_set_cookie(
+    fn render(&self, name: &str, value: &str, lifetime: Lifetime) -> String {
+        let style = self.shared.codec.header_style();
+        render_set_cookie(
             style,
-            codec.name(),
-            "",
+            name,
+            value,
             self.attrs,
             self.secure,
-            Lifetime::Clear,
+            lifetime,
             self.now,
-        )];
-        if let (Some(sig_name), Some(sig)) = (codec.sig_name(), codec.clearing_sig()) {
-            set_cookies.push(render_set_cookie(
-                style,
-                sig_name,
-                &sig,
-                self.attrs,
-                self.secure,
-                Lifetime::Clear,
-                self.now,
-            ));
+        )
+    }
+
+    /// Removal cookies for the chunks from `from` on that the request carried.
+    fn clear_chunks(&self, from: usize, out: &mut Vec<String>) {
+        for name in self
+            .shared
+            .chunk_names
+            .iter()
+            .take(self.present.chunks)
+            .skip(from)
+        {
+            out.push(self.render(name, "", Lifetime::Clear));
         }
+    }
+
+    /// The cookies that remove the session (SPEC §4 "Clearing"; SECURITY.md §8.5 item 40):
+    /// the session cookie, Express's `.sig` (carrying `sign("<name>=")`, as Express does), and
+    /// any chunks the request carried.
+    pub(crate) fn clear(&self) -> Outcome {
+        let codec = &self.shared.codec;
+        let mut set_cookies = vec![self.render(codec.name(), "", Lifetime::Clear)];
+        if let (Some(sig_name), Some(sig)) = (codec.sig_name(), codec.clearing_sig()) {
+            set_cookies.push(self.render(sig_name, &sig, Lifetime::Clear));
+        }
+        self.clear_chunks(0, &mut set_cookies);
         Outcome {
             touched: true,
             set_cookies,
@@ -112,44 +141,79 @@ impl<'a> Writer<'a> {
         };
         let sealed = codec.seal(canonical, times);
 
+        let limit = shared.max_cookie_size;
         let mut cookies = vec![(codec.name(), sealed.value.as_str())];
         if let (Some(sig_name), Some(sig)) = (codec.sig_name(), sealed.sig.as_deref()) {
             cookies.push((sig_name, sig));
         }
-        for (name, value) in &cookies {
-            let size = name.len() + 1 + value.len();
-            if size > shared.max_cookie_size {
-                shared.metrics.oversized();
-                return Outcome {
-                    touched: true,
-                    set_cookies: Vec::new(),
-                    error: Some(SessionError::CookieTooLarge {
-                        name: (*name).to_owned(),
-                        size,
-                        limit: shared.max_cookie_size,
-                    }),
-                };
+        let single_fits = cookies
+            .iter()
+            .all(|(name, value)| name.len() + 1 + value.len() <= limit);
+        let chunked = if single_fits {
+            None
+        } else {
+            self.split(&sealed.value)
+        };
+        if let (false, None) = (single_fits, &chunked) {
+            let (name, value) = cookies
+                .iter()
+                .find(|(n, v)| n.len() + 1 + v.len() > limit)
+                .copied()
+                .unwrap_or(cookies[0]);
+            shared.metrics.oversized();
+            return Outcome {
+                touched: true,
+                set_cookies: Vec::new(),
+                error: Some(SessionError::CookieTooLarge {
+                    name: name.to_owned(),
+                    size: name.len() + 1 + value.len(),
+                    limit,
+                }),
+            };
+        }
+        let mut set_cookies = Vec::new();
+        match chunked {
+            None => {
+                set_cookies.extend(
+                    cookies
+                        .iter()
+                        .map(|(name, value)| self.render(name, value, lifetime)),
+                );
+                self.clear_chunks(0, &mut set_cookies);
+            }
+            Some(chunks) => {
+                for (name, value) in shared.chunk_names.iter().zip(&chunks) {
+                    set_cookies.push(self.render(name, value, lifetime));
+                }
+                self.clear_chunks(chunks.len(), &mut set_cookies);
+                if self.present.single {
+                    set_cookies.push(self.render(codec.name(), "", Lifetime::Clear));
+                }
             }
         }
-        let style = codec.header_style();
-        let set_cookies = cookies
-            .iter()
-            .map(|(name, value)| {
-                render_set_cookie(
-                    style,
-                    name,
-                    value,
-                    self.attrs,
-                    self.secure,
-                    lifetime,
-                    self.now,
-                )
-            })
-            .collect();
         Outcome {
             touched: true,
             set_cookies,
             error: None,
         }
+    }
+
+    /// Splits an oversized value over `name.0`, `name.1`, … each within the limit, when the
+    /// layer allows it and the chunks fit in its cookie budget. The seal covers the whole
+    /// value, so a missing, swapped or stale chunk makes the reassembled value fail to open.
+    fn split<'v>(&self, value: &'v str) -> Option<Vec<&'v str>> {
+        let names = &self.shared.chunk_names;
+        let longest_name = names.last()?.len();
+        let room = self
+            .shared
+            .max_cookie_size
+            .checked_sub(longest_name + 1)
+            .filter(|room| *room > 0)?;
+        // Native values are ASCII (base64url and '.'), so every byte offset is a char boundary.
+        let chunks: Vec<&str> = (0..value.len())
+            .step_by(room)
+            .filter_map(|start| value.get(start..(start + room).min(value.len())))
+            .collect();
+        (chunks.len() <= names.len()).then_some(chunks)
     }
 }
