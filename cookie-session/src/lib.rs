@@ -41,6 +41,8 @@
 //! |---|---|---|
 //! | `axum` | no | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
+//! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled) |
+//! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx) |
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod config;
