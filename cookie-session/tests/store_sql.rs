@@ -257,6 +257,50 @@ async fn edges(store: Arc<dyn SessionStore>) {
     assert_eq!(store.revoked_before("r", 30).await.unwrap(), None);
 }
 
+/// Many updates race from the same version: exactly one is saved, and every loser is shown
+/// the winner's record (never the version it started from), so its retry can succeed.
+async fn racing_updates(store: Arc<dyn SessionStore>) {
+    for round in 0..5 {
+        let key = SessionId::generate().store_key();
+        store
+            .create(&key, &record(json!({"n": 0}), 1, 1_000, None))
+            .await
+            .unwrap();
+        let results = futures_join(
+            (0..8)
+                .map(|i| {
+                    let store = store.clone();
+                    let key = key.clone();
+                    tokio::spawn(async move {
+                        store
+                            .update(&key, &record(json!({ "n": i }), 2, 1_000, None), 5)
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect(),
+        )
+        .await;
+        let saved = results.iter().filter(|r| **r == Update::Saved).count();
+        assert_eq!(saved, 1, "round {round}: {results:?}");
+        for r in &results {
+            if let Update::Conflict(current) = r {
+                assert_eq!(current.version, 2, "round {round}: a stale record");
+            } else {
+                assert_eq!(*r, Update::Saved, "round {round}");
+            }
+        }
+    }
+}
+
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<Update>>) -> Vec<Update> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
 /// Logs in through the layer, then checks what is at rest: the key (SHA-256 of the id) is
 /// there, the id is not, anywhere in `dump`.
 async fn no_session_id_at_rest<F, Fut>(store: Arc<dyn SessionStore>, dump: F)
@@ -333,6 +377,12 @@ mod sqlite {
         let path = TempPath::new();
         edges(Arc::new(SqliteStore::open(&path.0).await.unwrap())).await;
         edges(Arc::new(SqliteStore::in_memory().await.unwrap())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_updates_one_wins() {
+        let path = TempPath::new();
+        racing_updates(Arc::new(SqliteStore::open(&path.0).await.unwrap())).await;
     }
 
     #[tokio::test]
@@ -460,6 +510,62 @@ mod postgres {
     async fn edges_and_limits() {
         let Some(url) = url() else { return };
         edges(Arc::new(store(&url, 2).await.0)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_updates_one_wins() {
+        let Some(url) = url() else { return };
+        racing_updates(Arc::new(store(&url, 8).await.0)).await;
+    }
+
+    /// An update that waits for a row lock while another transaction changes or deletes the
+    /// row: its statement's snapshot predates that commit, yet it must answer with the record
+    /// as it is now (or that it is gone), not the one it started from.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_update_waiting_for_a_row_lock_sees_the_commit() {
+        let Some(url) = url() else { return };
+        let (store, name) = store(&url, 4).await;
+        for delete in [false, true] {
+            let key = SessionId::generate().store_key();
+            store
+                .create(&key, &record(json!({"by": "first"}), 1, 1_000, None))
+                .await
+                .unwrap();
+            let mut tx = store.pool().begin().await.unwrap();
+            let other = if delete {
+                format!("DELETE FROM {name} WHERE key = $1")
+            } else {
+                format!(
+                    "UPDATE {name} SET version = 2, data = '{{\"by\":\"other\"}}' WHERE key = $1"
+                )
+            };
+            sqlx::query(&other)
+                .bind(key.as_str())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let waiting = {
+                let (store, key) = (store.clone(), key.clone());
+                tokio::spawn(async move {
+                    store
+                        .update(&key, &record(json!({"by": "us"}), 2, 1_000, None), 5)
+                        .await
+                        .unwrap()
+                })
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(!waiting.is_finished(), "the update waits for the row lock");
+            tx.commit().await.unwrap();
+            let result = waiting.await.unwrap();
+            if delete {
+                assert_eq!(result, Update::Gone);
+            } else {
+                let Update::Conflict(now) = result else {
+                    panic!("{result:?}")
+                };
+                assert_eq!((now.version, &now.data["by"]), (2, &json!("other")));
+            }
+        }
     }
 
     #[tokio::test]
@@ -663,9 +769,20 @@ mod postgres {
             macro_rules! measure {
                 ($name:literal, $call:expr) => {{
                     let out = $call;
+                    let on_path = counts.take();
                     // Let the pool's ping on release finish before reading the counters.
                     settle().await;
-                    step($name, counts.take());
+                    let after = counts.take();
+                    step($name, (on_path.0 + after.0, on_path.1 + after.1));
+                    if round == 1 {
+                        // The test runs on one thread: the pool's release task cannot have
+                        // sent its ping before this point.
+                        assert_eq!(on_path, (1, 1), "{}: one round trip on the path", $name);
+                        eprintln!(
+                            "{:>18}: when the call returned {on_path:?}, after {after:?}",
+                            $name
+                        );
+                    }
                     out
                 }};
             }
