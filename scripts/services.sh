@@ -3,7 +3,12 @@
 #
 # Source this file, then:
 #   services_start   start Redis and PostgreSQL in a fresh temp dir and export
-#                    REDIS_URL, DATABASE_URL, CHROMIUM and CHROMEDRIVER
+#                    REDIS_URL, DATABASE_URL, CHROMIUM and CHROMEDRIVER (and, for
+#                    the PostgreSQL outage test, TEST_PG_CTL, TEST_PGDATA and
+#                    TEST_PG_OPTS: the pg_ctl binary, data dir and server
+#                    options of the cluster it started; set
+#                    only when it started one, so a test never stops a server
+#                    it does not own)
 #   services_stop    stop what services_start started and delete the temp dir
 #                    (idempotent; safe to call from an EXIT trap, even after a
 #                    half-finished services_start)
@@ -125,14 +130,16 @@ _svc_start_postgres() {
     _svc_log "ERROR: initdb failed; log:"; cat "$dir/initdb.log" >&2; return 1; }
   SERVICES_PG_DATA="$dir/data"
   # Loopback TCP only, socket in $dir; durability off (the data is throwaway).
-  _svc_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+  local opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  _svc_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -o "$opts" \
     start >/dev/null || {
     _svc_log "ERROR: PostgreSQL did not start; log:"; cat "$dir/postgres.log" >&2; return 1; }
   _svc_as_pg "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres \
     -c "CREATE ROLE $SERVICES_PG_USER LOGIN CREATEDB PASSWORD '$SERVICES_PG_PASSWORD'" \
     -c "CREATE DATABASE $SERVICES_PG_DB OWNER $SERVICES_PG_USER" >/dev/null || return 1
   export DATABASE_URL="postgres://$SERVICES_PG_USER:$SERVICES_PG_PASSWORD@127.0.0.1:$port/$SERVICES_PG_DB"
+  # What the outage test needs to stop this cluster and start it again the same way.
+  export TEST_PG_CTL="$bin/pg_ctl" TEST_PGDATA="$dir/data" TEST_PG_OPTS="$opts"
   _svc_log "postgresql on 127.0.0.1:$port (data $dir/data)"
 }
 
@@ -163,7 +170,7 @@ services_stop() {
   if [[ -n "$SERVICES_PG_DATA" ]]; then
     _svc_as_pg "$(_svc_pg_bin)/pg_ctl" -D "$SERVICES_PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || true
     SERVICES_PG_DATA=""
-    unset DATABASE_URL
+    unset DATABASE_URL TEST_PG_CTL TEST_PGDATA TEST_PG_OPTS
   fi
   if [[ -n "$SERVICES_REDIS_PID" ]]; then
     kill "$SERVICES_REDIS_PID" 2>/dev/null || true

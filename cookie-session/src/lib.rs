@@ -29,7 +29,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`key`] | the key ring: the first key seals, every key opens |
-//! | [`format`] | pure cookie codecs, one per format (`encrypted`, `signed`, `express`) |
+//! | [`format`](mod@format) | pure cookie codecs, one per format (`encrypted`, `signed`, `express`) |
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
 //! | [`store`] | server-side stores behind one trait |
@@ -41,6 +41,8 @@
 //! |---|---|---|
 //! | `axum` | no | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
+//! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled) |
+//! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx) |
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod config;

@@ -687,3 +687,126 @@ fn server_url(var: &str) -> Option<String> {
 conformance!(memory, async {
     Some(Arc::new(cookie_session::store::MemoryStore::new()) as Arc<dyn SessionStore>)
 });
+
+/// A store that deletes its SQLite file when dropped (open connections keep it readable).
+#[cfg(feature = "sqlite")]
+struct TempSqlite {
+    store: cookie_session::store::SqliteStore,
+    path: std::path::PathBuf,
+}
+
+#[cfg(feature = "sqlite")]
+impl TempSqlite {
+    async fn open() -> Arc<dyn SessionStore> {
+        let path = std::env::temp_dir().join(format!(
+            "cookie-session-test-{}.sqlite",
+            &SessionId::generate().store_key().as_str()[..24]
+        ));
+        let store = cookie_session::store::SqliteStore::open(&path)
+            .await
+            .unwrap();
+        Arc::new(TempSqlite { store, path })
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Drop for TempSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl SessionStore for TempSqlite {
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.create(key, record)
+    }
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
+        self.store.load(key, now)
+    }
+    fn update<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Update, StoreError>> {
+        self.store.update(key, record, now)
+    }
+    fn touch<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        expires_at: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.store.touch(key, expires_at, now)
+    }
+    fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.delete(key)
+    }
+    fn delete_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        self.store.delete_user(user)
+    }
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        at: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_user(user, at, until)
+    }
+    fn revoked_before<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        self.store.revoked_before(user, now)
+    }
+    fn cleanup(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.store.cleanup(now)
+    }
+}
+
+// A fresh database file per store.
+#[cfg(feature = "sqlite")]
+conformance!(sqlite, async { Some(TempSqlite::open().await) });
+
+// The in-memory variant (one shared connection).
+#[cfg(feature = "sqlite")]
+conformance!(sqlite_in_memory, async {
+    Some(Arc::new(
+        cookie_session::store::SqliteStore::in_memory()
+            .await
+            .unwrap(),
+    ) as Arc<dyn SessionStore>)
+});
+
+// Fresh tables per store (tests run in parallel against one database). They are left behind:
+// the test database is throwaway.
+#[cfg(feature = "postgres")]
+conformance!(postgres, async {
+    use cookie_session::store::PostgresStore;
+    let url = server_url("DATABASE_URL")?;
+    let pool = PostgresStore::pool_options()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .unwrap();
+    let name = format!("t_{}", &SessionId::generate().store_key().as_str()[..16]);
+    let store =
+        PostgresStore::from_pool_with_tables(pool, &format!("{name}_s"), &format!("{name}_r"))
+            .await
+            .unwrap();
+    Some(Arc::new(store) as Arc<dyn SessionStore>)
+});

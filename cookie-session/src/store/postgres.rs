@@ -1,0 +1,516 @@
+//! [`PostgresStore`]: sessions in PostgreSQL, shared by every instance of the application.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection as _, Row as _};
+
+use super::sql::{self, backend, Row};
+use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
+
+/// Sessions in PostgreSQL: one store for every instance of the application, persistent, with
+/// the database's own durability and backups.
+///
+/// # Schema
+///
+/// Created when the store is made ([`connect`](Self::connect), [`from_pool`](Self::from_pool))
+/// if missing (`CREATE TABLE IF NOT EXISTS`, under an advisory lock so that instances starting
+/// together do not race), in two tables named [`SESSIONS_TABLE`](Self::SESSIONS_TABLE) and
+/// [`REVOCATIONS_TABLE`](Self::REVOCATIONS_TABLE) unless
+/// [`from_pool_with_tables`](Self::from_pool_with_tables) names others:
+///
+/// ```sql
+/// CREATE TABLE cookie_sessions (
+///     key        text   PRIMARY KEY,  -- hex SHA-256 of the session id, never the id
+///     data       text   NOT NULL,     -- JSON object as text (jsonb would reorder its keys)
+///     version    bigint NOT NULL,     -- the compare-and-swap token (u64 bit for bit)
+///     created_at bigint NOT NULL,     -- Unix seconds
+///     expires_at bigint NOT NULL,     -- Unix seconds
+///     user_id    text                 -- for delete_user
+/// );
+/// CREATE INDEX cookie_sessions_user_id ON cookie_sessions (user_id);
+/// CREATE TABLE cookie_session_revocations (
+///     user_id        text   PRIMARY KEY,
+///     revoked_before bigint NOT NULL,
+///     keep_until     bigint NOT NULL
+/// );
+/// ```
+///
+/// Times past `i64::MAX` seconds are stored as `i64::MAX` (and read back as it).
+///
+/// # Promises and costs
+///
+/// Every method is **one statement, one round trip**: `create` is an
+/// `INSERT … ON CONFLICT DO NOTHING` (no row inserted: [`StoreError::Conflict`], never an
+/// overwrite, even of an expired row); `update` is a compare-and-swap
+/// `UPDATE … WHERE key = $ AND version = $ AND expires_at > $now` in a CTE whose `SELECT`
+/// returns the live record when the swap did not happen, so [`Update::Conflict`] and
+/// [`Update::Gone`] cost no second query; `cleanup` deletes expired sessions and revocations
+/// in one statement. The one exception: when a concurrent write commits *while* an `update`
+/// waits for its row lock, the CTE's snapshot predates that write, and a second `SELECT`
+/// reads the record as it is now.
+///
+/// Expiry is in every query's `WHERE`, so an expired row is never loaded, touched or updated,
+/// even before [`cleanup`](SessionStore::cleanup) deletes it. There is no index on
+/// `expires_at`: touches and updates then change no indexed column and stay HOT updates, and
+/// `cleanup` scans the table, so run it now and then (say, hourly), not per request.
+///
+/// # Outages
+///
+/// [`connect`](Self::connect) uses [`pool_options`](Self::pool_options): a store call waits at
+/// most 3 seconds for a connection, then fails with [`StoreError::Backend`] (an opaque 503 for
+/// the request, by default). Once the server is back, the pool reconnects by itself: no
+/// restart. Connections are not pinged before each use (that would double every round trip),
+/// only after being idle for a second or more; a connection that fails is dropped.
+///
+/// The connection is plain TCP unless the application enables one of sqlx's TLS features
+/// (`sqlx/tls-rustls` or `sqlx/tls-native-tls`) and asks for it in the URL (`sslmode=require`).
+///
+/// ```no_run
+/// use cookie_session::store::{PostgresStore, SessionStore};
+/// # async fn example() -> Result<(), cookie_session::store::StoreError> {
+/// let store = PostgresStore::connect("postgres://app:secret@localhost/app").await?;
+/// // Now and then, from a background task:
+/// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+/// let removed = store.cleanup(now).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    sql: Arc<Queries>,
+}
+
+/// The statements, with the table names filled in.
+#[derive(Debug)]
+struct Queries {
+    schema: String,
+    create: String,
+    load: String,
+    update: String,
+    touch: String,
+    delete: String,
+    delete_user: String,
+    revoke_user: String,
+    revoked_before: String,
+    cleanup: String,
+}
+
+impl Queries {
+    fn new(sessions: &str, revocations: &str) -> Self {
+        // An index name takes the table's schema: only the table's own name goes into it.
+        let bare = sessions.rsplit('.').next().unwrap_or(sessions);
+        let columns = "data, version, created_at, expires_at, user_id";
+        Queries {
+            schema: format!(
+                "CREATE TABLE IF NOT EXISTS {sessions} (
+                    key        text   PRIMARY KEY,
+                    data       text   NOT NULL,
+                    version    bigint NOT NULL,
+                    created_at bigint NOT NULL,
+                    expires_at bigint NOT NULL,
+                    user_id    text
+                );
+                CREATE INDEX IF NOT EXISTS {bare}_user_id ON {sessions} (user_id);
+                CREATE TABLE IF NOT EXISTS {revocations} (
+                    user_id        text   PRIMARY KEY,
+                    revoked_before bigint NOT NULL,
+                    keep_until     bigint NOT NULL
+                );"
+            ),
+            create: format!(
+                "INSERT INTO {sessions} (key, {columns}) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (key) DO NOTHING"
+            ),
+            load: format!("SELECT {columns} FROM {sessions} WHERE key = $1 AND expires_at > $2"),
+            // The CTE's SELECT sees the snapshot from before the UPDATE: it returns the row
+            // only when the UPDATE did not happen.
+            update: format!(
+                "WITH saved AS (
+                    UPDATE {sessions}
+                    SET data = $1, version = $2, created_at = $3, expires_at = $4, user_id = $5
+                    WHERE key = $6 AND version = $7 AND expires_at > $8
+                    RETURNING key
+                )
+                SELECT TRUE AS saved, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
+                       NULL::text
+                FROM saved
+                UNION ALL
+                SELECT FALSE, {columns} FROM {sessions}
+                WHERE key = $6 AND expires_at > $8 AND NOT EXISTS (SELECT 1 FROM saved)"
+            ),
+            touch: format!(
+                "UPDATE {sessions} SET expires_at = $1 WHERE key = $2 AND expires_at > $3"
+            ),
+            delete: format!("DELETE FROM {sessions} WHERE key = $1"),
+            delete_user: format!("DELETE FROM {sessions} WHERE user_id = $1"),
+            revoke_user: format!(
+                "INSERT INTO {revocations} AS r (user_id, revoked_before, keep_until) \
+                 VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET \
+                 revoked_before = GREATEST(r.revoked_before, EXCLUDED.revoked_before), \
+                 keep_until = GREATEST(r.keep_until, EXCLUDED.keep_until)"
+            ),
+            revoked_before: format!(
+                "SELECT revoked_before FROM {revocations} WHERE user_id = $1 AND keep_until > $2"
+            ),
+            cleanup: format!(
+                "WITH gone AS (DELETE FROM {sessions} WHERE expires_at <= $1 RETURNING 1),
+                      old AS (DELETE FROM {revocations} WHERE keep_until <= $1 RETURNING 1)
+                 SELECT count(*) FROM gone"
+            ),
+        }
+    }
+}
+
+/// A table name: an unquoted identifier (lowercase ASCII letters, digits, `_`; not starting
+/// with a digit; at most 63 bytes), optionally qualified by a schema the same way.
+fn valid_table_name(name: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    match name.split_once('.') {
+        Some((schema, table)) => part(schema) && part(table),
+        None => part(name),
+    }
+}
+
+/// The lock that serializes schema creation (any constant would do; this is "cksessn\0").
+const SCHEMA_LOCK: i64 = 0x636b_7365_7373_6e00;
+
+impl PostgresStore {
+    /// The default table of sessions.
+    pub const SESSIONS_TABLE: &'static str = "cookie_sessions";
+    /// The default table of per-user revocations.
+    pub const REVOCATIONS_TABLE: &'static str = "cookie_session_revocations";
+
+    /// The pool settings [`connect`](Self::connect) uses, to adjust and pass to
+    /// [`from_pool`](Self::from_pool): at most 10 connections; a 3-second wait for one before
+    /// the call fails; a ping only for a connection idle for a second or more.
+    ///
+    /// ```no_run
+    /// use cookie_session::store::PostgresStore;
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = PostgresStore::pool_options()
+    ///     .max_connections(32)
+    ///     .connect("postgres://app:secret@localhost/app")
+    ///     .await?;
+    /// let store = PostgresStore::from_pool(pool).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(3))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= Duration::from_secs(1) {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+    }
+
+    /// Connects to the database at `url` with [`pool_options`](Self::pool_options) and creates
+    /// the tables if missing.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), cookie_session::store::StoreError> {
+    /// let store = cookie_session::store::PostgresStore::connect("postgres://app:secret@localhost/app").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = Self::pool_options().connect(url).await.map_err(backend)?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses a pool the application already has, with the default table names; creates the
+    /// tables if missing.
+    ///
+    /// ```no_run
+    /// use cookie_session::store::{sqlx::PgPool, PostgresStore};
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = PgPool::connect("postgres://app:secret@localhost/app").await?;
+    /// let store = PostgresStore::from_pool(pool).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+        Self::from_pool_with_tables(pool, Self::SESSIONS_TABLE, Self::REVOCATIONS_TABLE).await
+    }
+
+    /// Uses a pool and the named tables (created if missing). Names are unquoted identifiers:
+    /// lowercase ASCII letters, digits and `_`, optionally after a schema and a dot
+    /// (`sessions.cookie_sessions`); anything else is refused with [`StoreError::Backend`].
+    ///
+    /// ```no_run
+    /// use cookie_session::store::{sqlx::PgPool, PostgresStore};
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = PgPool::connect("postgres://app:secret@localhost/app").await?;
+    /// let store = PostgresStore::from_pool_with_tables(pool, "auth.sessions", "auth.revocations").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_pool_with_tables(
+        pool: PgPool,
+        sessions: &str,
+        revocations: &str,
+    ) -> Result<Self, StoreError> {
+        for name in [sessions, revocations] {
+            if !valid_table_name(name) {
+                return Err(StoreError::Backend(format!(
+                    "invalid table name {name:?}: use lowercase letters, digits and _"
+                )));
+            }
+        }
+        if sessions == revocations {
+            return Err(StoreError::Backend(
+                "the sessions and revocations tables must differ".into(),
+            ));
+        }
+        let sql = Queries::new(sessions, revocations);
+        let mut tx = pool.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::raw_sql(&sql.schema)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Self {
+            pool,
+            sql: Arc::new(sql),
+        })
+    }
+
+    /// The pool, for health checks or to close it on shutdown.
+    ///
+    /// ```no_run
+    /// # async fn example(store: cookie_session::store::PostgresStore) {
+    /// store.pool().close().await;
+    /// # }
+    /// ```
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn live(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(key.as_str())
+            .bind(sql::time_to_db(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|row| read(&row, 0)).transpose()
+    }
+}
+
+/// The record in the five columns from `first` on.
+fn read(row: &PgRow, first: usize) -> Result<Record, StoreError> {
+    Row {
+        data: row.try_get(first).map_err(backend)?,
+        version: row.try_get(first + 1).map_err(backend)?,
+        created_at: row.try_get(first + 2).map_err(backend)?,
+        expires_at: row.try_get(first + 3).map_err(backend)?,
+        user: row.try_get(first + 4).map_err(backend)?,
+    }
+    .into_record()
+}
+
+impl SessionStore for PostgresStore {
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let done = sqlx::query(&self.sql.create)
+                .bind(key.as_str())
+                .bind(sql::data_to_db(&record.data)?)
+                .bind(sql::version_to_db(record.version))
+                .bind(sql::time_to_db(record.created_at))
+                .bind(sql::time_to_db(record.expires_at))
+                .bind(record.user.as_deref())
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict);
+            }
+            Ok(())
+        })
+    }
+
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
+        Box::pin(self.live(key, now))
+    }
+
+    fn update<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        record: &'a Record,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Update, StoreError>> {
+        Box::pin(async move {
+            // Version 0 has no predecessor: nothing can match, only the answer is needed.
+            let Some(expected) = record.version.checked_sub(1) else {
+                return Ok(match self.live(key, now).await? {
+                    Some(current) => Update::Conflict(current),
+                    None => Update::Gone,
+                });
+            };
+            let expected = sql::version_to_db(expected);
+            let row = sqlx::query(&self.sql.update)
+                .bind(sql::data_to_db(&record.data)?)
+                .bind(sql::version_to_db(record.version))
+                .bind(sql::time_to_db(record.created_at))
+                .bind(sql::time_to_db(record.expires_at))
+                .bind(record.user.as_deref())
+                .bind(key.as_str())
+                .bind(expected)
+                .bind(sql::time_to_db(now))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+            let Some(row) = row else {
+                return Ok(Update::Gone);
+            };
+            if row.try_get::<bool, _>(0).map_err(backend)? {
+                return Ok(Update::Saved);
+            }
+            let seen = read(&row, 1)?;
+            if seen.version != sql::version_from_db(expected) {
+                return Ok(Update::Conflict(seen));
+            }
+            // The swap failed on a row whose snapshot still had our version: a concurrent
+            // write committed while we waited for the row. Read what it left.
+            Ok(match self.live(key, now).await? {
+                Some(current) => Update::Conflict(current),
+                None => Update::Gone,
+            })
+        })
+    }
+
+    fn touch<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        expires_at: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let done = sqlx::query(&self.sql.touch)
+                .bind(sql::time_to_db(expires_at))
+                .bind(key.as_str())
+                .bind(sql::time_to_db(now))
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(&self.sql.delete)
+                .bind(key.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn delete_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let done = sqlx::query(&self.sql.delete_user)
+                .bind(user)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        at: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(&self.sql.revoke_user)
+                .bind(user)
+                .bind(sql::time_to_db(at))
+                .bind(sql::time_to_db(until))
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn revoked_before<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(async move {
+            let at: Option<i64> = sqlx::query_scalar(&self.sql.revoked_before)
+                .bind(user)
+                .bind(sql::time_to_db(now))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+            at.map(|at| sql::time_from_db(at, "revoked_before"))
+                .transpose()
+        })
+    }
+
+    fn cleanup(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let removed: i64 = sqlx::query_scalar(&self.sql.cleanup)
+                .bind(sql::time_to_db(now))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+            Ok(u64::try_from(removed).unwrap_or(0))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_plain_identifiers() {
+        for good in ["cookie_sessions", "s1", "_x", "auth.sessions"] {
+            assert!(valid_table_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "Sessions",
+            "a-b",
+            "a.b.c",
+            ".a",
+            "a.",
+            "x; DROP TABLE users",
+            "\"quoted\"",
+            &"a".repeat(64),
+        ] {
+            assert!(!valid_table_name(bad), "{bad}");
+        }
+    }
+}
