@@ -41,6 +41,7 @@
 //! |---|---|---|
 //! | `axum` | no | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
+//! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod config;

@@ -41,6 +41,10 @@ use sha2::{Digest, Sha256};
 mod memory;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 
 /// A boxed future, as the store trait returns (so stores can be used as trait objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
