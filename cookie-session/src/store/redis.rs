@@ -14,6 +14,10 @@ use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
 /// The longest TTL given to a key (100 years); a revocation meant to last longer never expires.
 const MAX_TTL_SECS: u64 = 100 * 365 * 24 * 3600;
 
+/// How much longer than its records a user's index lives: it is written just before them,
+/// so without a margin it could expire a few milliseconds earlier.
+const INDEX_GRACE_MS: u64 = 60_000;
+
 /// Lua: compares two decimal numbers given as strings without leading zeros, exactly (Lua
 /// numbers are doubles: a `u64` would be rounded).
 const LUA_GT: &str = r#"
@@ -166,8 +170,8 @@ impl Scripts {
 /// therefore written *before* the record, in the same pipeline (one network round trip, two
 /// commands, not atomic): a record is never live without its index entry, at worst the index
 /// names a record that was never written, which `delete_user` skips. The index entry's score
-/// and the index key's TTL only ever grow, and are at least the record's expiry, so a record
-/// never outlives its index. Entries whose score has passed are pruned on every index write;
+/// and the index key's TTL only ever grow, and are at least the record's expiry (the TTL with a
+/// minute to spare), so a record never outlives its index. Entries whose score has passed are pruned on every index write;
 /// `delete_user` removes the entries it processed. `delete_user` deletes a record only if it
 /// still belongs to that user (a session whose user changed is left alone).
 ///
@@ -374,14 +378,17 @@ impl RedisStore {
         &self.prefix
     }
 
-    fn record_key(&self, key: &StoreKey) -> String {
-        format!("{}s:{{{}}}", self.prefix, key.as_str())
+    /// `{prefix}s:{<store key>}`.
+    fn record_key(&self, key: &str) -> String {
+        format!("{}s:{{{key}}}", self.prefix)
     }
 
+    /// `{prefix}u:{<user>}`.
     fn user_key(&self, user: &str) -> String {
         format!("{}u:{{{user}}}", self.prefix)
     }
 
+    /// `{prefix}r:{<user>}`.
     fn revocation_key(&self, user: &str) -> String {
         format!("{}r:{{{user}}}", self.prefix)
     }
@@ -406,7 +413,7 @@ impl RedisStore {
             .arg(key.as_str())
             .arg(expires_at)
             .arg(now)
-            .arg(ttl_ms(expires_at, now));
+            .arg(ttl_ms(expires_at, now) + INDEX_GRACE_MS);
     }
 
     /// Sends `pipe`; `EVALSHA`s in it that the server has forgotten (a restart, `SCRIPT
@@ -456,7 +463,7 @@ impl SessionStore for RedisStore {
                 self.push_index(&mut pipe, user, key, record.expires_at, now);
             }
             pipe.cmd("SET")
-                .arg(self.record_key(key))
+                .arg(self.record_key(key.as_str()))
                 .arg(value)
                 .arg("NX")
                 .arg("PX")
@@ -476,7 +483,7 @@ impl SessionStore for RedisStore {
     ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         Box::pin(async move {
             let value: Option<Vec<u8>> = ::redis::cmd("GET")
-                .arg(self.record_key(key))
+                .arg(self.record_key(key.as_str()))
                 .query_async(&mut self.conn())
                 .await
                 .map_err(backend)?;
@@ -505,11 +512,15 @@ impl SessionStore for RedisStore {
                 .checked_sub(1)
                 .map(|v| v.to_string())
                 .unwrap_or_default();
-            evalsha(&mut pipe, &self.scripts.update, self.record_key(key))
-                .arg(value)
-                .arg(expected)
-                .arg(now)
-                .arg(ttl_ms(record.expires_at, now));
+            evalsha(
+                &mut pipe,
+                &self.scripts.update,
+                self.record_key(key.as_str()),
+            )
+            .arg(value)
+            .arg(expected)
+            .arg(now)
+            .arg(ttl_ms(record.expires_at, now));
             match last(self.send(&pipe, &[&self.scripts.update]).await?, "update")? {
                 Value::Int(1) => Ok(Update::Saved),
                 Value::Int(0) => Ok(Update::Gone),
@@ -536,7 +547,7 @@ impl SessionStore for RedisStore {
             let mut reply: Value = self
                 .scripts
                 .touch
-                .key(self.record_key(key))
+                .key(self.record_key(key.as_str()))
                 .arg(expires_at)
                 .arg(now)
                 .arg(ttl)
@@ -554,11 +565,15 @@ impl SessionStore for RedisStore {
                         let user = decode(&bytes)?.user.ok_or_else(corrupt)?;
                         let mut pipe = ::redis::pipe();
                         self.push_index(&mut pipe, &user, key, expires_at, now);
-                        evalsha(&mut pipe, &self.scripts.touch, self.record_key(key))
-                            .arg(expires_at)
-                            .arg(now)
-                            .arg(ttl)
-                            .arg(user_marker(&user));
+                        evalsha(
+                            &mut pipe,
+                            &self.scripts.touch,
+                            self.record_key(key.as_str()),
+                        )
+                        .arg(expires_at)
+                        .arg(now)
+                        .arg(ttl)
+                        .arg(user_marker(&user));
                         reply = last(self.send(&pipe, &[&self.scripts.touch]).await?, "touch")?;
                     }
                     other => return Err(unexpected("touch", &other)),
@@ -573,7 +588,7 @@ impl SessionStore for RedisStore {
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             ::redis::cmd("DEL")
-                .arg(self.record_key(key))
+                .arg(self.record_key(key.as_str()))
                 .query_async::<i64>(&mut self.conn())
                 .await
                 .map_err(backend)?;
@@ -601,7 +616,7 @@ impl SessionStore for RedisStore {
                 pipe.cmd("EVAL")
                     .arg(&self.scripts.delete_if_user)
                     .arg(1)
-                    .arg(format!("{}s:{{{key}}}", self.prefix))
+                    .arg(self.record_key(key))
                     .arg(&marker);
             }
             // Last, so that it runs only after every delete before it did.
