@@ -43,6 +43,7 @@
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
 //! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled) |
 //! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx) |
+//! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod config;

@@ -810,3 +810,15 @@ conformance!(postgres, async {
             .unwrap();
     Some(Arc::new(store) as Arc<dyn SessionStore>)
 });
+
+#[cfg(feature = "redis")]
+conformance!(redis, async {
+    let url = server_url("REDIS_URL")?;
+    // A fresh prefix per store: tests run in parallel against one server.
+    let prefix = format!("test:{}:", SessionId::generate().as_str());
+    let store = cookie_session::store::RedisStore::connect(&url)
+        .await
+        .expect("connect to REDIS_URL")
+        .with_prefix(prefix);
+    Some(Arc::new(store) as Arc<dyn SessionStore>)
+});

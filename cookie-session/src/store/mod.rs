@@ -41,6 +41,10 @@ use sha2::{Digest, Sha256};
 mod memory;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;

@@ -1,0 +1,810 @@
+//! Redis-specific tests for `RedisStore` (the shared behaviour is in `store_conformance.rs`):
+//! what lands in Redis, TTLs, round trips per request measured on the wire, scripts forgotten
+//! by the server, and an outage with a real server stopped and started again.
+//!
+//! Needs `REDIS_URL` (skips loudly when unset, fails under `CI=true`); the outage test also
+//! starts its own `redis-server` (Debian package `redis-server`) on a free loopback port.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::Path;
+use axum::routing::get;
+use axum::Router;
+use cookie_session::store::{Record, RedisStore, SessionId, SessionStore, StoreError, Update};
+use cookie_session::{KeyRing, Session, SessionConfig, SessionLayer};
+use http::{Request, Response, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+const KEY: &str = "redis-test-key-0123456789abcdef0123456789";
+
+/// Held by the test that flushes the server's scripts and by the one that counts commands
+/// (a flush in the middle would add reloads to the count).
+static SCRIPT_CACHE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn server_url() -> Option<String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("REDIS_URL must be set under CI")
+        }
+        _ => {
+            eprintln!("skipping: REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+fn unique_prefix() -> String {
+    format!("test:{}:", SessionId::generate().as_str())
+}
+
+async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn keys_with_prefix(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .unwrap();
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    keys.sort();
+    keys
+}
+
+// ---------------------------------------------------------------------------------------
+// An app over a store, with a clock moved by hand.
+
+struct App {
+    app: Router,
+    layer: SessionLayer,
+    clock: Arc<AtomicU64>,
+}
+
+impl App {
+    fn new(store: Arc<dyn SessionStore>, ttl: u64) -> Self {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let clock = Arc::new(AtomicU64::new(now));
+        let c = clock.clone();
+        let layer = SessionConfig::new(KeyRing::new([KEY]).unwrap())
+            .shared_store(store)
+            .ttl(Duration::from_secs(ttl))
+            .clock_skew(Duration::ZERO)
+            .clock(move || SystemTime::UNIX_EPOCH + Duration::from_secs(c.load(Ordering::SeqCst)))
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/untouched", get(|| async { "plain" }))
+            .route(
+                "/get",
+                get(|s: Session| async move { serde_json::to_string(&s.data()).unwrap() }),
+            )
+            .route(
+                "/set/{key}/{value}",
+                get(
+                    |s: Session, Path((k, v)): Path<(String, String)>| async move {
+                        s.insert(k, v).unwrap();
+                        "ok"
+                    },
+                ),
+            )
+            .route(
+                "/login/{user}",
+                get(|s: Session, Path(user): Path<String>| async move {
+                    s.regenerate();
+                    s.insert("user", user).unwrap();
+                    "ok"
+                }),
+            )
+            .layer(layer.clone());
+        App { app, layer, clock }
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    async fn call(&self, uri: &str, cookie: Option<&str>) -> Response<Body> {
+        let mut req = Request::builder().uri(uri);
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        self.app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn id_of(&self, cookie: &str) -> SessionId {
+        let loaded = self.layer.decode([cookie]).unwrap();
+        SessionId::parse(loaded.data["sid"].as_str().unwrap()).unwrap()
+    }
+}
+
+fn jar(res: &Response<Body>) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn body(res: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// What lands in Redis.
+
+#[tokio::test]
+async fn redis_holds_no_session_id_only_hashed_keys() {
+    let Some(url) = server_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(&prefix);
+    let app = App::new(Arc::new(store), 3600);
+    let anonymous = jar(&app.call("/set/cart/apple", None).await);
+    let alice = jar(&app.call("/login/alice", None).await);
+    let ids = [app.id_of(&anonymous), app.id_of(&alice)];
+
+    let mut conn = raw(&url).await;
+    let keys = keys_with_prefix(&mut conn, &prefix).await;
+    let mut expected = vec![
+        format!("{prefix}s:{{{}}}", ids[0].store_key().as_str()),
+        format!("{prefix}s:{{{}}}", ids[1].store_key().as_str()),
+        format!("{prefix}u:{{alice}}"),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+    for key in &keys {
+        let dump: Vec<String> = if key.contains(":u:{") {
+            redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut conn)
+                .await
+                .unwrap()
+        } else {
+            vec![redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .unwrap()]
+        };
+        for id in &ids {
+            assert!(!key.contains(id.as_str()), "{key}");
+            for value in &dump {
+                assert!(!value.contains(id.as_str()), "{key}: {value}");
+            }
+        }
+        for cookie in [&anonymous, &alice] {
+            let sealed = cookie.split_once('=').unwrap().1;
+            assert!(!dump.iter().any(|v| v.contains(sealed)));
+        }
+    }
+    // The record is readable JSON in a fixed field order.
+    let value: String = redis::cmd("GET")
+        .arg(&expected[0])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        value.starts_with(r#"{"version":1,"created_at":"#),
+        "{value}"
+    );
+}
+
+#[tokio::test]
+async fn every_key_has_a_ttl_that_follows_the_record() {
+    let Some(url) = server_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(&prefix);
+    let mut conn = raw(&url).await;
+    let pttl = |key: String| {
+        let mut conn = conn.clone();
+        async move {
+            redis::cmd("PTTL")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    // The app's clock is far from Redis's: TTLs are relative to the app's now.
+    let now = 1_000_000;
+    let key = SessionId::generate().store_key();
+    let record = Record {
+        data: Default::default(),
+        version: 1,
+        created_at: now,
+        expires_at: now + 600,
+        user: Some("bob".into()),
+    };
+    store.create(&key, &record).await.unwrap();
+    let record_key = format!("{prefix}s:{{{}}}", key.as_str());
+    let index_key = format!("{prefix}u:{{bob}}");
+    let t = pttl(record_key.clone()).await;
+    assert!((595_000..=600_000).contains(&t), "{t}");
+    assert!(
+        pttl(index_key.clone()).await >= t + 50_000,
+        "the index outlives the record"
+    );
+
+    // A touch moves the TTL and the expiry inside the value; the index keeps up.
+    assert!(store.touch(&key, now + 1800, now + 100).await.unwrap());
+    let t = pttl(record_key.clone()).await;
+    assert!((1_695_000..=1_700_000).contains(&t), "{t}");
+    assert!(
+        pttl(index_key.clone()).await >= t + 50_000,
+        "the index outlives the record"
+    );
+    assert_eq!(
+        store
+            .load(&key, now + 100)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        now + 1800
+    );
+    // Expired by the app's clock while Redis still holds it.
+    assert_eq!(store.load(&key, now + 1800).await.unwrap(), None);
+    assert!(!store.touch(&key, now + 5000, now + 1800).await.unwrap());
+
+    // Revocations expire at `until`, keep the largest `at`, and never shrink.
+    store.revoke_user("bob", now, now + 900).await.unwrap();
+    store.revoke_user("bob", now - 50, now + 300).await.unwrap();
+    let revocation = format!("{prefix}r:{{bob}}");
+    let t = pttl(revocation.clone()).await;
+    assert!((895_000..=900_000).contains(&t), "{t}");
+    assert_eq!(
+        store.revoked_before("bob", now + 10).await.unwrap(),
+        Some(now)
+    );
+    assert_eq!(store.revoked_before("bob", now + 900).await.unwrap(), None);
+    // One meant to last for ever (rolling sessions without an absolute lifetime) does.
+    store.revoke_user("eve", now, u64::MAX).await.unwrap();
+    assert_eq!(pttl(format!("{prefix}r:{{eve}}")).await, -1);
+    assert_eq!(
+        store.revoked_before("eve", u64::MAX - 1).await.unwrap(),
+        Some(now)
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}r:{{eve}}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn delete_user_skips_sessions_whose_user_changed_and_prunes_the_index() {
+    let Some(url) = server_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(&prefix);
+    let now = 2_000_000;
+    let record = |user: &str, version| Record {
+        data: serde_json::json!({"user": user})
+            .as_object()
+            .unwrap()
+            .clone(),
+        version,
+        created_at: now,
+        expires_at: now + 600,
+        user: Some(user.into()),
+    };
+    let keys: Vec<_> = (0..3).map(|_| SessionId::generate().store_key()).collect();
+    for key in &keys {
+        store.create(key, &record("al\"ice", 1)).await.unwrap();
+    }
+    // One of them is now bob's (logged in as someone else without regenerating).
+    assert_eq!(
+        store
+            .update(&keys[2], &record("bob", 2), now)
+            .await
+            .unwrap(),
+        Update::Saved
+    );
+    assert_eq!(store.delete_user("al\"ice").await.unwrap(), 2);
+    assert_eq!(store.load(&keys[0], now).await.unwrap(), None);
+    assert_eq!(store.load(&keys[1], now).await.unwrap(), None);
+    assert!(store.load(&keys[2], now).await.unwrap().is_some());
+    assert_eq!(store.delete_user("al\"ice").await.unwrap(), 0);
+    assert_eq!(store.delete_user("bob").await.unwrap(), 1);
+
+    // Index entries of records that expired (by the app's clock) are pruned on the next write.
+    let mut conn = raw(&url).await;
+    let old = SessionId::generate().store_key();
+    store.create(&old, &record("carol", 1)).await.unwrap();
+    let later = Record {
+        created_at: now + 700,
+        expires_at: now + 1300,
+        ..record("carol", 1)
+    };
+    let new = SessionId::generate().store_key();
+    store.create(&new, &later).await.unwrap();
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{prefix}u:{{carol}}"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(members, [new.as_str()]);
+    assert_eq!(store.delete_user("carol").await.unwrap(), 1);
+    assert_eq!(store.delete(&old).await, Ok(()));
+}
+
+#[tokio::test]
+async fn corrupt_records_and_forgotten_scripts() {
+    let Some(url) = server_url() else { return };
+    let _cache = SCRIPT_CACHE.lock().await;
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(&prefix);
+    let mut conn = raw(&url).await;
+    let key = SessionId::generate().store_key();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}s:{{{}}}", key.as_str()))
+        .arg("not json")
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let record = Record {
+        data: Default::default(),
+        version: 2,
+        created_at: 10,
+        expires_at: 1000,
+        user: None,
+    };
+    assert!(matches!(
+        store.load(&key, 10).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        store.update(&key, &record, 10).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        store.touch(&key, 2000, 10).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(store.create(&key, &record).await, Err(StoreError::Conflict));
+    store.delete(&key).await.unwrap();
+
+    // A server that forgot its scripts (restart, SCRIPT FLUSH): they are loaded again.
+    let first = Record {
+        version: 1,
+        ..record.clone()
+    };
+    let with_user = Record {
+        user: Some("dan".into()),
+        ..record.clone()
+    };
+    store.create(&key, &first).await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.update(&key, &with_user, 10).await.unwrap(),
+        Update::Saved
+    );
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(store.touch(&key, 1500, 10).await.unwrap());
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    store.revoke_user("dan", 10, 1000).await.unwrap();
+    assert_eq!(store.revoked_before("dan", 11).await.unwrap(), Some(10));
+    assert_eq!(
+        store.load(&key, 10).await.unwrap().unwrap(),
+        Record {
+            expires_at: 1500,
+            ..with_user
+        }
+    );
+    assert_eq!(store.delete_user("dan").await.unwrap(), 1);
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}r:{{dan}}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Round trips, counted on the wire by a loopback proxy between the store and Redis.
+
+#[derive(Default)]
+struct Wire {
+    /// Times the client spoke after the server had: network round trips.
+    round_trips: AtomicU64,
+    client_spoke_last: AtomicBool,
+    /// Command names, in order.
+    commands: Mutex<Vec<String>>,
+}
+
+impl Wire {
+    fn take(&self) -> (u64, Vec<String>) {
+        (
+            self.round_trips.swap(0, Ordering::SeqCst),
+            std::mem::take(&mut *self.commands.lock().unwrap()),
+        )
+    }
+}
+
+/// Parses complete RESP commands (arrays of bulk strings) off the front of `buf`.
+fn parse_commands(buf: &mut Vec<u8>, out: &mut Vec<String>) {
+    fn line(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+        let end = buf[at..].windows(2).position(|w| w == b"\r\n")? + at;
+        let n = std::str::from_utf8(&buf[at + 1..end]).ok()?.parse().ok()?;
+        Some((n, end + 2))
+    }
+    loop {
+        let Some((count, mut at)) = line(buf, 0) else {
+            return;
+        };
+        let mut name = None;
+        for _ in 0..count {
+            let Some((len, start)) = line(buf, at) else {
+                return;
+            };
+            let end = start + len as usize;
+            if buf.len() < end + 2 {
+                return;
+            }
+            name.get_or_insert_with(|| String::from_utf8_lossy(&buf[start..end]).to_uppercase());
+            at = end + 2;
+        }
+        out.push(name.unwrap_or_default());
+        buf.drain(..at);
+    }
+}
+
+async fn proxy(upstream: SocketAddr) -> (SocketAddr, Arc<Wire>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let wire = Arc::new(Wire::default());
+    let w = wire.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = TcpStream::connect(upstream).await.unwrap();
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let up = w.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16384];
+                let mut pending = Vec::new();
+                while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                    if !up.client_spoke_last.swap(true, Ordering::SeqCst) {
+                        up.round_trips.fetch_add(1, Ordering::SeqCst);
+                    }
+                    pending.extend_from_slice(&buf[..n]);
+                    parse_commands(&mut pending, &mut up.commands.lock().unwrap());
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let down = w.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16384];
+                while let Ok(n @ 1..) = sr.read(&mut buf).await {
+                    down.client_spoke_last.store(false, Ordering::SeqCst);
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, wire)
+}
+
+fn host_port(url: &str) -> SocketAddr {
+    let rest = url.split_once("://").unwrap().1;
+    let authority = rest.split('/').next().unwrap();
+    let host_port = authority.rsplit('@').next().unwrap();
+    std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn round_trips_per_request_measured_on_the_wire() {
+    let Some(url) = server_url() else { return };
+    let _cache = SCRIPT_CACHE.lock().await;
+    let (addr, wire) = proxy(host_port(&url)).await;
+    let db = url.rsplit_once('/').map(|(_, db)| db).unwrap_or("");
+    let proxied = format!("redis://{addr}/{db}");
+    let store = RedisStore::connect(&proxied)
+        .await
+        .unwrap()
+        .with_prefix(unique_prefix());
+    let app = App::new(Arc::new(store), 100);
+
+    // Once through every path, so that the server knows the scripts.
+    let warm = jar(&app.call("/login/warm", None).await);
+    app.call("/set/a/1", Some(&warm)).await;
+    app.advance(60);
+    app.call("/get", Some(&warm)).await;
+    let anonymous = jar(&app.call("/set/a/1", None).await);
+    app.advance(60);
+    app.call("/get", Some(&anonymous)).await;
+    wire.take();
+
+    let mut seen = Vec::new();
+    let mut step = |what: &'static str, (trips, commands): (u64, Vec<String>)| {
+        seen.push(format!("{what}: {trips} round trips {commands:?}"));
+        (trips, commands)
+    };
+    let cookie = jar(&app.call("/set/a/1", None).await);
+    assert_eq!(step("new session", wire.take()), (1, vec!["SET".into()]));
+    app.call("/get", Some(&cookie)).await;
+    assert_eq!(step("read", wire.take()), (1, vec!["GET".into()]));
+    app.call("/set/b/2", Some(&cookie)).await;
+    assert_eq!(
+        step("write", wire.take()),
+        (2, vec!["GET".into(), "EVALSHA".into()])
+    );
+    app.call("/untouched", Some(&cookie)).await;
+    assert_eq!(step("untouched", wire.take()), (0, vec![]));
+    app.advance(60);
+    app.call("/get", Some(&cookie)).await;
+    assert_eq!(
+        step("read + touch", wire.take()),
+        (2, vec!["GET".into(), "EVALSHA".into()])
+    );
+
+    let login = jar(&app.call("/login/alice", Some(&cookie)).await);
+    assert_eq!(
+        step("login (regenerate)", wire.take()),
+        (3, ["GET", "DEL", "EVAL", "SET"].map(String::from).to_vec())
+    );
+    app.call("/get", Some(&login)).await;
+    assert_eq!(
+        step("read, logged in", wire.take()),
+        (1, vec!["GET".into()])
+    );
+    app.call("/set/c/3", Some(&login)).await;
+    assert_eq!(
+        step("write, logged in", wire.take()),
+        (2, ["GET", "EVAL", "EVALSHA"].map(String::from).to_vec())
+    );
+    app.advance(60);
+    app.call("/get", Some(&login)).await;
+    assert_eq!(
+        step("read + touch, logged in", wire.take()),
+        (
+            3,
+            ["GET", "EVALSHA", "EVAL", "EVALSHA"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+    app.layer.revoke_user("alice").await.unwrap();
+    assert_eq!(
+        step("revoke_user (delete_user)", wire.take()),
+        (2, ["ZRANGE", "EVAL", "ZREM"].map(String::from).to_vec())
+    );
+    eprintln!("{}", seen.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Outage: a real server stopped mid-run and started again on the same port.
+
+/// A `redis-server` of our own; killed when dropped.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(port: u16, dir: &std::path::Path) -> Option<Child> {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--dir"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(child)
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let url = format!("redis://127.0.0.1:{}/", self.port);
+        while Instant::now() < deadline {
+            if let Ok(client) = redis::Client::open(url.as_str()) {
+                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                    if redis::cmd("PING")
+                        .query_async::<String>(&mut conn)
+                        .await
+                        .is_ok()
+                    {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {} did not answer", self.port);
+    }
+
+    async fn stop(&mut self) {
+        let url = format!("redis://127.0.0.1:{}/", self.port);
+        let mut conn = raw(&url).await;
+        // The server closes the connection instead of answering.
+        let _ = redis::cmd("SHUTDOWN")
+            .arg("NOSAVE")
+            .query_async::<()>(&mut conn)
+            .await;
+        if let Some(mut child) = self.child.take() {
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_an_opaque_503_and_the_same_app_recovers() {
+    if server_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("cookie-session-outage-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some(child) = Server::start(port, &dir) else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("redis-server must be installed under CI");
+        }
+        eprintln!("skipping: no redis-server binary");
+        return;
+    };
+    let mut server = Server {
+        child: Some(child),
+        port,
+        dir: dir.clone(),
+    };
+    server.wait_ready().await;
+    let url = format!("redis://127.0.0.1:{port}/");
+    let app = App::new(Arc::new(RedisStore::connect(&url).await.unwrap()), 3600);
+    let cookie = jar(&app.call("/set/a/1", None).await);
+    assert_eq!(
+        body(app.call("/get", Some(&cookie)).await).await,
+        r#"{"a":"1"}"#
+    );
+
+    server.stop().await;
+    for uri in ["/get", "/set/b/2"] {
+        let started = Instant::now();
+        let res = app.call(uri, Some(&cookie)).await;
+        let took = started.elapsed();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{uri}");
+        assert!(res.headers().get("set-cookie").is_none());
+        let text = body(res).await;
+        assert!(
+            ["", "Service Unavailable"].contains(&text.as_str()),
+            "opaque, nothing about Redis: {text:?}"
+        );
+        assert!(took < Duration::from_secs(3), "{uri} took {took:?}");
+        eprintln!("{uri} during the outage: 503 in {took:?}");
+    }
+    let res = app.call("/set/b/2", None).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a new session"
+    );
+    let res = app.call("/untouched", Some(&cookie)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "pages that never touch the session"
+    );
+
+    // Same port, empty data (the server saved nothing), scripts forgotten.
+    server.child = Some(Server::start(port, &dir).unwrap());
+    server.wait_ready().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut failures = 0;
+    let fresh = loop {
+        let res = app.call("/set/c/3", None).await;
+        if res.status() == StatusCode::OK {
+            break jar(&res);
+        }
+        failures += 1;
+        assert!(Instant::now() < deadline, "the store never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("after the restart: {failures} request(s) failed before the store was back");
+    assert!(failures <= 1, "{failures}");
+    assert_eq!(
+        app.call("/set/d/4", Some(&fresh)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        body(app.call("/get", Some(&fresh)).await).await,
+        r#"{"c":"3","d":"4"}"#
+    );
+    // The old session died with the server's data: a new, empty one.
+    assert_eq!(body(app.call("/get", Some(&cookie)).await).await, "{}");
+}
