@@ -1,1 +1,1 @@
-//! Live interoperability tests against Express (see `tests/`).
+//! Live interoperability tests against Express: see `tests/express_live.rs`.
