@@ -13,7 +13,7 @@
 //! | `SESSION_MAX_AGE` | seconds, `1`–`34560000` (400 days) | none: browser-session cookies |
 //! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
 //! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
-//! | `SESSION_STORE` | `cookie` (server-side stores come later) | `cookie` |
+//! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `postgres://…` (a store needs `encrypted` or `signed`) | `cookie` |
 //!
 //! An empty value counts as unset, so a `.env` template with `SESSION_KEYS=` works.
 //!
@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use cookie_session::format::Format;
+use cookie_session::store::{MemoryStore, PostgresStore, RedisStore, SqliteStore};
 use cookie_session::{KeyError, KeyRing, SessionConfig, SessionLayer};
 use rand::RngCore as _;
 use zeroize::{Zeroize as _, Zeroizing};
@@ -76,9 +77,15 @@ pub enum ConfigError {
         /// What it accepts.
         expected: &'static str,
     },
-    /// `SESSION_STORE` names a server-side store, which this build does not have yet.
-    #[error("SESSION_STORE={0:?} is not available: server-side stores are not available yet in this build; the only accepted value is `cookie` (the default)")]
-    StoreUnavailable(String),
+    /// The store named by `SESSION_STORE` could not be reached or set up. The text names the
+    /// kind of store and the driver's reason, never the URL (it may hold a password).
+    #[error("SESSION_STORE: cannot use the {kind} store: {reason}")]
+    Store {
+        /// `sqlite`, `redis` or `postgres`.
+        kind: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// `SESSION_KEYS` cannot be used with the chosen format. The secret is never shown.
     #[error("SESSION_KEYS is not valid: {0}")]
     Keys(KeyError),
@@ -98,7 +105,7 @@ impl ConfigError {
     pub fn var(&self) -> &'static str {
         match self {
             ConfigError::Invalid { var, .. } | ConfigError::NotUnicode(var) => var,
-            ConfigError::StoreUnavailable(_) => "SESSION_STORE",
+            ConfigError::Store { .. } => "SESSION_STORE",
             ConfigError::Keys(_) => "SESSION_KEYS",
             ConfigError::Name(_) => "SESSION_NAME",
             ConfigError::DotEnv(_) => ".env",
@@ -118,8 +125,66 @@ pub enum SecureMode {
     Never,
 }
 
+/// Where sessions live (`SESSION_STORE`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// In the cookie itself (the default).
+    Cookie,
+    /// In this process's memory: the cookie holds a sealed id.
+    Memory,
+    /// In a SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// In Redis, at this URL.
+    Redis(String),
+    /// In PostgreSQL, at this URL.
+    Postgres(String),
+}
+
+impl StoreChoice {
+    /// The kind, for logs: never the URL, which may hold a password.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreChoice::Cookie => "cookie",
+            StoreChoice::Memory => "memory",
+            StoreChoice::Sqlite(_) => "sqlite",
+            StoreChoice::Redis(_) => "redis",
+            StoreChoice::Postgres(_) => "postgres",
+        }
+    }
+
+    fn parse(value: String) -> Result<Self, ConfigError> {
+        let invalid = |value: String| ConfigError::Invalid {
+            var: "SESSION_STORE",
+            value,
+            expected:
+                "cookie, memory, sqlite:PATH, redis://HOST[:PORT][/DB] or postgres://USER@HOST/DB",
+        };
+        Ok(match value.as_str() {
+            "cookie" => StoreChoice::Cookie,
+            "memory" => StoreChoice::Memory,
+            v if v.starts_with("redis://") || v.starts_with("rediss://") => {
+                StoreChoice::Redis(value)
+            }
+            v if v.starts_with("postgres://") || v.starts_with("postgresql://") => {
+                StoreChoice::Postgres(value)
+            }
+            v => match v.strip_prefix("sqlite:") {
+                Some(path) if !path.is_empty() => StoreChoice::Sqlite(path.into()),
+                _ => return Err(invalid(value)),
+            },
+        })
+    }
+}
+
+impl std::fmt::Debug for StoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
 /// The demo's checked configuration: build it with [`DemoConfig::from_env`] or
-/// [`DemoConfig::from_vars`], then hand it to [`app`](crate::app).
+/// [`DemoConfig::from_vars`], call [`DemoConfig::connect`] when it names a store on a server
+/// or in a file, then hand it to [`app`](crate::app).
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
     addr: SocketAddr,
@@ -130,7 +195,10 @@ pub struct DemoConfig {
     trust_proxy: bool,
     generated_key: bool,
     key_count: usize,
-    layer: SessionLayer,
+    store: StoreChoice,
+    session: SessionConfig,
+    /// Built at once for cookie and memory sessions; by [`DemoConfig::connect`] for the rest.
+    layer: Option<SessionLayer>,
 }
 
 impl DemoConfig {
@@ -168,10 +236,16 @@ impl DemoConfig {
             })?,
         };
 
-        if let Some(store) = get("SESSION_STORE") {
-            if store != "cookie" {
-                return Err(ConfigError::StoreUnavailable(store));
-            }
+        let store = match get("SESSION_STORE") {
+            None => StoreChoice::Cookie,
+            Some(value) => StoreChoice::parse(value)?,
+        };
+        if store != StoreChoice::Cookie && !format.has_server_expiry() {
+            return Err(ConfigError::Invalid {
+                var: "SESSION_STORE",
+                value: store.kind().to_owned(),
+                expected: "cookie when SESSION_FORMAT is express (a store seals its session id with the encrypted or signed format)",
+            });
         }
 
         let max_age = match get("SESSION_MAX_AGE") {
@@ -238,10 +312,15 @@ impl DemoConfig {
             SecureMode::Always => session = session.secure(true),
             SecureMode::Never => session = session.secure(false),
         }
-        let layer = session.build().map_err(|e| match e {
-            cookie_session::ConfigError::Key(e) => ConfigError::Keys(e),
-            other => ConfigError::Name(other.to_string()),
-        })?;
+        let layer = match &store {
+            StoreChoice::Cookie => Some(build(session.clone())?),
+            StoreChoice::Memory => Some(build(session.clone().store(MemoryStore::new()))?),
+            // Checked now, connected by `connect`.
+            _ => {
+                build(session.clone())?;
+                None
+            }
+        };
 
         Ok(Self {
             addr,
@@ -252,8 +331,46 @@ impl DemoConfig {
             trust_proxy,
             generated_key,
             key_count,
+            store,
+            session,
             layer,
         })
+    }
+
+    /// Opens the SQLite file or connects to the Redis or PostgreSQL server `SESSION_STORE`
+    /// names, and builds the session layer on it. Does nothing for cookie and memory sessions.
+    pub async fn connect(mut self) -> Result<Self, ConfigError> {
+        if self.layer.is_some() {
+            return Ok(self);
+        }
+        let kind = self.store.kind();
+        let failed = |reason: String| ConfigError::Store { kind, reason };
+        let session = self.session.clone();
+        let with_store = match &self.store {
+            StoreChoice::Sqlite(path) => session.store(
+                SqliteStore::open(path)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            StoreChoice::Redis(url) => session.store(
+                RedisStore::connect(url)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            StoreChoice::Postgres(url) => session.store(
+                PostgresStore::connect(url)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            StoreChoice::Cookie | StoreChoice::Memory => session,
+        };
+        self.layer = Some(build(with_store)?);
+        Ok(self)
+    }
+
+    /// Where sessions live.
+    pub fn store(&self) -> &StoreChoice {
+        &self.store
     }
 
     /// Where the server listens.
@@ -297,10 +414,19 @@ impl DemoConfig {
         self.key_count
     }
 
-    /// The session layer this configuration builds.
-    pub fn layer(&self) -> SessionLayer {
+    /// The session layer, once built (`None` until [`DemoConfig::connect`] for a store on a
+    /// server or in a file).
+    pub fn layer(&self) -> Option<SessionLayer> {
         self.layer.clone()
     }
+}
+
+/// Builds a session layer, naming the variable at fault on error.
+fn build(session: SessionConfig) -> Result<SessionLayer, ConfigError> {
+    session.build().map_err(|e| match e {
+        cookie_session::ConfigError::Key(e) => ConfigError::Keys(e),
+        other => ConfigError::Name(other.to_string()),
+    })
 }
 
 /// `ADDR` (an IP, or `ip:port`) and `PORT` into a socket address.

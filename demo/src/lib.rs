@@ -42,7 +42,7 @@ use axum::routing::get;
 use axum::Router;
 use cookie_session::format::Format;
 
-pub use config::{ConfigError, DemoConfig, SecureMode};
+pub use config::{ConfigError, DemoConfig, SecureMode, StoreChoice};
 pub use html::escape_html;
 pub use pages::REMEMBER_FOR;
 
@@ -63,11 +63,26 @@ impl std::ops::Deref for AppState {
 }
 
 /// The app: every page and the JSON API, behind the session layer `config` describes.
+///
+/// With a store on a server or in a file, call [`DemoConfig::connect`] first; an unconnected
+/// configuration gives a router that answers every request with a 503 saying so.
 pub fn app(config: DemoConfig) -> Router {
     let state = AppState(Arc::new(StateInner {
         format: config.format(),
         cookie_name: config.cookie_name().to_owned(),
     }));
+    let Some(layer) = config.layer() else {
+        tracing::error!(
+            store = config.store().kind(),
+            "the session store is not connected: call DemoConfig::connect"
+        );
+        return Router::new().fallback(|| async {
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the session store is not connected",
+            )
+        });
+    };
     Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -84,7 +99,7 @@ pub fn app(config: DemoConfig) -> Router {
         .fallback(pages::not_found)
         // Express's `express.json()` refuses bodies over 100 kB; a cookie holds 4 kB anyway.
         .layer(axum::extract::DefaultBodyLimit::max(100 * 1024))
-        .layer(config.layer())
+        .layer(layer)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -27,6 +27,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let config = match config.connect().await {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("demo: {error}");
+            return ExitCode::from(2);
+        }
+    };
     if config.generated_key() {
         tracing::warn!(
             "SESSION_KEYS is not set: using a random key for this run, so sessions will not \
@@ -52,7 +59,7 @@ async fn main() -> ExitCode {
         format = config.format().as_str(),
         cookie = config.cookie_name(),
         keys = config.key_count(),
-        store = "cookie",
+        store = config.store().kind(),
         "demo listening on {bound}"
     );
     println!("Open {url} in your browser");

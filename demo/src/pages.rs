@@ -151,6 +151,10 @@ pub(crate) async fn login(session: Session, Form(form): Form<LoginForm>) -> Resp
         return (StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response();
     }
 
+    // A new identity at every privilege change, against session fixation: with a store the
+    // data moves to a fresh id and the old record is deleted; in cookie mode a fresh cookie is
+    // sealed.
+    session.regenerate();
     session.insert_value(USER, name.into());
     // A ticked checkbox is sent (as "on"), an unticked one is not sent at all.
     if form.remember.is_some() {

@@ -103,12 +103,17 @@ fn every_bad_value_names_its_variable() {
         (
             &[("SESSION_STORE", "redis")],
             "SESSION_STORE",
-            "not available yet",
+            "sqlite:PATH",
         ),
         (
-            &[("SESSION_STORE", "memory")],
+            &[("SESSION_STORE", "sqlite:")],
             "SESSION_STORE",
-            "not available yet",
+            "sqlite:PATH",
+        ),
+        (
+            &[("SESSION_STORE", "memory"), ("SESSION_FORMAT", "express")],
+            "SESSION_STORE",
+            "SESSION_FORMAT is express",
         ),
         (
             &[("SESSION_KEYS", "short")],
@@ -159,6 +164,8 @@ fn binary_reports_bad_values_on_one_line_with_status_2() {
     for (var, value) in [
         ("SESSION_FORMAT", "jwt"),
         ("SESSION_STORE", "redis"),
+        // Nothing listens there: the connection is refused at start, before serving.
+        ("SESSION_STORE", "redis://127.0.0.1:1/"),
         ("SESSION_SECURE", "maybe"),
         ("SESSION_KEYS", "short"),
     ] {
