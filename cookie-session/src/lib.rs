@@ -29,7 +29,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`key`] | the key ring: the first key seals, every key opens |
-//! | [`format`] | pure cookie codecs, one per format (`encrypted`, `signed`, `jwt`, `express`) |
+//! | [`format`](mod@format) | pure cookie codecs, one per format (`encrypted`, `signed`, `jwt`, `express`) |
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
 //! | [`store`] | server-side stores behind one trait |

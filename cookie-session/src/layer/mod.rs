@@ -1,5 +1,5 @@
 //! The tower middleware: [`SessionLayer`] wraps a service in a [`SessionService`], which puts
-//! a lazy [`Session`](crate::Session) in every request's extensions and writes the cookie
+//! a lazy [`Session`] in every request's extensions and writes the cookie
 //! when the response leaves.
 //!
 //! ```

@@ -43,7 +43,7 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store holding at most [`DEFAULT_CAPACITY`] sessions.
+    /// A store holding at most 100 000 sessions (`DEFAULT_CAPACITY`).
     pub fn new() -> Self {
         Self::default()
     }
