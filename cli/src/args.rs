@@ -10,18 +10,19 @@ KEYS:
   opening them. Inside a key, write a comma as \\, and a backslash as \\\\ (no other escapes;
   spaces are kept). Without --keys, the SESSION_KEYS environment variable is read, after
   loading a .env file from the current directory or a parent. Prefer SESSION_KEYS: command
-  arguments are visible to other users of the machine. The encrypted and signed formats need
-  keys of at least 32 bytes (make one with `cookie-session keygen`); the express formats
-  accept any non-empty key, as Express does. Keys are never printed, not even in errors.";
+  arguments are visible to other users of the machine. The encrypted, signed and jwt
+  formats need keys of at least 32 bytes (make one with `cookie-session keygen`); the
+  express formats accept any non-empty key, as Express does. Keys are never printed, not
+  even in errors.";
 
 /// The `decode` help epilogue.
 const DECODE_AFTER: &str = "\
 OUTPUT:
   One JSON object: {\"valid\", \"key_index\", \"session\", \"reason\"}, plus \"issued_at\",
-  \"expires_at\" and \"created_at\" (Unix seconds) for the encrypted and signed formats. When the
-  cookie is refused, valid is false, reason says why (missing, malformed, unknown_key,
-  bad_signature, missing_signature, bad_payload, expired, issued_in_future, too_old, revoked)
-  and the other fields are null.
+  \"expires_at\" and \"created_at\" (Unix seconds) for the encrypted, signed and jwt
+  formats. When the cookie is refused, valid is false, reason says why (missing, malformed,
+  unknown_key, bad_signature, missing_signature, bad_payload, expired, issued_in_future,
+  too_old, revoked) and the other fields are null.
 
 EXIT STATUS:
   0  the server would accept the cookie
@@ -31,7 +32,7 @@ EXIT STATUS:
 /// The `sign` help epilogue.
 const SIGN_AFTER: &str = "\
 DEFAULTS:
-  encrypted and signed: the library's defaults (Path=/, HttpOnly, SameSite=Lax).
+  encrypted, signed and jwt: the library's defaults (Path=/, HttpOnly, SameSite=Lax).
   express*: Express cookie-session's own defaults (path=/, httponly, no samesite), so the
   output is byte for byte what an Express app with cookieSession({name, keys}) sends.
   Secure is only set with --secure (the command signs as for a plain-HTTP request).
@@ -75,7 +76,7 @@ pub struct KeygenArgs {
 /// Options shared by `decode` and `sign`: what the server is configured with.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Cookie format: encrypted, signed, express, express-sha256 or express-sha512.
+    /// Cookie format: encrypted, signed, jwt, express, express-sha256 or express-sha512.
     #[arg(long, short = 'f', default_value = "encrypted", value_name = "FORMAT")]
     pub format: Format,
     /// Cookie name (the express formats also use NAME.sig).

@@ -158,9 +158,10 @@ fn keygen_output_is_a_usable_native_key() {
 // ---------------------------------------------------------------------------------------------
 // sign → decode
 
-const ALL_FORMATS: [&str; 5] = [
+const ALL_FORMATS: [&str; 6] = [
     "encrypted",
     "signed",
+    "jwt",
     "express",
     "express-sha256",
     "express-sha512",
@@ -229,6 +230,67 @@ fn formats_do_not_open_each_other() {
     let header = cookie_header(&signed.stdout);
     let r = decode("encrypted", &[K1], &header, &[]);
     assert_eq!(r.code, 1, "{r:?}");
+    // The jwt format and the other native formats.
+    for (from, to) in [("jwt", "signed"), ("jwt", "encrypted"), ("signed", "jwt")] {
+        let sealed = sign(from, &[K1], r#"{"a":1}"#, &[]);
+        let r = decode(to, &[K1], &cookie_header(&sealed.stdout), &[]);
+        assert_eq!(r.code, 1, "{from} -> {to}: {r:?}");
+        assert_eq!(json(&r.stdout)["reason"], "malformed", "{from} -> {to}");
+    }
+}
+
+/// `--format jwt`: a compact JWS whose claims another service reads with a base64 decoder,
+/// that `decode` opens, across a key rotation, and refuses once expired.
+#[test]
+fn jwt_sign_then_decode_round_trips_with_rotation() {
+    let session = r#"{"user":"alice","roles":["admin"]}"#;
+    let signed = sign("jwt", &[K1], session, &[]);
+    assert_eq!(signed.code, 0, "{signed:?}");
+    let header = cookie_header(&signed.stdout);
+    let token = header.strip_prefix("session=").expect("session cookie");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let jose: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(jose["alg"], "HS256");
+    assert_eq!(jose["typ"], "JWT");
+    assert_eq!(jose["kid"].as_str().map(str::len), Some(8));
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(claims["aud"], "session");
+    assert_eq!(claims["ses"].to_string(), session);
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert!(exp > iat && claims["cat"].as_u64() == Some(iat));
+
+    let r = decode("jwt", &[K1], &header, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = json(&r.stdout);
+    assert_eq!(out["session"].to_string(), session);
+    assert_eq!(out["issued_at"], iat);
+    assert_eq!(out["expires_at"], exp);
+
+    // Rotation: K2 seals now, K1 still opens (index 1); what K2 seals opens under K2 alone.
+    let r = decode("jwt", &[K2, K1], &header, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r.stdout)["key_index"], 1);
+    let resigned = sign("jwt", &[K2, K1], session, &[]);
+    let r = decode("jwt", &[K2], &cookie_header(&resigned.stdout), &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r.stdout)["key_index"], 0);
+    // K1 dropped: its token names a key the ring no longer has.
+    let r = decode("jwt", &[K2], &header, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(json(&r.stdout)["reason"], "unknown_key");
+    // Another cookie name: the audience does not match.
+    let renamed = header.replacen("session=", "other=", 1);
+    let r = decode("jwt", &[K1], &renamed, &["--name", "other"]);
+    assert_eq!(json(&r.stdout)["reason"], "bad_signature", "{r:?}");
+    // Expired at the server, whatever the browser does.
+    let later = (exp + 3600).to_string();
+    let r = decode("jwt", &[K1], &header, &["--now", &later]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(json(&r.stdout)["reason"], "expired");
 }
 
 #[test]
@@ -334,7 +396,7 @@ fn native_cookies_expire_and_now_moves_the_clock() {
     // Signed two days ago for one hour.
     let then_ms = now_ms() - 2 * 86_400_000;
     let then_s = then_ms / 1000;
-    for format in ["encrypted", "signed"] {
+    for format in ["encrypted", "signed", "jwt"] {
         let signed = sign(
             format,
             &[K1],

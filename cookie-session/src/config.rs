@@ -37,13 +37,15 @@ pub enum ConfigError {
     #[error("max cookie size {0} must be between 64 and 4096 bytes")]
     MaxCookieSize(usize),
     /// Splitting oversized sessions takes 2 to 8 cookies, and a native format.
-    #[error("split_oversized takes 2 to {max} cookies and the encrypted or signed format")]
+    #[error(
+        "split_oversized takes 2 to {max} cookies and a native format (encrypted, signed or jwt)"
+    )]
     Split {
         /// The most cookies allowed.
         max: usize,
     },
     /// A server-side store needs a native format to seal the session id.
-    #[error("a session store needs the encrypted or signed format, not {0}")]
+    #[error("a session store needs a native format (encrypted, signed or jwt), not {0}")]
     StoreNeedsNativeFormat(Format),
 }
 
@@ -271,7 +273,7 @@ impl SessionConfig {
     }
 
     /// Keeps sessions in `store`: the cookie then carries only the sealed session id
-    /// (encrypted or signed format). Handlers do not change.
+    /// (a native format: encrypted, signed or jwt). Handlers do not change.
     pub fn store(mut self, store: impl SessionStore) -> Self {
         self.store = Some((Arc::new(store), StoreUse::Sessions));
         self

@@ -1,5 +1,5 @@
-//! Cookie sessions for tower and axum: encrypted, signed, or byte-for-byte compatible with
-//! Express's `cookie-session`.
+//! Cookie sessions for tower and axum: encrypted, signed, a JWT (feature `jwt`), or
+//! byte-for-byte compatible with Express's `cookie-session`.
 //!
 //! A [`SessionLayer`] (built and checked by [`SessionConfig`]) puts a lazy [`Session`] in every
 //! request; handlers read and write it like Express's `req.session`; the layer writes the
@@ -29,7 +29,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`key`] | the key ring: the first key seals, every key opens |
-//! | [`format`](mod@format) | pure cookie codecs, one per format (`encrypted`, `signed`, `express`) |
+//! | [`format`](mod@format) | pure cookie codecs, one per format (`encrypted`, `signed`, `jwt`, `express`) |
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
 //! | [`store`] | server-side stores behind one trait |
@@ -40,6 +40,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `axum` | no | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
+//! | `jwt` | no | the `jwt` format (`format::jwt`, `Format::Jwt`): the session as an HS256 JWS other services can read (adds `jsonwebtoken` and `ring`) |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
 //! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled) |
 //! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx) |

@@ -1,5 +1,6 @@
-//! The tamper matrix for the two native formats (SECURITY.md §8.1 and §8.3): the same
-//! assertions run against `encrypted` and `signed` through the [`Codec`] trait below.
+//! The tamper matrix for the native formats (SECURITY.md §8.1 and §8.3): the same
+//! assertions run against `encrypted`, `signed` and (feature `jwt`) `jwt` through the
+//! [`Codec`] trait below.
 //!
 //! "Rejected" here means `open` returns `Err` and does not panic; where the reason is
 //! determined by the layout (format byte → malformed, key id → unknown key, anything else →
@@ -12,6 +13,8 @@ use std::collections::HashSet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use cookie_session::format::encrypted::EncryptedCodec;
+#[cfg(feature = "jwt")]
+use cookie_session::format::jwt::JwtCodec;
 use cookie_session::format::signed::SignedCodec;
 use cookie_session::format::{Opened, Rejection, Timestamps, MAX_INPUT_LEN};
 use cookie_session::{KeyError, KeyRing};
@@ -30,8 +33,25 @@ const B64_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 /// What the matrix needs from a codec, plus how its value splits into raw byte parts.
 trait Codec: Sized + std::fmt::Debug {
-    /// The format byte.
+    /// The format byte (the first byte of the first part).
     const FORMAT: u8;
+    /// Two 8-byte authenticated fields to swap: the part and the two offsets (created ↔
+    /// expires, or nonce ↔ ciphertext, by default).
+    const SWAP: (usize, usize, usize) = (0, 5, 5 + 16);
+    /// The rejections a flipped bit in byte `i` of part `p` may give (one, where the layout
+    /// decides it): the format byte, then the key id, then anything authenticated.
+    fn flip_rejections(p: usize, i: usize) -> &'static [Rejection] {
+        match (p, i) {
+            (0, 0) => &[Rejection::Malformed],
+            (0, 1..=4) => &[Rejection::UnknownKey],
+            _ => &[Rejection::BadSignature],
+        }
+    }
+    /// What the codec is given to seal from arbitrary bytes (formats that seal a JSON object
+    /// wrap them in one).
+    fn payload(bytes: &[u8]) -> Vec<u8> {
+        bytes.to_vec()
+    }
     fn build(ring: &KeyRing) -> Result<Self, KeyError>;
     fn seal(&self, name: &str, times: Timestamps, json: &[u8]) -> String;
     fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection>;
@@ -87,6 +107,47 @@ impl Codec for SignedCodec {
     }
 }
 
+/// The `jwt` format: three base64url parts, the header being JSON. Its header has no fixed
+/// offsets, so a flipped header bit may give any of three rejections (never success).
+#[cfg(feature = "jwt")]
+impl Codec for JwtCodec {
+    const FORMAT: u8 = b'{';
+    /// `iat` ↔ `exp` in the claims.
+    const SWAP: (usize, usize, usize) = (1, 1, 1 + 16);
+    fn flip_rejections(p: usize, _: usize) -> &'static [Rejection] {
+        match p {
+            0 => &[
+                Rejection::Malformed,
+                Rejection::UnknownKey,
+                Rejection::BadSignature,
+            ],
+            _ => &[Rejection::BadSignature],
+        }
+    }
+    fn payload(bytes: &[u8]) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "bytes": bytes,
+            "text": String::from_utf8_lossy(bytes),
+        }))
+        .unwrap()
+    }
+    fn build(ring: &KeyRing) -> Result<Self, KeyError> {
+        JwtCodec::new(ring)
+    }
+    fn seal(&self, name: &str, times: Timestamps, json: &[u8]) -> String {
+        JwtCodec::seal(self, name, times, json)
+    }
+    fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
+        JwtCodec::open(self, name, value)
+    }
+    fn split(value: &str) -> Vec<Vec<u8>> {
+        <SignedCodec as Codec>::split(value)
+    }
+    fn join(parts: &[Vec<u8>]) -> String {
+        <SignedCodec as Codec>::join(parts)
+    }
+}
+
 fn codec<C: Codec>(secrets: &[&str]) -> C {
     C::build(&KeyRing::new(secrets).unwrap()).unwrap()
 }
@@ -130,12 +191,11 @@ fn every_bit_flip_is_rejected<C: Codec>() {
                 let mut parts = parts.clone();
                 parts[p][i] ^= 1 << bit;
                 let got = codec.open(NAME, &C::join(&parts));
-                let expected = match (p, i) {
-                    (0, 0) => Rejection::Malformed,
-                    (0, 1..=4) => Rejection::UnknownKey,
-                    _ => Rejection::BadSignature,
-                };
-                assert_eq!(got, Err(expected), "part {p} byte {i} bit {bit}");
+                let expected = C::flip_rejections(p, i);
+                assert!(
+                    got.as_ref().is_err_and(|e| expected.contains(e)),
+                    "part {p} byte {i} bit {bit}: {got:?}, expected one of {expected:?}"
+                );
                 tried += 1;
             }
         }
@@ -211,18 +271,19 @@ fn every_extension_is_rejected<C: Codec>() {
 fn components_cannot_be_reordered<C: Codec>() {
     let (codec, value) = sealed::<C>();
     let parts = C::split(&value);
-    if parts.len() == 2 {
-        let swapped = vec![parts[1].clone(), parts[0].clone()];
+    if parts.len() >= 2 {
+        let mut swapped = parts.clone();
+        swapped.swap(0, 1);
         assert_eq!(
             codec.open(NAME, &C::join(&swapped)),
             Err(Rejection::Malformed)
         );
     }
-    // Swap two 8-byte fields after the header (nonce ↔ ciphertext, or created ↔ expires).
+    // Swap two 8-byte authenticated fields (nonce ↔ ciphertext, created ↔ expires, iat ↔ exp).
     let mut raw = parts.clone();
-    let (a, b) = (5, 5 + 16);
+    let (p, a, b) = C::SWAP;
     for k in 0..8 {
-        raw[0].swap(a + k, b + k);
+        raw[p].swap(a + k, b + k);
     }
     assert_eq!(
         codec.open(NAME, &C::join(&raw)),
@@ -436,6 +497,7 @@ macro_rules! matrix {
                     name in "[!#-+\\--:<-\\[\\]-~]{1,40}",
                 ) {
                     let codec = codec::<$codec>(&[SECRET]);
+                    let json = <$codec as Codec>::payload(&json);
                     let times = Timestamps { created_at, issued_at, expires_at };
                     let value = codec.seal(&name, times, &json);
                     let opened = codec.open(&name, &value).unwrap();
@@ -450,7 +512,7 @@ macro_rules! matrix {
 
                 #[test]
                 fn any_byte_string_is_rejected_without_panic(
-                    parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 1..3),
+                    parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 1..4),
                 ) {
                     let codec = codec::<$codec>(&[SECRET]);
                     let value = parts.iter().map(|p| URL_SAFE_NO_PAD.encode(p)).collect::<Vec<_>>().join(".");
@@ -463,6 +525,8 @@ macro_rules! matrix {
 
 matrix!(encrypted, EncryptedCodec);
 matrix!(signed, SignedCodec);
+#[cfg(feature = "jwt")]
+matrix!(jwt, JwtCodec);
 
 // ---- format-specific ----
 
@@ -498,6 +562,50 @@ fn cross_format_values_are_rejected() {
         URL_SAFE_NO_PAD.encode(tag)
     );
     assert_eq!(signed.open(NAME, &forged), Err(Rejection::BadSignature));
+}
+
+/// A JWT given to the other native codecs and theirs to it: refused on structure, and even
+/// a JWT-shaped value with a native body does not verify (the raw secret is never a subkey).
+#[cfg(feature = "jwt")]
+#[test]
+fn cross_format_values_are_rejected_with_jwt() {
+    let encrypted = codec::<EncryptedCodec>(&[SECRET]);
+    let signed = codec::<SignedCodec>(&[SECRET]);
+    let jwt = codec::<JwtCodec>(&[SECRET]);
+    let e = encrypted.seal(NAME, TIMES, JSON);
+    let s = signed.seal(NAME, TIMES, JSON);
+    let j = jwt.seal(NAME, TIMES, JSON);
+    assert_eq!(jwt.open(NAME, &j).unwrap().json, JSON);
+    assert_eq!(encrypted.open(NAME, &j), Err(Rejection::Malformed));
+    assert_eq!(signed.open(NAME, &j), Err(Rejection::Malformed));
+    assert_eq!(jwt.open(NAME, &e), Err(Rejection::Malformed));
+    assert_eq!(jwt.open(NAME, &s), Err(Rejection::Malformed));
+    // Each part of the JWT, and pairs of them, are no value of another format.
+    let parts: Vec<&str> = j.split('.').collect();
+    for candidate in [
+        parts[0].to_owned(),
+        parts[1].to_owned(),
+        parts[2].to_owned(),
+        format!("{}.{}", parts[0], parts[1]),
+        format!("{}.{}", parts[1], parts[2]),
+        format!("{}{}{}", parts[0], parts[1], parts[2]),
+    ] {
+        assert!(encrypted.open(NAME, &candidate).is_err(), "{candidate}");
+        assert!(signed.open(NAME, &candidate).is_err(), "{candidate}");
+    }
+    // A signed value's body and tag wrapped in a valid JWT header: the tag was made with a
+    // subkey over another input, so it does not verify as HS256 under the raw secret.
+    let (body, tag) = s.split_once('.').unwrap();
+    let header = j.split('.').next().unwrap();
+    assert_eq!(
+        jwt.open(NAME, &format!("{header}.{body}.{tag}")),
+        Err(Rejection::BadSignature)
+    );
+    // And a JWT's claims and tag behind a signed body: wrong format byte.
+    assert_eq!(
+        signed.open(NAME, &format!("{}.{}", parts[1], parts[2])),
+        Err(Rejection::Malformed)
+    );
 }
 
 /// Full seals: 100 000 in an optimized build (`cargo test --release`), 10 000 otherwise, where

@@ -108,7 +108,12 @@ async fn body(res: Response<Body>) -> String {
 
 #[tokio::test]
 async fn split_sessions_round_trip_and_clean_up() {
-    for format in [Format::Encrypted, Format::Signed] {
+    for format in [
+        Format::Encrypted,
+        Format::Signed,
+        #[cfg(feature = "jwt")]
+        Format::Jwt,
+    ] {
         let app = app(SessionConfig::new(keys())
             .format(format)
             .split_oversized(4)

@@ -432,6 +432,8 @@ carries no expiry: an Express cookie stays valid as long as its key is configure
                 escape_html(sigs.first().copied().unwrap_or("(missing)")),
             ));
         }
+        // Formats behind library features (`jwt`): the decoded parts, without commentary.
+        (_, Some(value)) => body.push_str(&decoded_parts(value, "raw-bytes")),
     }
     Html(page("Inside my session", None, &body))
 }

@@ -78,7 +78,7 @@ fn every_bad_value_names_its_variable() {
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
     let cases: &[Case] = &[
         (
-            &[("SESSION_FORMAT", "jwt")],
+            &[("SESSION_FORMAT", "jwe")],
             "SESSION_FORMAT",
             "encrypted, signed or express",
         ),
@@ -162,7 +162,7 @@ fn demo_command() -> Command {
 #[test]
 fn binary_reports_bad_values_on_one_line_with_status_2() {
     for (var, value) in [
-        ("SESSION_FORMAT", "jwt"),
+        ("SESSION_FORMAT", "jwe"),
         ("SESSION_STORE", "redis"),
         // Nothing listens there: the connection is refused at start, before serving.
         ("SESSION_STORE", "redis://127.0.0.1:1/"),

@@ -1,4 +1,4 @@
-//! One entry point over the three formats, used by the session layer and the command alike.
+//! One entry point over the formats, used by the session layer and the command alike.
 
 use std::str::FromStr;
 
@@ -6,13 +6,19 @@ use serde_json::{Map, Value};
 
 use super::encrypted::EncryptedCodec;
 use super::express::{self, ExpressCodec, SigAlgorithm};
+#[cfg(feature = "jwt")]
+use super::jwt::JwtCodec;
 use super::signed::SignedCodec;
 use super::{Rejection, Timestamps};
 use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
 use crate::{KeyError, KeyRing};
 
 /// Which cookie format a session layer reads and writes.
+///
+/// Non-exhaustive: formats behind cargo features (`jwt`) exist only when enabled, and more may
+/// come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Format {
     /// XChaCha20-Poly1305: the browser sees nothing of the session. The default.
     #[default]
@@ -22,15 +28,21 @@ pub enum Format {
     /// Express `cookie-session` 2.x, with keygrip's algorithm (SHA-1 by default).
     /// No server-side expiry: see [`crate::format::express`].
     Express(SigAlgorithm),
+    /// A compact JWS signed with HS256 under the raw secret, readable by other services that
+    /// speak JWT (feature `jwt`). See [`crate::format::jwt`].
+    #[cfg(feature = "jwt")]
+    Jwt,
 }
 
 impl Format {
-    /// The name used in configuration and by the command (`encrypted`, `signed`, `express`,
-    /// `express-sha256`, `express-sha512`).
+    /// The name used in configuration and by the command (`encrypted`, `signed`, `jwt`,
+    /// `express`, `express-sha256`, `express-sha512`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Encrypted => "encrypted",
             Format::Signed => "signed",
+            #[cfg(feature = "jwt")]
+            Format::Jwt => "jwt",
             Format::Express(SigAlgorithm::Sha1) => "express",
             Format::Express(SigAlgorithm::Sha256) => "express-sha256",
             Format::Express(SigAlgorithm::Sha512) => "express-sha512",
@@ -43,9 +55,15 @@ impl Format {
     }
 }
 
+/// The format names [`Format::from_str`] accepts, for messages.
+#[cfg(feature = "jwt")]
+const FORMAT_NAMES: &str = "encrypted, signed, jwt, express, express-sha256 or express-sha512";
+#[cfg(not(feature = "jwt"))]
+const FORMAT_NAMES: &str = "encrypted, signed, express, express-sha256 or express-sha512";
+
 /// A format name that is not one of [`Format::as_str`]'s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown session format {0:?}: expected encrypted, signed, express, express-sha256 or express-sha512")]
+#[error("unknown session format {0:?}: expected {FORMAT_NAMES}")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -54,12 +72,14 @@ impl FromStr for Format {
     /// ```
     /// use cookie_session::format::{Format, SigAlgorithm};
     /// assert_eq!("express-sha256".parse(), Ok(Format::Express(SigAlgorithm::Sha256)));
-    /// assert!("jwt".parse::<Format>().is_err());
+    /// assert!("jws".parse::<Format>().is_err());
     /// ```
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "encrypted" => Ok(Format::Encrypted),
             "signed" => Ok(Format::Signed),
+            #[cfg(feature = "jwt")]
+            "jwt" => Ok(Format::Jwt),
             "express" | "express-sha1" => Ok(Format::Express(SigAlgorithm::Sha1)),
             "express-sha256" => Ok(Format::Express(SigAlgorithm::Sha256)),
             "express-sha512" => Ok(Format::Express(SigAlgorithm::Sha512)),
@@ -79,6 +99,8 @@ enum Inner {
     Encrypted(EncryptedCodec),
     Signed(SignedCodec),
     Express(ExpressCodec),
+    #[cfg(feature = "jwt")]
+    Jwt(JwtCodec),
 }
 
 /// A format bound to a key ring and a cookie name: reads a request's cookies into a session
@@ -155,6 +177,8 @@ impl Codec {
             Format::Encrypted => Inner::Encrypted(EncryptedCodec::new(ring)?),
             Format::Signed => Inner::Signed(SignedCodec::new(ring)?),
             Format::Express(algorithm) => Inner::Express(ExpressCodec::new(ring, algorithm)),
+            #[cfg(feature = "jwt")]
+            Format::Jwt => Inner::Jwt(JwtCodec::new(ring)?),
         };
         Ok(Self {
             inner,
@@ -168,7 +192,7 @@ impl Codec {
     /// Compress native payloads (raw deflate) before sealing when that makes them smaller.
     /// Decoding always understands compressed payloads, inflating them only after they
     /// authenticated and never past [`MAX_DECOMPRESSED_LEN`](super::MAX_DECOMPRESSED_LEN).
-    /// The Express format ignores it.
+    /// The Express and `jwt` formats ignore it (a JWT's readers expect plain JSON claims).
     pub fn with_compression(mut self, compress: bool) -> Self {
         self.compress = compress;
         self
@@ -230,6 +254,8 @@ impl Codec {
             Inner::Signed(codec) => {
                 first_opened(headers, &self.name, |v| codec.open(&self.name, v))?
             }
+            #[cfg(feature = "jwt")]
+            Inner::Jwt(codec) => first_opened(headers, &self.name, |v| codec.open(&self.name, v))?,
         };
         Ok(Loaded {
             key_index: opened.key_index,
@@ -261,6 +287,12 @@ impl Codec {
             },
             Inner::Signed(codec) => Sealed {
                 value: codec.seal(&self.name, times, &self.payload(canonical)),
+                sig: None,
+            },
+            // Never compressed: the `ses` claim is the JSON itself.
+            #[cfg(feature = "jwt")]
+            Inner::Jwt(codec) => Sealed {
+                value: codec.seal(&self.name, times, canonical),
                 sig: None,
             },
             Inner::Express(codec) => {

@@ -4,10 +4,13 @@
 //! |---|---|---|---|
 //! | [`encrypted`] (default) | XChaCha20-Poly1305 ciphertext: nothing readable | yes | ≥ 32 bytes |
 //! | [`signed`] | readable payload + HMAC-SHA256 | yes | ≥ 32 bytes |
+//! | `jwt` (feature `jwt`) | a compact JWS (HS256), readable by other JWT services | yes | ≥ 32 bytes |
 //! | [`express`] | Express `cookie-session` 2.x: base64 JSON + keygrip `.sig` cookie | **no** | any non-empty |
 
 pub mod encrypted;
 pub mod express;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod native;
 pub mod signed;
 
