@@ -144,17 +144,26 @@ fn text(data: &[u8]) -> Cow<'_, str> {
 }
 
 /// Library and oracle agree on a native value: both refuse it, or both open it the same way.
-fn agree_native(format: &str, value: &str, got: Result<Opened, Rejection>, want: Option<Authentic>) {
+fn agree_native(
+    format: &str,
+    value: &str,
+    got: Result<Opened, Rejection>,
+    want: Option<Authentic>,
+) {
     match (got, want) {
         (Err(_), None) => {}
         (Ok(opened), Some(authentic)) => {
-            let times = opened.times.map(|t| [t.created_at, t.issued_at, t.expires_at]);
+            let times = opened
+                .times
+                .map(|t| [t.created_at, t.issued_at, t.expires_at]);
             assert_eq!(opened.key_index, authentic.key_index, "{format}: key index");
             assert_eq!(times, Some(authentic.times), "{format}: times");
             assert_eq!(opened.json, authentic.payload, "{format}: payload");
         }
         (Ok(opened), None) => {
-            panic!("FORGERY: {format} accepted a value that is not authentic: {value:?} -> {opened:?}")
+            panic!(
+                "FORGERY: {format} accepted a value that is not authentic: {value:?} -> {opened:?}"
+            )
         }
         (Err(reason), Some(_)) => {
             panic!("{format} refused an authentic value ({reason}): {value:?}")
@@ -200,11 +209,13 @@ pub fn express_open(data: &[u8]) {
             (Err(Rejection::Malformed), Some(_)) => {
                 assert_eq!(decode_value(oracle::unquote(value)), None)
             }
-            (Ok(found), None) => panic!(
-                "FORGERY: express {grip:?} accepted {value:?} / {sig:?} -> {found:?}"
-            ),
+            (Ok(found), None) => {
+                panic!("FORGERY: express {grip:?} accepted {value:?} / {sig:?} -> {found:?}")
+            }
             (Err(reason), Some(_)) => {
-                panic!("express {grip:?} refused an authentic cookie ({reason}): {value:?} / {sig:?}")
+                panic!(
+                    "express {grip:?} refused an authentic cookie ({reason}): {value:?} / {sig:?}"
+                )
             }
         }
     }
@@ -216,12 +227,22 @@ pub fn express_open(data: &[u8]) {
 pub fn express_decode_value(data: &[u8]) {
     let text = text(data);
     let decoded = node_base64_decode(&text);
-    assert!(decoded.len() <= text.len() / 4 * 3 + 2, "base64 output larger than its input");
+    assert!(
+        decoded.len() <= text.len() / 4 * 3 + 2,
+        "base64 output larger than its input"
+    );
     if let Some(map) = decode_value(&text) {
-        assert!(!map.keys().any(|k| is_reserved(k)), "a reserved key was loaded");
+        assert!(
+            !map.keys().any(|k| is_reserved(k)),
+            "a reserved key was loaded"
+        );
         let once = encode_value(&map);
         let again = decode_value(&once).expect("what we write loads back");
-        assert_eq!(encode_value(&again), once, "re-encoding is not stable for {text:?}");
+        assert_eq!(
+            encode_value(&again),
+            once,
+            "re-encoding is not stable for {text:?}"
+        );
     }
 }
 
@@ -238,7 +259,10 @@ pub fn session_id_parse(data: &[u8]) {
             assert_eq!(id.as_str(), text);
             let key = id.store_key();
             assert_eq!(key.as_str().len(), 64);
-            assert!(key.as_str().bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+            assert!(key
+                .as_str()
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
             assert_ne!(key.as_str(), text);
         }
         None => assert!(!well_formed, "refused a well-formed id {text:?}"),
@@ -288,7 +312,10 @@ fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
             Some(loaded.key_index),
             "FORGERY: layer {format} accepted {headers:?}"
         );
-        assert_eq!(Some(&loaded.data), decode_value(oracle::unquote(value)).as_ref());
+        assert_eq!(
+            Some(&loaded.data),
+            decode_value(oracle::unquote(value)).as_ref()
+        );
         return;
     }
     let secrets = bytes(&NATIVE_SECRETS);
@@ -313,13 +340,19 @@ fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
         .iter()
         .find_map(|value| open(value).and_then(|a| session_of(&a.payload).map(|m| (a, m))));
     let Some((authentic, data)) = first else {
-        panic!("FORGERY: layer {format} (split: {}) accepted {headers:?}", layer.split);
+        panic!(
+            "FORGERY: layer {format} (split: {}) accepted {headers:?}",
+            layer.split
+        );
     };
     assert_eq!(loaded.key_index, authentic.key_index);
     assert_eq!(loaded.data, data);
     let [created, issued, expires] = authentic.times;
     let times = loaded.times.expect("native formats carry times");
-    assert_eq!([times.created_at, times.issued_at, times.expires_at], authentic.times);
+    assert_eq!(
+        [times.created_at, times.issued_at, times.expires_at],
+        authentic.times
+    );
     assert!(
         created <= issued && issued <= NOW + SKEW && NOW <= expires.saturating_add(SKEW),
         "layer {format} accepted times {:?} at {NOW}",

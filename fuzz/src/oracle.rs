@@ -77,7 +77,11 @@ pub fn encrypted(secrets: &[&[u8]], name: &str, value: &str) -> Option<Authentic
     }
     let key_index = find_key(secrets, &raw[1..5])?;
     let mut subkey = [0u8; 32];
-    hkdf(secrets[key_index], b"cookie-session/v1/encrypted", &mut subkey);
+    hkdf(
+        secrets[key_index],
+        b"cookie-session/v1/encrypted",
+        &mut subkey,
+    );
     let mut aad = b"cookie-session/v1/encrypted\0".to_vec();
     aad.extend_from_slice(&raw[..5]);
     aad.extend_from_slice(name.as_bytes());
@@ -180,7 +184,11 @@ pub fn express(
         return None;
     }
     let data = format!("{name}={value}");
-    secrets
-        .iter()
-        .position(|s| bool::from(keygrip(alg, s, data.as_bytes()).as_bytes().ct_eq(sig.as_bytes())))
+    secrets.iter().position(|s| {
+        bool::from(
+            keygrip(alg, s, data.as_bytes())
+                .as_bytes()
+                .ct_eq(sig.as_bytes()),
+        )
+    })
 }

@@ -35,7 +35,9 @@ fn sessions() -> Vec<Map<String, Value>> {
         Map::new(),
         obj(json!({"views": 1})),
         obj(json!({"user": 42, "role": "admin", "ok": true, "none": null})),
-        obj(json!({"s": "é😀\u{0}\u{1f}\"\\\u{2028}", "n": [0, -1, 9007199254740992i64, 1.5, 1e21, -2.5e-7]})),
+        obj(
+            json!({"s": "é😀\u{0}\u{1f}\"\\\u{2028}", "n": [0, -1, 9007199254740992i64, 1.5, 1e21, -2.5e-7]}),
+        ),
         obj(json!({"a": {"b": {"c": [[[{"d": []}]]]}}, "10": 1, "2": 2})),
         obj(json!({"isNew": true, "__proto__": {}, "keep": {"isNew": 1}})),
         obj(json!({"big": "x".repeat(3000)})),
@@ -94,7 +96,11 @@ fn native_values(format: Format) -> Vec<String> {
         let canonical = main.canonical(session);
         out.push(main.seal(&canonical, TIMES).value);
         if i == 2 {
-            out.push(codec(&second_first, NAME, false).seal(&canonical, TIMES).value);
+            out.push(
+                codec(&second_first, NAME, false)
+                    .seal(&canonical, TIMES)
+                    .value,
+            );
             out.push(codec(&stranger, NAME, false).seal(&canonical, TIMES).value);
             out.push(codec(&ring, "other", false).seal(&canonical, TIMES).value);
             for times in OTHER_TIMES {
@@ -138,15 +144,23 @@ fn express_pairs(vectors: &Value) -> Vec<(String, String)> {
             out.push(codec.seal(NAME, session));
         }
         // Signed, but not base64 JSON.
-        out.push(("!!!notbase64".into(), codec.sign_cookie(NAME, "!!!notbase64")));
+        out.push((
+            "!!!notbase64".into(),
+            codec.sign_cookie(NAME, "!!!notbase64"),
+        ));
     }
     for data in strings(vectors, "signature_vectors", "data") {
         if let Some(value) = data.strip_prefix("session=") {
-            let sig = ExpressCodec::new(&express_ring(), SigAlgorithm::Sha1).sign_cookie(NAME, value);
+            let sig =
+                ExpressCodec::new(&express_ring(), SigAlgorithm::Sha1).sign_cookie(NAME, value);
             out.push((value.to_owned(), sig));
         }
     }
-    for item in vectors["signature_vectors"].as_array().into_iter().flatten() {
+    for item in vectors["signature_vectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if let (Some(data), Some(sig)) = (item["data"].as_str(), item["sig"].as_str()) {
             if let Some(value) = data.strip_prefix("session=") {
                 out.push((value.to_owned(), sig.to_owned()));
@@ -164,7 +178,9 @@ fn cookie_headers(vectors: &Value) -> Vec<String> {
     for layer in LAYERS.iter() {
         for session in sessions() {
             // What the browser sends back: the name=value part of each Set-Cookie.
-            let Ok(set_cookies) = layer.layer.encode(session) else { continue };
+            let Ok(set_cookies) = layer.layer.encode(session) else {
+                continue;
+            };
             let pairs: Vec<&str> = set_cookies
                 .iter()
                 .filter_map(|c| c.split(';').next())
@@ -210,12 +226,17 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     }
     for (value, sig) in express_pairs(&vectors) {
         out.push(("express_open", format!("{value}\n{sig}").into_bytes()));
-        out.push(("express_open", format!("\"{value}\"\n\"{sig}\"").into_bytes()));
+        out.push((
+            "express_open",
+            format!("\"{value}\"\n\"{sig}\"").into_bytes(),
+        ));
         out.push(("express_decode_value", value.into_bytes()));
     }
-    for input in strings(&vectors, "node_base64_decode_vectors", "input")
-        .chain(strings(&vectors, "encoding_vectors", "base64"))
-    {
+    for input in strings(&vectors, "node_base64_decode_vectors", "input").chain(strings(
+        &vectors,
+        "encoding_vectors",
+        "base64",
+    )) {
         out.push(("express_decode_value", input.as_bytes().to_vec()));
     }
     for session in sessions() {

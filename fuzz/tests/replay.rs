@@ -11,7 +11,10 @@ const TARGETS: [(&str, Check); 6] = [
     ("encrypted_open", cookie_session_fuzz::encrypted_open),
     ("signed_open", cookie_session_fuzz::signed_open),
     ("express_open", cookie_session_fuzz::express_open),
-    ("express_decode_value", cookie_session_fuzz::express_decode_value),
+    (
+        "express_decode_value",
+        cookie_session_fuzz::express_decode_value,
+    ),
     ("session_id_parse", cookie_session_fuzz::session_id_parse),
 ];
 
@@ -33,7 +36,10 @@ fn corpus_and_artifacts_replay_cleanly() {
     let mut replayed = 0;
     for (target, check) in TARGETS {
         let seeds = files(&root.join("corpus").join(target));
-        assert!(!seeds.is_empty(), "{target}: no seeds (cargo run --example seeds)");
+        assert!(
+            !seeds.is_empty(),
+            "{target}: no seeds (cargo run --example seeds)"
+        );
         for path in seeds
             .iter()
             .chain(files(&root.join("artifacts").join(target)).iter())
@@ -55,7 +61,10 @@ fn sealed_seeds_open() {
         .map(|s| s.as_bytes())
         .collect();
     for (target, open) in [
-        ("encrypted_open", cookie_session_fuzz::oracle::encrypted as fn(&[&[u8]], &str, &str) -> _),
+        (
+            "encrypted_open",
+            cookie_session_fuzz::oracle::encrypted as fn(&[&[u8]], &str, &str) -> _,
+        ),
         ("signed_open", cookie_session_fuzz::oracle::signed),
     ] {
         let authentic = files(&root.join(target))
@@ -65,7 +74,10 @@ fn sealed_seeds_open() {
                 open(&secrets, cookie_session_fuzz::NAME, &text).is_some()
             })
             .count();
-        assert!(authentic >= 10, "{target}: only {authentic} authentic seeds");
+        assert!(
+            authentic >= 10,
+            "{target}: only {authentic} authentic seeds"
+        );
     }
 }
 
