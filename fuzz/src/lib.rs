@@ -1,0 +1,391 @@
+//! The checks behind the fuzz targets of `cookie-session` (issue #6, SECURITY.md §8.8 items
+//! 60–61), and the fixtures they share with the seed generator (`examples/seeds.rs`).
+//!
+//! Every target in `fuzz_targets/` is three lines calling the function of the same name here,
+//! so a finding can be replayed from a test or a debugger without libFuzzer. The rules:
+//!
+//! - nothing panics, whatever the input (a panic is how libFuzzer sees a finding);
+//! - an authenticated decoder (`encrypted`, `signed`, `express`, and the session layer over
+//!   them) returns `Ok` **only** for a value the independent [`oracle`] verifies with the
+//!   fixture keys, and then reads the same key, times and payload out of it. An `Ok` for
+//!   anything else — random bytes, a mutation of a sealed seed — is a forgery: the target
+//!   panics. The converse is checked too (an authentic value must open), which makes the
+//!   native targets differential tests of the documented layouts;
+//! - the pure parsers (`cookie_values`, `SessionId::parse`, `decode_value`) keep their
+//!   documented invariants.
+//!
+//! The seeds (`fuzz/corpus/<target>/`) hold values sealed with the fixture keys, so the
+//! fuzzer starts from inputs that get past the format byte, the key id and the MAC.
+
+pub mod oracle;
+pub mod seeds;
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use cookie_session::cookie::{cookie_values, first_cookie_value};
+use cookie_session::format::encrypted::EncryptedCodec;
+use cookie_session::format::express::{
+    decode_value, encode_value, is_reserved, node_base64_decode, ExpressCodec,
+};
+use cookie_session::format::signed::SignedCodec;
+use cookie_session::format::{Format, Loaded, Opened, Rejection, SigAlgorithm, Timestamps};
+use cookie_session::store::SessionId;
+use cookie_session::{from_unix_secs, KeyRing, SessionConfig, SessionLayer};
+use serde_json::{Map, Value};
+
+use oracle::{Authentic, Keygrip};
+
+/// The cookie name every fixture uses.
+pub const NAME: &str = "session";
+
+/// The native formats' key ring: the first seals, both open (key index 0 and 1).
+pub const NATIVE_SECRETS: [&str; 2] = [
+    "fuzz-native-secret-one-is-32-bytes-long",
+    "fuzz-native-secret-two-is-32-bytes-long",
+];
+
+/// The Express format's key ring: the keys of the pinned Express vectors
+/// (`cookie-session/tests/data/express-vectors.json`), so their cookies authenticate.
+pub const EXPRESS_SECRETS: [&str; 2] = ["key-new", "key-old"];
+
+/// The fixed clock of the session layers (Unix seconds).
+pub const NOW: u64 = 1_700_000_100;
+
+/// The layers' clock skew (the default).
+pub const SKEW: u64 = 60;
+
+/// Times valid at [`NOW`]: what the seeds are sealed with.
+pub const TIMES: Timestamps = Timestamps {
+    created_at: 1_700_000_000,
+    issued_at: 1_700_000_000,
+    expires_at: 1_700_086_400,
+};
+
+fn bytes<const N: usize>(secrets: &[&'static str; N]) -> Vec<&'static [u8]> {
+    secrets.iter().map(|s| s.as_bytes()).collect()
+}
+
+/// The native key ring.
+pub fn native_ring() -> KeyRing {
+    KeyRing::new(NATIVE_SECRETS).expect("fixture keys are valid")
+}
+
+/// The Express key ring.
+pub fn express_ring() -> KeyRing {
+    KeyRing::new(EXPRESS_SECRETS).expect("fixture keys are valid")
+}
+
+static ENCRYPTED: LazyLock<EncryptedCodec> =
+    LazyLock::new(|| EncryptedCodec::new(&native_ring()).expect("32-byte keys"));
+static SIGNED: LazyLock<SignedCodec> =
+    LazyLock::new(|| SignedCodec::new(&native_ring()).expect("32-byte keys"));
+
+/// keygrip's three algorithms, with the oracle's name for each.
+pub const ALGORITHMS: [(SigAlgorithm, Keygrip); 3] = [
+    (SigAlgorithm::Sha1, Keygrip::Sha1),
+    (SigAlgorithm::Sha256, Keygrip::Sha256),
+    (SigAlgorithm::Sha512, Keygrip::Sha512),
+];
+
+static EXPRESS: LazyLock<Vec<(Keygrip, ExpressCodec)>> = LazyLock::new(|| {
+    ALGORITHMS
+        .iter()
+        .map(|&(alg, grip)| (grip, ExpressCodec::new(&express_ring(), alg)))
+        .collect()
+});
+
+/// A session layer under test: the whole read path (header parse → decode → time checks).
+pub struct Layer {
+    /// Its format.
+    pub format: Format,
+    /// Whether it reads sessions split over `session.0`, `session.1`, … (and compresses).
+    pub split: bool,
+    /// The layer, on a clock stopped at [`NOW`].
+    pub layer: SessionLayer,
+}
+
+/// Every configuration the `cookie_header` target reads through.
+pub static LAYERS: LazyLock<Vec<Layer>> = LazyLock::new(|| {
+    let mut layers = Vec::new();
+    let configs = [
+        (Format::Encrypted, false),
+        (Format::Signed, false),
+        (Format::Encrypted, true),
+        (Format::Signed, true),
+        (Format::Express(SigAlgorithm::Sha1), false),
+        (Format::Express(SigAlgorithm::Sha256), false),
+    ];
+    for (format, split) in configs {
+        let ring = match format {
+            Format::Express(_) => express_ring(),
+            _ => native_ring(),
+        };
+        let mut config = SessionConfig::new(ring)
+            .format(format)
+            .clock(|| from_unix_secs(NOW))
+            .ttl(Duration::from_secs(TIMES.expires_at - TIMES.issued_at));
+        if split {
+            config = config.split_oversized(4).compress(true);
+        }
+        let layer = config.build().expect("fixture layer config is valid");
+        layers.push(Layer {
+            format,
+            split,
+            layer,
+        });
+    }
+    layers
+});
+
+fn text(data: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(data)
+}
+
+/// Library and oracle agree on a native value: both refuse it, or both open it the same way.
+fn agree_native(
+    format: &str,
+    value: &str,
+    got: Result<Opened, Rejection>,
+    want: Option<Authentic>,
+) {
+    match (got, want) {
+        (Err(_), None) => {}
+        (Ok(opened), Some(authentic)) => {
+            let times = opened
+                .times
+                .map(|t| [t.created_at, t.issued_at, t.expires_at]);
+            assert_eq!(opened.key_index, authentic.key_index, "{format}: key index");
+            assert_eq!(times, Some(authentic.times), "{format}: times");
+            assert_eq!(opened.json, authentic.payload, "{format}: payload");
+        }
+        (Ok(opened), None) => {
+            panic!(
+                "FORGERY: {format} accepted a value that is not authentic: {value:?} -> {opened:?}"
+            )
+        }
+        (Err(reason), Some(_)) => {
+            panic!("{format} refused an authentic value ({reason}): {value:?}")
+        }
+    }
+}
+
+/// `EncryptedCodec::open` on arbitrary text.
+pub fn encrypted_open(data: &[u8]) {
+    let value = text(data);
+    let want = oracle::encrypted(&bytes(&NATIVE_SECRETS), NAME, &value);
+    agree_native("encrypted", &value, ENCRYPTED.open(NAME, &value), want);
+    // Bound to the cookie name: never opens under another one.
+    assert!(ENCRYPTED.open("session.0", &value).is_err() || value.is_empty());
+}
+
+/// `SignedCodec::open` on arbitrary text.
+pub fn signed_open(data: &[u8]) {
+    let value = text(data);
+    let want = oracle::signed(&bytes(&NATIVE_SECRETS), NAME, &value);
+    agree_native("signed", &value, SIGNED.open(NAME, &value), want);
+    assert!(SIGNED.open("session.0", &value).is_err());
+}
+
+/// `ExpressCodec::open` with every algorithm. The input is `value`, or `value \n sig`.
+pub fn express_open(data: &[u8]) {
+    let text = text(data);
+    let (value, sig) = match text.split_once('\n') {
+        Some((value, sig)) => (value, Some(sig)),
+        None => (&*text, None),
+    };
+    for (grip, codec) in EXPRESS.iter() {
+        let got = codec.open(NAME, Some(value), sig);
+        let want =
+            sig.and_then(|sig| oracle::express(&bytes(&EXPRESS_SECRETS), *grip, NAME, value, sig));
+        match (got, want) {
+            (Err(_), None) => {}
+            (Ok((index, map)), Some(expected)) => {
+                assert_eq!(index, expected, "express {grip:?}: key index");
+                assert_eq!(Some(map), decode_value(oracle::unquote(value)));
+            }
+            // Authentic, but not JSON: refused after the signature, as documented.
+            (Err(Rejection::Malformed), Some(_)) => {
+                assert_eq!(decode_value(oracle::unquote(value)), None)
+            }
+            (Ok(found), None) => {
+                panic!("FORGERY: express {grip:?} accepted {value:?} / {sig:?} -> {found:?}")
+            }
+            (Err(reason), Some(_)) => {
+                panic!(
+                    "express {grip:?} refused an authentic cookie ({reason}): {value:?} / {sig:?}"
+                )
+            }
+        }
+    }
+}
+
+/// `express::decode_value` (Node's lenient base64, then `JSON.parse`), which runs only after
+/// the signature verified, but must still be total; and what it loads is canonical: written
+/// back, it loads and re-encodes to the same text (no rewrite loop, SPEC §3.2).
+pub fn express_decode_value(data: &[u8]) {
+    let text = text(data);
+    let decoded = node_base64_decode(&text);
+    assert!(
+        decoded.len() <= text.len() / 4 * 3 + 2,
+        "base64 output larger than its input"
+    );
+    if let Some(map) = decode_value(&text) {
+        assert!(
+            !map.keys().any(|k| is_reserved(k)),
+            "a reserved key was loaded"
+        );
+        let once = encode_value(&map);
+        let again = decode_value(&once).expect("what we write loads back");
+        assert_eq!(
+            encode_value(&again),
+            once,
+            "re-encoding is not stable for {text:?}"
+        );
+    }
+}
+
+/// `SessionId::parse`: exactly 32 base64url characters (24 bytes), nothing else.
+pub fn session_id_parse(data: &[u8]) {
+    let text = text(data);
+    let well_formed = text.len() == 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match SessionId::parse(&text) {
+        Some(id) => {
+            assert!(well_formed, "accepted a malformed id {text:?}");
+            assert_eq!(id.as_str(), text);
+            let key = id.store_key();
+            assert_eq!(key.as_str().len(), 64);
+            assert!(key
+                .as_str()
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+            assert_ne!(key.as_str(), text);
+        }
+        None => assert!(!well_formed, "refused a well-formed id {text:?}"),
+    }
+}
+
+/// Arbitrary `Cookie` header lines (the input split on `\n`) through `cookie_values` and
+/// through `SessionLayer::decode` of every [`LAYERS`] configuration.
+pub fn cookie_header(data: &[u8]) {
+    let text = text(data);
+    let headers: Vec<&str> = text.split('\n').collect();
+    let values: Vec<&str> = cookie_values(headers.iter().copied(), NAME).collect();
+    let pairs = headers.iter().map(|h| h.split(';').count()).sum::<usize>();
+    assert!(values.len() <= pairs);
+    for value in &values {
+        assert!(!value.contains(';'), "a value runs past its ';'");
+        assert!(text.contains(&format!("{NAME}={value}")));
+    }
+    assert_eq!(
+        first_cookie_value(headers.iter().copied(), NAME),
+        values.first().copied()
+    );
+    for layer in LAYERS.iter() {
+        if let Ok(loaded) = layer.layer.decode(headers.iter().copied()) {
+            check_layer_accept(layer, &headers, &loaded);
+        }
+    }
+}
+
+/// What the layer accepted must be what the documented rules pick: native formats take the
+/// first cookie of the name that authenticates and holds a JSON object (or, when there is no
+/// non-empty one and splitting is on, the joined chunks), and its times must be valid at
+/// [`NOW`]; Express takes the first `session` and `session.sig` cookies.
+fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
+    let format = layer.format;
+    if let Format::Express(alg) = format {
+        let grip = ALGORITHMS
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, g)| *g)
+            .expect("every algorithm has a grip");
+        let value = first_cookie_value(headers.iter().copied(), NAME).unwrap_or_default();
+        let sig = first_cookie_value(headers.iter().copied(), "session.sig").unwrap_or_default();
+        let index = oracle::express(&bytes(&EXPRESS_SECRETS), grip, NAME, value, sig);
+        assert_eq!(
+            index,
+            Some(loaded.key_index),
+            "FORGERY: layer {format} accepted {headers:?}"
+        );
+        assert_eq!(
+            Some(&loaded.data),
+            decode_value(oracle::unquote(value)).as_ref()
+        );
+        return;
+    }
+    let secrets = bytes(&NATIVE_SECRETS);
+    let open = |value: &str| match format {
+        Format::Encrypted => oracle::encrypted(&secrets, NAME, value),
+        _ => oracle::signed(&secrets, NAME, value),
+    };
+    let mut candidates: Vec<String> = cookie_values(headers.iter().copied(), NAME)
+        .map(str::to_owned)
+        .collect();
+    if layer.split && candidates.iter().all(String::is_empty) {
+        let mut joined = String::new();
+        for i in 0..4 {
+            match first_cookie_value(headers.iter().copied(), &format!("{NAME}.{i}")) {
+                Some(chunk) if !chunk.is_empty() => joined.push_str(chunk),
+                _ => break,
+            }
+        }
+        candidates.push(joined);
+    }
+    let first = candidates
+        .iter()
+        .find_map(|value| open(value).and_then(|a| session_of(&a.payload).map(|m| (a, m))));
+    let Some((authentic, data)) = first else {
+        panic!(
+            "FORGERY: layer {format} (split: {}) accepted {headers:?}",
+            layer.split
+        );
+    };
+    assert_eq!(loaded.key_index, authentic.key_index);
+    assert_eq!(loaded.data, data);
+    let [created, issued, expires] = authentic.times;
+    let times = loaded.times.expect("native formats carry times");
+    assert_eq!(
+        [times.created_at, times.issued_at, times.expires_at],
+        authentic.times
+    );
+    assert!(
+        created <= issued && issued <= NOW + SKEW && NOW <= expires.saturating_add(SKEW),
+        "layer {format} accepted times {:?} at {NOW}",
+        authentic.times
+    );
+}
+
+/// The session map of an authentic native payload: JSON, or 0x00 + raw deflate of it (at most
+/// 64 KiB inflated); `None` when it is not a JSON object.
+fn session_of(payload: &[u8]) -> Option<Map<String, Value>> {
+    let json: Cow<'_, [u8]> = match payload.split_first() {
+        Some((0, deflated)) => {
+            miniz_oxide::inflate::decompress_to_vec_with_limit(deflated, 64 * 1024)
+                .ok()?
+                .into()
+        }
+        _ => payload.into(),
+    };
+    serde_json::from_slice(&json).ok()
+}
+
+// ---- JWT ----
+//
+// The `jwt` format is being added on another branch. When it lands, add here:
+//
+//     pub fn jwt_open(data: &[u8]) {
+//         let value = text(data);
+//         // open with the fixture key(s), compare with an independent verifier in oracle.rs
+//         // (header alg pinned, HMAC/EdDSA over `header.payload`, exp/nbf/iat read from the
+//         // claims), and panic on any Ok the oracle does not confirm: an alg=none token, a
+//         // key-confusion token or a mutation of a sealed seed opening is a forgery.
+//     }
+//
+// a `[[bin]] jwt_open` in fuzz/Cargo.toml, a `(Format::Jwt.., false)` line in LAYERS so the
+// `cookie_header` target covers it (with its branch in `check_layer_accept`), and its seeds in
+// `seeds::corpus`.

@@ -1,0 +1,194 @@
+//! Independent verifiers written from the documented byte layouts (the module docs of
+//! `format::encrypted`, `format::signed` and `format::express`), not from the library's code.
+//!
+//! A fuzz target asserts that the library accepts a value exactly when the oracle says it is
+//! authentic, and that both read the same times and payload out of it. The oracle only ever
+//! uses the primitives (HKDF, HMAC, XChaCha20-Poly1305, base64); every piece of glue — format
+//! byte, key id, nonce and tag offsets, AAD and MAC input, canonical base64, length limit — is
+//! written again here, so a bug in the library's glue shows up as a disagreement.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// The largest cookie value any decoder looks at (`format::MAX_INPUT_LEN`, documented).
+pub const MAX_INPUT_LEN: usize = 8 * 4096;
+
+/// What an authentic native value holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentic {
+    /// Index in the ring of the key whose id the value names.
+    pub key_index: usize,
+    /// `created_at`, `issued_at`, `expires_at`.
+    pub times: [u64; 3],
+    /// The payload after the times (JSON, or 0x00 + deflate when compressed).
+    pub payload: Vec<u8>,
+}
+
+fn hkdf(secret: &[u8], info: &[u8], out: &mut [u8]) {
+    Hkdf::<Sha256>::new(None, secret)
+        .expand(info, out)
+        .expect("short HKDF outputs never fail");
+}
+
+/// The public key id: 4 bytes of HKDF-SHA256(secret, info = "cookie-session/v1/key-id").
+pub fn key_id(secret: &[u8]) -> [u8; 4] {
+    let mut id = [0u8; 4];
+    hkdf(secret, b"cookie-session/v1/key-id", &mut id);
+    id
+}
+
+/// Strict base64url: decodes, and re-encodes to exactly the same text (canonical).
+fn b64(text: &str) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    (URL_SAFE_NO_PAD.encode(&bytes) == text).then_some(bytes)
+}
+
+fn times(bytes: &[u8]) -> Option<([u64; 3], &[u8])> {
+    if bytes.len() < 24 {
+        return None;
+    }
+    let word = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+        u64::from_be_bytes(b)
+    };
+    Some(([word(0), word(1), word(2)], &bytes[24..]))
+}
+
+fn find_key(secrets: &[&[u8]], kid: &[u8]) -> Option<usize> {
+    secrets.iter().position(|s| key_id(s) == kid)
+}
+
+/// `encrypted`: base64url(0xE1 | kid (4) | nonce (24) | XChaCha20-Poly1305(times | JSON) | tag),
+/// AAD = "cookie-session/v1/encrypted\0" | 0xE1 | kid | name.
+pub fn encrypted(secrets: &[&[u8]], name: &str, value: &str) -> Option<Authentic> {
+    if value.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let raw = b64(value)?;
+    if raw.len() < 5 + 24 + 24 + 16 || raw[0] != 0xE1 {
+        return None;
+    }
+    let key_index = find_key(secrets, &raw[1..5])?;
+    let mut subkey = [0u8; 32];
+    hkdf(
+        secrets[key_index],
+        b"cookie-session/v1/encrypted",
+        &mut subkey,
+    );
+    let mut aad = b"cookie-session/v1/encrypted\0".to_vec();
+    aad.extend_from_slice(&raw[..5]);
+    aad.extend_from_slice(name.as_bytes());
+    let plain = XChaCha20Poly1305::new(Key::from_slice(&subkey))
+        .decrypt(
+            XNonce::from_slice(&raw[5..29]),
+            Payload {
+                msg: &raw[29..],
+                aad: &aad,
+            },
+        )
+        .ok()?;
+    let (times, payload) = times(&plain)?;
+    Some(Authentic {
+        key_index,
+        times,
+        payload: payload.to_vec(),
+    })
+}
+
+/// `signed`: base64url(body) "." base64url(tag), body = 0x51 | kid | times | JSON,
+/// tag = HMAC-SHA256(subkey, "cookie-session/v1/signed\0" | u32 BE len(name) | name | body).
+pub fn signed(secrets: &[&[u8]], name: &str, value: &str) -> Option<Authentic> {
+    if value.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let (body, tag) = value.split_once('.')?;
+    let (body, tag) = (b64(body)?, b64(tag)?);
+    if tag.len() != 32 || body.len() < 5 + 24 || body[0] != 0x51 {
+        return None;
+    }
+    let key_index = find_key(secrets, &body[1..5])?;
+    let mut subkey = [0u8; 32];
+    hkdf(secrets[key_index], b"cookie-session/v1/signed", &mut subkey);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&subkey).expect("any key length");
+    mac.update(b"cookie-session/v1/signed\0");
+    mac.update(&u32::try_from(name.len()).ok()?.to_be_bytes());
+    mac.update(name.as_bytes());
+    mac.update(&body);
+    let expected = mac.finalize().into_bytes();
+    if !bool::from(expected.as_slice().ct_eq(&tag)) {
+        return None;
+    }
+    let (times, payload) = times(&body[5..])?;
+    Some(Authentic {
+        key_index,
+        times,
+        payload: payload.to_vec(),
+    })
+}
+
+/// keygrip's algorithm of the `express` format.
+#[derive(Debug, Clone, Copy)]
+pub enum Keygrip {
+    /// HMAC-SHA1 (the default).
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+fn keygrip(alg: Keygrip, secret: &[u8], data: &[u8]) -> String {
+    fn sign<M: Mac + KeyInit>(secret: &[u8], data: &[u8]) -> String {
+        let mut mac = <M as KeyInit>::new_from_slice(secret).expect("any key length");
+        mac.update(data);
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+    match alg {
+        Keygrip::Sha1 => sign::<Hmac<sha1::Sha1>>(secret, data),
+        Keygrip::Sha256 => sign::<Hmac<Sha256>>(secret, data),
+        Keygrip::Sha512 => sign::<Hmac<sha2::Sha512>>(secret, data),
+    }
+}
+
+/// cookies 0.9.1's unquoting: a value starting with `"` loses its first and its last char.
+pub fn unquote(value: &str) -> &str {
+    match value.strip_prefix('"') {
+        Some(rest) => {
+            let mut chars = rest.chars();
+            chars.next_back();
+            chars.as_str()
+        }
+        None => value,
+    }
+}
+
+/// `express`: the sig cookie is base64url-no-pad(HMAC(key, "<name>=<value>")) for the first
+/// key that matches, after unquoting both; empty value or sig, or a value over the limit,
+/// never verifies. Returns the index of the first matching key.
+pub fn express(
+    secrets: &[&[u8]],
+    alg: Keygrip,
+    name: &str,
+    value: &str,
+    sig: &str,
+) -> Option<usize> {
+    let (value, sig) = (unquote(value), unquote(sig));
+    if value.is_empty() || sig.is_empty() || value.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let data = format!("{name}={value}");
+    secrets.iter().position(|s| {
+        bool::from(
+            keygrip(alg, s, data.as_bytes())
+                .as_bytes()
+                .ct_eq(sig.as_bytes()),
+        )
+    })
+}

@@ -1,0 +1,263 @@
+//! The seed corpus: values sealed with the fixture keys, their tampered variants, and the
+//! pinned Express vectors. `cargo run --example seeds` (in `fuzz/`) writes them to
+//! `fuzz/corpus/<target>/seed-<n>`; the corpus is committed, so this only needs running again
+//! when the formats or the fixtures change.
+
+use std::collections::BTreeSet;
+
+use cookie_session::format::express::{encode_value, replace_lone_surrogates, ExpressCodec};
+use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps};
+use cookie_session::store::SessionId;
+use serde_json::{json, Map, Value};
+
+use crate::{express_ring, native_ring, KeyRing, LAYERS, NAME, NATIVE_SECRETS, TIMES};
+
+/// The pinned Express vectors, read at run time.
+const VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../cookie-session/tests/data/express-vectors.json"
+);
+
+fn obj(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Sessions of every shape: empty, small, unicode and control characters, numbers at the
+/// edges, nesting, reserved Express keys, and one large enough to compress and split.
+fn sessions() -> Vec<Map<String, Value>> {
+    let noise: String = (0..9000u32)
+        .map(|i| char::from(b'!' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 90))
+        .collect();
+    vec![
+        Map::new(),
+        obj(json!({"views": 1})),
+        obj(json!({"user": 42, "role": "admin", "ok": true, "none": null})),
+        obj(
+            json!({"s": "é😀\u{0}\u{1f}\"\\\u{2028}", "n": [0, -1, 9007199254740992i64, 1.5, 1e21, -2.5e-7]}),
+        ),
+        obj(json!({"a": {"b": {"c": [[[{"d": []}]]]}}, "10": 1, "2": 2})),
+        obj(json!({"isNew": true, "__proto__": {}, "keep": {"isNew": 1}})),
+        obj(json!({"big": "x".repeat(3000)})),
+        obj(json!({"noise": noise})),
+    ]
+}
+
+/// Times that are valid, expired, issued in the future and out of order.
+const OTHER_TIMES: [Timestamps; 3] = [
+    Timestamps {
+        created_at: 1,
+        issued_at: 2,
+        expires_at: 3,
+    },
+    Timestamps {
+        created_at: u64::MAX,
+        issued_at: u64::MAX,
+        expires_at: u64::MAX,
+    },
+    Timestamps {
+        created_at: 1_700_000_050,
+        issued_at: 1_700_000_000,
+        expires_at: 1_700_086_400,
+    },
+];
+
+/// Tampered copies of a value: one bit flipped in the middle, the last byte dropped, a
+/// character appended.
+fn tampered(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if !value.is_empty() {
+        let mid = value.len() / 2;
+        let mut flipped = value.as_bytes().to_vec();
+        flipped[mid] ^= 1;
+        out.extend(String::from_utf8(flipped).ok());
+        out.push(value[..value.len() - 1].to_owned());
+    }
+    out.push(format!("{value}A"));
+    out
+}
+
+/// Native values: sealed by the first key, by the second (key index 1), compressed, with odd
+/// times, for another cookie name, by a key outside the ring; plus tampered copies.
+fn native_values(format: Format) -> Vec<String> {
+    let ring = native_ring();
+    let second_first = KeyRing::new([NATIVE_SECRETS[1], NATIVE_SECRETS[0]]).expect("valid keys");
+    let stranger = KeyRing::new(["a-key-that-is-not-in-the-fuzz-ring!!"]).expect("valid key");
+    let codec = |ring: &KeyRing, name: &str, compress: bool| {
+        Codec::new(format, ring, name)
+            .expect("valid keys")
+            .with_compression(compress)
+    };
+    let mut out = Vec::new();
+    for (i, session) in sessions().iter().enumerate() {
+        let main = codec(&ring, NAME, false);
+        let canonical = main.canonical(session);
+        out.push(main.seal(&canonical, TIMES).value);
+        if i == 2 {
+            out.push(
+                codec(&second_first, NAME, false)
+                    .seal(&canonical, TIMES)
+                    .value,
+            );
+            out.push(codec(&stranger, NAME, false).seal(&canonical, TIMES).value);
+            out.push(codec(&ring, "other", false).seal(&canonical, TIMES).value);
+            for times in OTHER_TIMES {
+                out.push(main.seal(&canonical, times).value);
+            }
+            // Authentic but not a JSON object.
+            out.push(main.seal(b"[1,2]", TIMES).value);
+            out.push(main.seal(b"\x00\xff", TIMES).value);
+        }
+        if canonical.len() >= 128 {
+            out.push(codec(&ring, NAME, true).seal(&canonical, TIMES).value);
+        }
+    }
+    let tampered: Vec<String> = out.iter().take(4).flat_map(|v| tampered(v)).collect();
+    out.extend(tampered);
+    out
+}
+
+fn vectors() -> Value {
+    let text = std::fs::read_to_string(VECTORS).expect("the pinned Express vectors");
+    // The file holds a lone surrogate escape, which serde_json refuses: rewrite it first, as
+    // the library's own vector tests do.
+    serde_json::from_str(&replace_lone_surrogates(&text)).expect("vectors are JSON")
+}
+
+fn strings<'a>(v: &'a Value, list: &str, field: &str) -> impl Iterator<Item = &'a str> + 'a {
+    let field = field.to_owned();
+    v[list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(move |item| item[field.as_str()].as_str())
+}
+
+/// Express `(value, sig)` pairs: sealed with each algorithm, and from the vectors.
+fn express_pairs(vectors: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (alg, _) in crate::ALGORITHMS {
+        let codec = ExpressCodec::new(&express_ring(), alg);
+        for session in sessions().iter().take(7) {
+            out.push(codec.seal(NAME, session));
+        }
+        // Signed, but not base64 JSON.
+        out.push((
+            "!!!notbase64".into(),
+            codec.sign_cookie(NAME, "!!!notbase64"),
+        ));
+    }
+    for data in strings(vectors, "signature_vectors", "data") {
+        if let Some(value) = data.strip_prefix("session=") {
+            let sig =
+                ExpressCodec::new(&express_ring(), SigAlgorithm::Sha1).sign_cookie(NAME, value);
+            out.push((value.to_owned(), sig));
+        }
+    }
+    for item in vectors["signature_vectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(data), Some(sig)) = (item["data"].as_str(), item["sig"].as_str()) {
+            if let Some(value) = data.strip_prefix("session=") {
+                out.push((value.to_owned(), sig.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// `Cookie` header texts (lines joined with `\n`) for the `cookie_header` target.
+fn cookie_headers(vectors: &Value) -> Vec<String> {
+    let mut out: Vec<String> = strings(vectors, "vectors", "request_cookie")
+        .map(str::to_owned)
+        .collect();
+    for layer in LAYERS.iter() {
+        for session in sessions() {
+            // What the browser sends back: the name=value part of each Set-Cookie.
+            let Ok(set_cookies) = layer.layer.encode(session) else {
+                continue;
+            };
+            let pairs: Vec<&str> = set_cookies
+                .iter()
+                .filter_map(|c| c.split(';').next())
+                .filter(|pair| !pair.ends_with('='))
+                .collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            out.push(pairs.join("; "));
+            // Shadowed by a forged cookie first, and spread over two header lines.
+            out.push(format!("session=forged; a=1;  {}", pairs.join(";")));
+            out.push(pairs.join("\n"));
+        }
+    }
+    for format in [Format::Encrypted, Format::Signed] {
+        for value in native_values(format).into_iter().take(12) {
+            out.push(format!("{NAME}={value}"));
+        }
+    }
+    out.extend(
+        [
+            "",
+            ";",
+            "session=",
+            "session=; session=\"\"",
+            "a=b;session.0=x;session.1=y",
+            "__Host-session=1; Session=2; session.sig=3",
+        ]
+        .map(String::from),
+    );
+    out
+}
+
+/// Every seed, as (target, bytes). Deterministic but for the random nonces of `encrypted`.
+pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
+    let vectors = vectors();
+    let mut out: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    for value in native_values(Format::Encrypted) {
+        out.push(("encrypted_open", value.into_bytes()));
+    }
+    for value in native_values(Format::Signed) {
+        out.push(("signed_open", value.into_bytes()));
+    }
+    for (value, sig) in express_pairs(&vectors) {
+        out.push(("express_open", format!("{value}\n{sig}").into_bytes()));
+        out.push((
+            "express_open",
+            format!("\"{value}\"\n\"{sig}\"").into_bytes(),
+        ));
+        out.push(("express_decode_value", value.into_bytes()));
+    }
+    for input in strings(&vectors, "node_base64_decode_vectors", "input").chain(strings(
+        &vectors,
+        "encoding_vectors",
+        "base64",
+    )) {
+        out.push(("express_decode_value", input.as_bytes().to_vec()));
+    }
+    for session in sessions() {
+        out.push(("express_decode_value", encode_value(&session).into_bytes()));
+    }
+    for header in cookie_headers(&vectors) {
+        out.push(("cookie_header", header.into_bytes()));
+    }
+    let id = SessionId::generate();
+    for text in [
+        id.as_str().to_owned(),
+        format!("{}=", &id.as_str()[..31]),
+        format!("{}+", &id.as_str()[..31]),
+        id.as_str()[1..].to_owned(),
+        format!("{}A", id.as_str()),
+        "' OR 1=1 --aaaaaaaaaaaaaaaaaaaaaa".to_owned(),
+    ] {
+        out.push(("session_id_parse", text.into_bytes()));
+    }
+    // Duplicates (e.g. the same vector cookie twice) are dropped.
+    let mut seen = BTreeSet::new();
+    out.retain(|(target, bytes)| seen.insert((*target, bytes.clone())));
+    out
+}
