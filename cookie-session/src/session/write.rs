@@ -112,18 +112,17 @@ impl<'a> Writer<'a> {
         };
         let sealed = codec.seal(canonical, times);
 
-        let mut cookies = vec![(codec.name(), sealed.value.as_str())];
-        if let (Some(sig_name), Some(sig)) = (codec.sig_name(), sealed.sig.as_deref()) {
-            cookies.push((sig_name, sig));
-        }
-        for (name, value) in &cookies {
+        // The value cookie, then the signature cookie of the Express format.
+        let sig = codec.sig_name().zip(sealed.sig.as_deref());
+        let cookies = std::iter::once((codec.name(), sealed.value.as_str())).chain(sig);
+        for (name, value) in cookies.clone() {
             let size = name.len() + 1 + value.len();
             if size > shared.max_cookie_size {
                 return Outcome {
                     touched: true,
                     set_cookies: Vec::new(),
                     error: Some(SessionError::CookieTooLarge {
-                        name: (*name).to_owned(),
+                        name: name.to_owned(),
                         size,
                         limit: shared.max_cookie_size,
                     }),
@@ -132,7 +131,6 @@ impl<'a> Writer<'a> {
         }
         let style = codec.header_style();
         let set_cookies = cookies
-            .iter()
             .map(|(name, value)| {
                 render_set_cookie(
                     style,
