@@ -150,7 +150,7 @@ fn allocations_per_request_inside_the_layer() {
     let bounds = [
         ("encrypted", 21, 13, 4),
         ("signed", 21, 13, 4),
-        ("express", 30, 17, 4),
+        ("express", 29, 17, 4),
     ];
     let mut report = Vec::new();
     for ((name, format), (_, visit_max, read_max, plain_max)) in formats.into_iter().zip(bounds) {

@@ -202,7 +202,14 @@ impl ExpressCodec {
 
     fn sign_parts(&self, parts: &[&[u8]]) -> String {
         match self.keys.first() {
-            Some(key) => String::from_utf8_lossy(key.sig(parts).as_bytes()).into_owned(),
+            // base64url text: ASCII, so the lossy branch is never taken.
+            Some(key) => {
+                let sig = key.sig(parts);
+                match std::str::from_utf8(sig.as_bytes()) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => String::from_utf8_lossy(sig.as_bytes()).into_owned(),
+                }
+            }
             // A ring always has a key; without one there is nothing to sign with.
             None => String::new(),
         }
