@@ -28,9 +28,6 @@ pub enum Lifetime {
     Clear,
 }
 
-/// `Expires` of a removal cookie: the Unix epoch, as every browser understands.
-const EPOCH_DATE: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
-
 /// One `Set-Cookie` header value. `name` and `value` are written as given (the formats only
 /// produce cookie-octets); `secure` is the already-decided `Secure` flag.
 ///
@@ -58,10 +55,12 @@ pub fn render_set_cookie(
     out.push_str(name);
     out.push('=');
     out.push_str(value);
+    // Written straight into `out` (no intermediate string). A removal cookie expires at the
+    // Unix epoch, "Thu, 01 Jan 1970 00:00:00 GMT", as every browser understands.
     let expires = match lifetime {
         Lifetime::Session => None,
-        Lifetime::For(duration) => Some(httpdate::fmt_http_date(now + duration)),
-        Lifetime::Clear => Some(EPOCH_DATE.to_owned()),
+        Lifetime::For(duration) => Some(httpdate::HttpDate::from(now + duration)),
+        Lifetime::Clear => Some(httpdate::HttpDate::from(SystemTime::UNIX_EPOCH)),
     };
     // `write!` into a String cannot fail.
     match style {

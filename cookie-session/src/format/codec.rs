@@ -296,13 +296,14 @@ impl Codec {
                 sig: None,
             },
             Inner::Express(codec) => {
-                // The canonical text of the Express format is the base64 value: ASCII.
-                let value = String::from_utf8_lossy(canonical).into_owned();
-                let mut signed = String::with_capacity(self.name.len() + 1 + value.len());
-                signed.push_str(&self.name);
-                signed.push('=');
-                signed.push_str(&value);
-                let sig = codec.sign(signed.as_bytes());
+                // The canonical text of the Express format is the base64 value: ASCII, so the
+                // fast validator succeeds and the lossy conversion is never taken.
+                let value = match std::str::from_utf8(canonical) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => String::from_utf8_lossy(canonical).into_owned(),
+                };
+                // keygrip signs "<name>=<value>"; signed in parts, without building it.
+                let sig = codec.sign_cookie(&self.name, &value);
                 Sealed {
                     value,
                     sig: Some(sig),

@@ -158,12 +158,15 @@ impl EncryptedCodec {
         native::write_times(&mut raw, times);
         raw.extend_from_slice(json);
 
-        let aad = aad(&key.id, name);
         // `raw` holds at least CIPHERTEXT_START bytes: the header and nonce just written.
-        let tag = key
-            .state
-            .encrypt_in_place_detached(&XNonce::from(*nonce), &aad, &mut raw[CIPHERTEXT_START..])
-            .expect("a cookie payload is far below the 256 GiB XChaCha20 limit");
+        let tag = with_aad(&key.id, name, |aad| {
+            key.state.encrypt_in_place_detached(
+                &XNonce::from(*nonce),
+                aad,
+                &mut raw[CIPHERTEXT_START..],
+            )
+        })
+        .expect("a cookie payload is far below the 256 GiB XChaCha20 limit");
         raw.extend_from_slice(&tag);
 
         let mut out = String::with_capacity(native::encoded_len(raw.len()));
@@ -210,7 +213,6 @@ impl EncryptedCodec {
         let (key_index, cipher) =
             native::find_key(&self.keys, &kid).ok_or(Rejection::UnknownKey)?;
 
-        let aad = aad(&kid, name);
         let sealed = raw
             .get_mut(CIPHERTEXT_START..)
             .ok_or(Rejection::Malformed)?;
@@ -218,9 +220,10 @@ impl EncryptedCodec {
             .split_last_chunk_mut::<TAG_LEN>()
             .ok_or(Rejection::Malformed)?;
         let tag = Tag::from(*tag);
-        cipher
-            .decrypt_in_place_detached(&nonce, &aad, ciphertext, &tag)
-            .map_err(|_| Rejection::BadSignature)?;
+        with_aad(&kid, name, |aad| {
+            cipher.decrypt_in_place_detached(&nonce, aad, ciphertext, &tag)
+        })
+        .map_err(|_| Rejection::BadSignature)?;
         // Authenticated from here on.
         let (times, _) = native::read_times(ciphertext).ok_or(Rejection::Malformed)?;
         let plaintext_end = CIPHERTEXT_START + ciphertext.len();
@@ -254,6 +257,25 @@ fn aad(kid: &[u8; KEY_ID_LEN], name: &str) -> Vec<u8> {
     aad
 }
 
+/// The longest AAD [`with_aad`] builds on the stack: a cookie name of up to 63 bytes.
+const INLINE_AAD_LEN: usize = 96;
+
+/// Calls `f` with the [`aad`] bytes, built on the stack for every usual cookie name, so
+/// sealing and opening allocate nothing for it.
+fn with_aad<R>(kid: &[u8; KEY_ID_LEN], name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; INLINE_AAD_LEN];
+    let mut len = 0;
+    for part in [AAD_DOMAIN, &[FORMAT_ENCRYPTED_V1], kid, name.as_bytes()] {
+        let Some(slot) = buf.get_mut(len..len + part.len()) else {
+            // A name too long for the stack buffer: the same bytes, on the heap.
+            return f(&aad(kid, name));
+        };
+        slot.copy_from_slice(part);
+        len += part.len();
+    }
+    f(buf.get(..len).unwrap_or_default())
+}
+
 impl fmt::Debug for EncryptedCodec {
     /// Prints how many keys there are, never key material.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -283,6 +305,25 @@ mod tests {
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn stack_aad_equals_heap_aad_for_every_name_length() {
+        let kid = [1, 2, 3, 4];
+        for len in [0, 1, 7, 62, 63, 64, 65, 200] {
+            let name = "n".repeat(len);
+            assert_eq!(
+                with_aad(&kid, &name, <[u8]>::to_vec),
+                aad(&kid, &name),
+                "{len}"
+            );
+        }
+        // A name past the stack buffer still seals and opens.
+        let codec = codec(&[SECRET]);
+        let long = "x".repeat(200);
+        let value = codec.seal(&long, TIMES, b"{}");
+        assert_eq!(codec.open(&long, &value).unwrap().json, b"{}");
+        assert_eq!(codec.open("x", &value), Err(Rejection::BadSignature));
     }
 
     #[test]

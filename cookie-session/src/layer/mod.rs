@@ -33,7 +33,7 @@ use serde_json::{Map, Value};
 
 use crate::cookie::MAX_COOKIE_LIFETIME;
 use crate::format::{Loaded, Rejection};
-use crate::session::{Backend, Finish, Outcome, Shared};
+use crate::session::{Backend, CookieHeaders, Finish, Outcome, Shared};
 use crate::store::StoreError;
 use crate::time::unix_secs;
 use crate::{MetricsSnapshot, Session, SessionError};
@@ -92,7 +92,7 @@ impl SessionLayer {
                 "encode works in cookie mode only".into(),
             )));
         }
-        let session = Session::new(self.shared.clone(), Vec::new(), false);
+        let session = Session::new(self.shared.clone(), CookieHeaders::None, false);
         session.replace(data);
         let outcome = match session.finish() {
             Finish::Ready(outcome) => outcome,

@@ -1,12 +1,11 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::COOKIE;
 use http::uri::Scheme;
 use http::{Request, Response};
 
 use super::ResponseFuture;
-use crate::session::{Session, Shared};
+use crate::session::{CookieHeaders, Session, Shared};
 
 /// The service [`SessionLayer`](super::SessionLayer) produces.
 #[derive(Debug, Clone)]
@@ -37,7 +36,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // Only the header values are kept (reference-counted, not copied); nothing is parsed
         // until the handler touches the session.
-        let cookies = req.headers().get_all(COOKIE).iter().cloned().collect();
+        let cookies = CookieHeaders::of(req.headers());
         let secure = request_is_secure(&req, self.shared.trust_proxy);
         let session = Session::new(self.shared.clone(), cookies, secure);
         req.extensions_mut().insert(session.clone());

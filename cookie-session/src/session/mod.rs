@@ -116,7 +116,7 @@ impl std::fmt::Debug for Session {
 struct Inner {
     shared: Arc<Shared>,
     /// The request's `Cookie` header values, kept unparsed until first use.
-    cookies: Vec<HeaderValue>,
+    cookies: CookieHeaders,
     secure_request: bool,
     /// `None` until the session is first touched.
     state: Option<Current>,
@@ -150,12 +150,55 @@ pub(crate) enum Finish {
     Pending(Pin<Box<dyn Future<Output = Outcome> + Send>>),
 }
 
+/// A request's `Cookie` header values (reference-counted, not copied). Almost every request
+/// has at most one `Cookie` line, which is kept without allocating a vector.
+#[derive(Clone, Default)]
+pub(crate) enum CookieHeaders {
+    /// No `Cookie` header.
+    #[default]
+    None,
+    /// One `Cookie` header.
+    One(HeaderValue),
+    /// Several `Cookie` headers, in order.
+    Many(Vec<HeaderValue>),
+}
+
+impl CookieHeaders {
+    /// The `Cookie` header values of a request.
+    pub(crate) fn of(headers: &http::HeaderMap) -> Self {
+        let mut values = headers.get_all(http::header::COOKIE).iter();
+        match (values.next(), values.next()) {
+            (None, _) => CookieHeaders::None,
+            (Some(one), None) => CookieHeaders::One(one.clone()),
+            (Some(first), Some(second)) => {
+                CookieHeaders::Many([first, second].into_iter().chain(values).cloned().collect())
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[HeaderValue] {
+        match self {
+            CookieHeaders::None => &[],
+            CookieHeaders::One(value) => std::slice::from_ref(value),
+            CookieHeaders::Many(values) => values,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    fn into_vec(self) -> Vec<HeaderValue> {
+        match self {
+            CookieHeaders::None => Vec::new(),
+            CookieHeaders::One(value) => vec![value],
+            CookieHeaders::Many(values) => values,
+        }
+    }
+}
+
 impl Session {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        cookies: Vec<HeaderValue>,
-        secure_request: bool,
-    ) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, cookies: CookieHeaders, secure_request: bool) -> Self {
         Session(Arc::new(Mutex::new(Inner {
             shared,
             cookies,
@@ -192,7 +235,7 @@ impl Session {
             }
             (inner.shared.clone(), inner.cookies.clone())
         };
-        let current = persist::load(&shared, &cookies).await?;
+        let current = persist::load(&shared, cookies.as_slice()).await?;
         let mut inner = self.lock();
         if inner.state.is_none() {
             inner.state = Some(current);
@@ -233,7 +276,7 @@ impl Session {
         self.with(|c| {
             c.revive();
             c.dirty = true;
-            c.changes.key(&key);
+            c.track(&key);
             c.data.insert(key, value);
         })
     }
@@ -245,7 +288,7 @@ impl Session {
             let removed = c.data.shift_remove(key);
             if removed.is_some() {
                 c.dirty = true;
-                c.changes.key(key);
+                c.track(key);
             }
             removed
         })
@@ -478,35 +521,33 @@ impl Session {
     /// Decides the response's `Set-Cookie` headers. Called once, by the layer.
     pub(crate) fn finish(&self) -> Finish {
         let mut inner = self.lock();
+        let rolling_load =
+            inner.state.is_none() && inner.shared.rolling && !inner.cookies.is_empty();
+        // An untouched session costs nothing more: no clone, no allocation.
+        if inner.state.is_none() && !rolling_load {
+            return Finish::Ready(Outcome::default());
+        }
         let shared = inner.shared.clone();
-        let attrs = inner
-            .overrides
-            .take()
-            .unwrap_or_else(|| shared.attributes.clone());
+        let overrides = inner.overrides.take();
+        let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
         let secure = attrs.secure.unwrap_or(inner.secure_request);
-        let rolling_load = inner.state.is_none() && shared.rolling && !inner.cookies.is_empty();
         if let Backend::Store(_) | Backend::Revocable(_) = &shared.backend {
             let state = inner.state.take();
-            if state.is_none() && !rolling_load {
-                return Finish::Ready(Outcome::default());
-            }
-            let cookies = std::mem::take(&mut inner.cookies);
+            let cookies = std::mem::take(&mut inner.cookies).into_vec();
+            let attrs = attrs.clone();
             return Finish::Pending(Box::pin(persist::finish(
                 shared, state, cookies, attrs, secure,
             )));
         }
         if inner.state.is_none() {
-            if !rolling_load {
-                return Finish::Ready(Outcome::default());
-            }
             // With `rolling`, a valid cookie is re-issued even on routes that never read it.
             inner.current();
         }
         let Some(current) = inner.state.take() else {
             return Finish::Ready(Outcome::default());
         };
-        let present = shared.present(&inner.cookies);
-        let writer = Writer::new(&shared, &attrs, secure, present);
+        let present = shared.present(inner.cookies.as_slice());
+        let writer = Writer::new(&shared, attrs, secure, present);
         Finish::Ready(finish_cookie(&shared, &writer, &current))
     }
 }
@@ -561,7 +602,7 @@ impl Inner {
                     ..Current::fresh()
                 }
             } else {
-                let headers = utf8_headers(&self.cookies);
+                let headers = utf8_headers(self.cookies.as_slice());
                 match self.shared.open(headers) {
                     Ok(loaded) => Current::from_cookie(loaded),
                     Err(reason) => Current::rejected(reason),

@@ -144,6 +144,16 @@ impl Current {
         }
     }
 
+    /// Records that `key` was set or removed, for the per-key merge of store mode. Only a
+    /// session backed by a record can ever be merged (a session without one at mutation time
+    /// never gains one in this request), so cookie mode skips the bookkeeping and its
+    /// allocations.
+    pub(crate) fn track(&mut self, key: &str) {
+        if self.record().is_some() {
+            self.changes.key(key);
+        }
+    }
+
     /// Writing after `destroy` starts a new session.
     pub(crate) fn revive(&mut self) {
         if matches!(self.origin, Origin::Destroyed) {

@@ -142,24 +142,14 @@ impl<'a> Writer<'a> {
         let sealed = codec.seal(canonical, times);
 
         let limit = shared.max_cookie_size;
-        let mut cookies = vec![(codec.name(), sealed.value.as_str())];
-        if let (Some(sig_name), Some(sig)) = (codec.sig_name(), sealed.sig.as_deref()) {
-            cookies.push((sig_name, sig));
-        }
-        let single_fits = cookies
-            .iter()
-            .all(|(name, value)| name.len() + 1 + value.len() <= limit);
-        let chunked = if single_fits {
-            None
-        } else {
-            self.split(&sealed.value)
-        };
-        if let (false, None) = (single_fits, &chunked) {
-            let (name, value) = cookies
-                .iter()
-                .find(|(n, v)| n.len() + 1 + v.len() > limit)
-                .copied()
-                .unwrap_or(cookies[0]);
+        // The value cookie, then the signature cookie of the Express format.
+        let sig = codec.sig_name().zip(sealed.sig.as_deref());
+        let cookies = std::iter::once((codec.name(), sealed.value.as_str())).chain(sig);
+        let oversized = cookies
+            .clone()
+            .find(|(name, value)| name.len() + 1 + value.len() > limit);
+        let chunked = oversized.and_then(|_| self.split(&sealed.value));
+        if let (Some((name, value)), None) = (oversized, &chunked) {
             shared.metrics.oversized();
             return Outcome {
                 touched: true,
@@ -174,11 +164,7 @@ impl<'a> Writer<'a> {
         let mut set_cookies = Vec::new();
         match chunked {
             None => {
-                set_cookies.extend(
-                    cookies
-                        .iter()
-                        .map(|(name, value)| self.render(name, value, lifetime)),
-                );
+                set_cookies.extend(cookies.map(|(name, value)| self.render(name, value, lifetime)));
                 self.clear_chunks(0, &mut set_cookies);
             }
             Some(chunks) => {

@@ -44,6 +44,16 @@ const DECODE: [u8; 256] = {
 /// assert_eq!(node_base64_decode("hello"), [0x85, 0xe9, 0x65]);
 /// ```
 pub fn node_base64_decode(input: &str) -> Vec<u8> {
+    // Fast path: canonical standard base64 (what Express and this crate write) decodes to the
+    // same bytes strictly as leniently, so the `base64` crate's faster decoder is used; any
+    // other text (URL-safe characters, junk, bad padding, non-zero trailing bits) falls
+    // through to the lenient loop below.
+    {
+        use base64::Engine as _;
+        if let Ok(out) = base64::engine::general_purpose::STANDARD.decode(input) {
+            return out;
+        }
+    }
     let bytes = input.as_bytes();
     let unpadded = bytes
         .strip_suffix(b"=")
@@ -105,6 +115,24 @@ mod tests {
         // Whitespace and non-ASCII are skipped.
         assert_eq!(node_base64_decode(" Q U\tJ\nD é"), b"ABC");
         assert_eq!(node_base64_decode("+/-_"), [0xfb, 0xff, 0xbf]);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_lenient_loop() {
+        use base64::Engine as _;
+        let engine = &base64::engine::general_purpose::STANDARD;
+        for len in 0..64usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
+            let text = engine.encode(&bytes);
+            assert_eq!(node_base64_decode(&text), bytes, "{text}");
+            // The same text without padding, or with junk, takes the lenient loop: same bytes.
+            assert_eq!(
+                node_base64_decode(text.trim_end_matches('=')),
+                bytes,
+                "{text}"
+            );
+            assert_eq!(node_base64_decode(&format!(" {text}")), bytes, "{text}");
+        }
     }
 
     #[test]

@@ -202,7 +202,14 @@ impl ExpressCodec {
 
     fn sign_parts(&self, parts: &[&[u8]]) -> String {
         match self.keys.first() {
-            Some(key) => String::from_utf8_lossy(key.sig(parts).as_bytes()).into_owned(),
+            // base64url text: ASCII, so the lossy branch is never taken.
+            Some(key) => {
+                let sig = key.sig(parts);
+                match std::str::from_utf8(sig.as_bytes()) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => String::from_utf8_lossy(sig.as_bytes()).into_owned(),
+                }
+            }
             // A ring always has a key; without one there is nothing to sign with.
             None => String::new(),
         }
@@ -372,7 +379,12 @@ pub fn encode_value(data: &Map<String, Value>) -> String {
 /// ```
 pub fn decode_value(value: &str) -> Option<Map<String, Value>> {
     let bytes = node_base64_decode(value);
-    let text = String::from_utf8_lossy(&bytes);
+    // Valid UTF-8 (every cookie Express writes) is checked by the fast validator; only
+    // invalid input pays for the lossy conversion, which gives the same text otherwise.
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&bytes),
+    };
     let text = replace_lone_surrogates(&text);
     let parsed: Value = serde_json::from_str(&text).ok()?;
     Some(session_from_json(parsed))

@@ -1,0 +1,213 @@
+//! `codec-loop OP SIZE N`: runs one codec operation N times, for `callgrind` (instructions
+//! per operation are deterministic, unlike times on a shared machine). `bench/codec-profile.sh`
+//! drives it. The operations mirror `cookie-session/benches/codec.rs`:
+//!
+//! - `encode-<format>` / `decode-<format>`: the library's `Codec` (canonical + seal, open);
+//! - `floor-<format>-encode` / `floor-<format>-decode`: serde_json each way, the bare AEAD or
+//!   HMAC with a prebuilt cipher or keyed MAC, and base64 of the bytes;
+//! - `xchacha`, `chacha`, `aesgcm`, `hmac256`: one seal or MAC of SIZE bytes.
+
+use std::hint::black_box;
+
+use aes_gcm::Aes256Gcm;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
+use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps};
+use cookie_session::KeyRing;
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha1::Sha1;
+use sha2::Sha256;
+
+const SECRET: &str = "bench-secret-0123456789abcdef-0123456789abcdef";
+const TIMES: Timestamps = Timestamps {
+    created_at: 1_700_000_000,
+    issued_at: 1_700_000_100,
+    expires_at: 1_700_086_500,
+};
+
+fn session(size: usize) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("views".into(), 7.into());
+    map.insert("user_id".into(), 42.into());
+    map.insert("csrf".into(), "0123456789abcdef0123456789abcdef".into());
+    if size > 66 {
+        map.insert("pad".into(), "x".repeat(size - 75).into());
+    }
+    map
+}
+
+fn format(name: &str) -> Format {
+    match name {
+        "encrypted" => Format::Encrypted,
+        "signed" => Format::Signed,
+        _ => Format::Express(SigAlgorithm::Sha1),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (op, size, n) = match args.as_slice() {
+        [_, op, size, n] => (
+            op.as_str(),
+            size.parse::<usize>().expect("SIZE"),
+            n.parse::<u64>().expect("N"),
+        ),
+        _ => {
+            eprintln!("usage: codec-loop OP SIZE N");
+            std::process::exit(2)
+        }
+    };
+    let ring = KeyRing::new([SECRET]).expect("a key");
+    let map = session(size);
+    let key = [7u8; 32];
+    let parts: Vec<&str> = op.split('-').collect();
+    match parts.as_slice() {
+        ["encode", f] => {
+            let codec = Codec::new(format(f), &ring, "session").expect("codec");
+            for _ in 0..n {
+                black_box(codec.seal(&codec.canonical(black_box(&map)), TIMES));
+            }
+        }
+        ["decode", f] => {
+            let codec = Codec::new(format(f), &ring, "session").expect("codec");
+            let sealed = codec.seal(&codec.canonical(&map), TIMES);
+            let header = match sealed.sig {
+                Some(sig) => format!("session={}; session.sig={sig}", sealed.value),
+                None => format!("session={}", sealed.value),
+            };
+            for _ in 0..n {
+                black_box(codec.open([black_box(header.as_str())]).expect("opens"));
+            }
+        }
+        ["floor", "encrypted", dir] => {
+            let aead = XChaCha20Poly1305::new(&key.into());
+            let nonce = [9u8; 24].into();
+            let seal = |map: &Map<String, Value>| {
+                let mut buf = serde_json::to_vec(map).expect("JSON");
+                let tag = aead
+                    .encrypt_in_place_detached(&nonce, b"", &mut buf)
+                    .expect("seal");
+                buf.extend_from_slice(&tag);
+                URL_SAFE_NO_PAD.encode(&buf)
+            };
+            if *dir == "encode" {
+                for _ in 0..n {
+                    black_box(seal(black_box(&map)));
+                }
+            } else {
+                let text = seal(&map);
+                for _ in 0..n {
+                    let mut buf = URL_SAFE_NO_PAD.decode(black_box(&text)).expect("b64");
+                    let split = buf.len() - 16;
+                    let (msg, tag) = buf.split_at_mut(split);
+                    aead.decrypt_in_place_detached(&nonce, b"", msg, (&*tag).into())
+                        .expect("opens");
+                    black_box(serde_json::from_slice::<Map<String, Value>>(msg).expect("JSON"));
+                }
+            }
+        }
+        ["floor", "signed", dir] => {
+            let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("key");
+            let seal = |map: &Map<String, Value>| {
+                let json = serde_json::to_vec(map).expect("JSON");
+                let mut m = mac.clone();
+                m.update(&json);
+                let tag = m.finalize().into_bytes();
+                let mut out = URL_SAFE_NO_PAD.encode(&json);
+                out.push('.');
+                URL_SAFE_NO_PAD.encode_string(tag, &mut out);
+                out
+            };
+            if *dir == "encode" {
+                for _ in 0..n {
+                    black_box(seal(black_box(&map)));
+                }
+            } else {
+                let text = seal(&map);
+                for _ in 0..n {
+                    let (body, tag) = black_box(&text).split_once('.').expect("dot");
+                    let json = URL_SAFE_NO_PAD.decode(body).expect("b64");
+                    let tag = URL_SAFE_NO_PAD.decode(tag).expect("b64");
+                    let mut m = mac.clone();
+                    m.update(&json);
+                    m.verify_slice(&tag).expect("verifies");
+                    black_box(serde_json::from_slice::<Map<String, Value>>(&json).expect("JSON"));
+                }
+            }
+        }
+        ["floor", "express", dir] => {
+            let mac = <Hmac<Sha1> as Mac>::new_from_slice(SECRET.as_bytes()).expect("key");
+            let sign = |value: &str| {
+                let mut m = mac.clone();
+                m.update(b"session=");
+                m.update(value.as_bytes());
+                URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+            };
+            if *dir == "encode" {
+                for _ in 0..n {
+                    let value = STANDARD.encode(serde_json::to_vec(black_box(&map)).expect("JSON"));
+                    let sig = sign(&value);
+                    black_box((value, sig));
+                }
+            } else {
+                let value = STANDARD.encode(serde_json::to_vec(&map).expect("JSON"));
+                let sig = sign(&value);
+                for _ in 0..n {
+                    let tag = URL_SAFE_NO_PAD.decode(black_box(&sig)).expect("b64");
+                    let mut m = mac.clone();
+                    m.update(b"session=");
+                    m.update(value.as_bytes());
+                    m.verify_slice(&tag).expect("verifies");
+                    let json = STANDARD.decode(&value).expect("b64");
+                    black_box(serde_json::from_slice::<Map<String, Value>>(&json).expect("JSON"));
+                }
+            }
+        }
+        ["xchacha"] => {
+            let c = XChaCha20Poly1305::new(&key.into());
+            let mut buf = vec![0x41u8; size];
+            for _ in 0..n {
+                black_box(
+                    c.encrypt_in_place_detached(&[9u8; 24].into(), b"aad", &mut buf)
+                        .expect("seal"),
+                );
+            }
+        }
+        ["chacha"] => {
+            let c = ChaCha20Poly1305::new(&key.into());
+            let mut buf = vec![0x41u8; size];
+            for _ in 0..n {
+                black_box(
+                    c.encrypt_in_place_detached(&[9u8; 12].into(), b"aad", &mut buf)
+                        .expect("seal"),
+                );
+            }
+        }
+        ["aesgcm"] => {
+            let c = Aes256Gcm::new(&key.into());
+            let mut buf = vec![0x41u8; size];
+            for _ in 0..n {
+                black_box(
+                    c.encrypt_in_place_detached(&[9u8; 12].into(), b"aad", &mut buf)
+                        .expect("seal"),
+                );
+            }
+        }
+        ["hmac256"] => {
+            let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("key");
+            let buf = vec![0x41u8; size];
+            for _ in 0..n {
+                let mut m = mac.clone();
+                m.update(black_box(&buf));
+                black_box(m.finalize().into_bytes());
+            }
+        }
+        _ => {
+            eprintln!("unknown op {op}");
+            std::process::exit(2)
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Benchmark servers: `bench-server --server NAME [--port N]` serves `/visit`, `/read` and
+//! `/plain` on 127.0.0.1:N with one session middleware (see `SERVERS` below).
+//!
+//! - `/visit` reads the session, increments `views` (the session also holds `user_id` = 42 and
+//!   a 32-hex `csrf`, set on the first visit) and answers `views=N`: a full
+//!   verify-modify-seal round trip with a `Set-Cookie` on every response;
+//! - `/read` only reads `views` (no `Set-Cookie`);
+//! - `/plain` never touches the session, though the middleware is installed.
+//!
+//! `bench-server --server NAME --profile ROUTE --iterations N` drives the same router in
+//! process (no sockets) N times with a fixed valid cookie: the loop `callgrind` profiles.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{header, Request};
+use axum::routing::get;
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use http_body_util::BodyExt as _;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt as _;
+
+/// Every server name `--server` accepts.
+const SERVERS: &[&str] = &[
+    "bare",
+    "ours-encrypted",
+    "ours-signed",
+    "ours-express",
+    "axum-extra-signed",
+    "axum-extra-private",
+    "tower-sessions-memory",
+    "actix-signed",
+    "actix-private",
+];
+
+/// The session secret of our layer (≥ 32 bytes, as the native formats require).
+const SECRET: &str = "bench-secret-0123456789abcdef-0123456789abcdef";
+/// The master key of the `cookie` crate's jars (64 bytes, as it requires).
+const MASTER: &[u8; 64] = b"bench-master-key-0123456789abcdef-0123456789abcdef-0123456789abc";
+/// The session's CSRF token: 32 hex characters.
+const CSRF: &str = "0123456789abcdef0123456789abcdef";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let server = flag("--server").unwrap_or_else(|| usage());
+    if !SERVERS.contains(&server.as_str()) {
+        usage();
+    }
+    let port: u16 = flag("--port").map_or(3000, |p| p.parse().unwrap_or_else(|_| usage()));
+    if let Some(route) = flag("--profile") {
+        let iterations = flag("--iterations").map_or(10_000, |n| n.parse().unwrap_or(10_000));
+        profile(&server, &route, iterations);
+        return;
+    }
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    match server.as_str() {
+        "actix-signed" => actix::serve(addr, false),
+        "actix-private" => actix::serve(addr, true),
+        name => serve_axum(addr, router(name)),
+    }
+    .unwrap_or_else(|e| {
+        eprintln!("bench-server: {e}");
+        std::process::exit(1)
+    });
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench-server --server NAME [--port N] [--profile /visit|/read|/plain --iterations N]\n\
+         servers: {}",
+        SERVERS.join(", ")
+    );
+    std::process::exit(2)
+}
+
+fn serve_axum(addr: SocketAddr, app: Router) -> std::io::Result<()> {
+    // Under `taskset -c 0` the runtime sees one CPU, so it runs one worker thread.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            axum::serve(listener, app).await
+        })
+}
+
+/// The axum router of `name`.
+fn router(name: &str) -> Router {
+    match name {
+        "bare" => Router::new()
+            .route("/visit", get(bare::visit))
+            .route("/read", get(bare::read))
+            .route("/plain", get(plain)),
+        "ours-encrypted" | "ours-signed" | "ours-express" => {
+            use cookie_session::format::{Format, SigAlgorithm};
+            let format = match name {
+                "ours-encrypted" => Format::Encrypted,
+                "ours-signed" => Format::Signed,
+                _ => Format::Express(SigAlgorithm::Sha1),
+            };
+            let keys = cookie_session::KeyRing::new([SECRET]).expect("a valid key");
+            let layer = cookie_session::SessionConfig::new(keys)
+                .format(format)
+                .build()
+                .expect("a valid configuration");
+            Router::new()
+                .route("/visit", get(ours::visit))
+                .route("/read", get(ours::read))
+                .route("/plain", get(plain))
+                .layer(layer)
+        }
+        "axum-extra-signed" => Router::new()
+            .route("/visit", get(jar::signed_visit))
+            .route("/read", get(jar::signed_read))
+            .route("/plain", get(plain))
+            .with_state(axum_extra::extract::cookie::Key::from(MASTER)),
+        "axum-extra-private" => Router::new()
+            .route("/visit", get(jar::private_visit))
+            .route("/read", get(jar::private_read))
+            .route("/plain", get(plain))
+            .with_state(axum_extra::extract::cookie::Key::from(MASTER)),
+        "tower-sessions-memory" => {
+            let layer =
+                tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+                    .with_secure(false);
+            Router::new()
+                .route("/visit", get(ts::visit))
+                .route("/read", get(ts::read))
+                .route("/plain", get(plain))
+                .layer(layer)
+        }
+        _ => usage(),
+    }
+}
+
+async fn plain() -> &'static str {
+    "plain"
+}
+
+/// The session the jar-based servers keep in their cookie.
+#[derive(Serialize, Deserialize)]
+struct State {
+    views: u64,
+    user_id: u64,
+    csrf: String,
+}
+
+impl State {
+    fn fresh() -> Self {
+        State {
+            views: 0,
+            user_id: 42,
+            csrf: CSRF.to_owned(),
+        }
+    }
+
+    /// base64url(JSON): the cookie crate's jars want cookie-safe values.
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let json = URL_SAFE_NO_PAD.decode(value).ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+}
+
+mod bare {
+    pub async fn visit() -> String {
+        format!("views={}", 1)
+    }
+
+    pub async fn read() -> String {
+        format!("views={}", 0)
+    }
+}
+
+mod ours {
+    use cookie_session::Session;
+
+    pub async fn visit(session: Session) -> String {
+        let views = session.get::<u64>("views").unwrap_or(0) + 1;
+        let _ = session.insert("views", views);
+        if !session.contains_key("user_id") {
+            let _ = session.insert("user_id", 42u64);
+            let _ = session.insert("csrf", super::CSRF);
+        }
+        format!("views={views}")
+    }
+
+    pub async fn read(session: Session) -> String {
+        format!("views={}", session.get::<u64>("views").unwrap_or(0))
+    }
+}
+
+mod jar {
+    use axum_extra::extract::cookie::{Cookie, PrivateCookieJar, SameSite, SignedCookieJar};
+
+    use super::State;
+
+    fn cookie(state: &State) -> Cookie<'static> {
+        Cookie::build(("session", state.encode()))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .build()
+    }
+
+    fn load(value: Option<Cookie<'static>>) -> Option<State> {
+        value.and_then(|c| State::decode(c.value()))
+    }
+
+    pub async fn signed_visit(jar: SignedCookieJar) -> (SignedCookieJar, String) {
+        let mut state = load(jar.get("session")).unwrap_or_else(State::fresh);
+        state.views += 1;
+        let body = format!("views={}", state.views);
+        (jar.add(cookie(&state)), body)
+    }
+
+    pub async fn signed_read(jar: SignedCookieJar) -> String {
+        let views = load(jar.get("session")).map_or(0, |s| s.views);
+        format!("views={views}")
+    }
+
+    pub async fn private_visit(jar: PrivateCookieJar) -> (PrivateCookieJar, String) {
+        let mut state = load(jar.get("session")).unwrap_or_else(State::fresh);
+        state.views += 1;
+        let body = format!("views={}", state.views);
+        (jar.add(cookie(&state)), body)
+    }
+
+    pub async fn private_read(jar: PrivateCookieJar) -> String {
+        let views = load(jar.get("session")).map_or(0, |s| s.views);
+        format!("views={views}")
+    }
+}
+
+mod ts {
+    use tower_sessions::Session;
+
+    pub async fn visit(session: Session) -> String {
+        let views = session
+            .get::<u64>("views")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+            + 1;
+        let _ = session.insert("views", views).await;
+        if session.get::<u64>("user_id").await.ok().flatten().is_none() {
+            let _ = session.insert("user_id", 42u64).await;
+            let _ = session.insert("csrf", super::CSRF).await;
+        }
+        format!("views={views}")
+    }
+
+    pub async fn read(session: Session) -> String {
+        let views = session
+            .get::<u64>("views")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        format!("views={views}")
+    }
+}
+
+mod actix {
+    use std::net::SocketAddr;
+
+    use actix_session::config::CookieContentSecurity;
+    use actix_session::storage::CookieSessionStore;
+    use actix_session::{Session, SessionMiddleware};
+    use actix_web::cookie::Key;
+    use actix_web::{web, App, HttpServer};
+
+    async fn visit(session: Session) -> String {
+        let views = session.get::<u64>("views").ok().flatten().unwrap_or(0) + 1;
+        let _ = session.insert("views", views);
+        if session.get::<u64>("user_id").ok().flatten().is_none() {
+            let _ = session.insert("user_id", 42u64);
+            let _ = session.insert("csrf", super::CSRF);
+        }
+        format!("views={views}")
+    }
+
+    async fn read(session: Session) -> String {
+        let views = session.get::<u64>("views").ok().flatten().unwrap_or(0);
+        format!("views={views}")
+    }
+
+    async fn plain() -> &'static str {
+        "plain"
+    }
+
+    pub fn serve(addr: SocketAddr, private: bool) -> std::io::Result<()> {
+        let security = if private {
+            CookieContentSecurity::Private
+        } else {
+            CookieContentSecurity::Signed
+        };
+        let key = Key::from(super::MASTER);
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(
+                        SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                            .cookie_name("session".to_owned())
+                            .cookie_secure(false)
+                            .cookie_content_security(security)
+                            .build(),
+                    )
+                    .route("/visit", web::get().to(visit))
+                    .route("/read", web::get().to(read))
+                    .route("/plain", web::get().to(plain))
+            })
+            .workers(1)
+            .bind(addr)?
+            .run()
+            .await
+        })
+    }
+}
+
+/// Drives the router in process: one `/visit` to get a cookie, then `iterations` requests to
+/// `route` with it. The instruction count of this loop, minus the same loop on `bare`, is the
+/// layer's cost per request (deterministic under callgrind).
+fn profile(server: &str, route: &str, iterations: u64) {
+    if server.starts_with("actix") {
+        eprintln!("--profile drives axum routers only");
+        std::process::exit(2);
+    }
+    let app = router(server);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async move {
+        let first = app
+            .clone()
+            .oneshot(Request::get("/visit").body(Body::empty()).expect("a request"))
+            .await
+            .expect("infallible");
+        let cookie: Vec<String> = first
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::to_owned)
+            .collect();
+        let mut cookie = cookie.join("; ");
+        if cookie.is_empty() {
+            // A server without a session still gets a Cookie header of the usual size, so
+            // request parsing costs the same everywhere.
+            cookie = format!("session={}", "A".repeat(180));
+        }
+        let value = header::HeaderValue::try_from(cookie.as_str()).expect("a header value");
+        // hyper hands over header values that share the connection's read buffer: cloning
+        // one bumps a count. A value parsed from a string allocates on its first clone
+        // instead, so clone it once before the loop to match.
+        let _ = value.clone();
+        let start = Instant::now();
+        let mut bytes = 0usize;
+        for _ in 0..iterations {
+            let req = Request::get(route).header(header::COOKIE, value.clone());
+            let response = app
+                .clone()
+                .oneshot(req.body(Body::empty()).expect("a request"))
+                .await
+                .expect("infallible");
+            bytes += response.headers().len();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("a body")
+                .to_bytes();
+            bytes += body.len();
+        }
+        let elapsed = start.elapsed();
+        eprintln!(
+            "{server} {route}: {iterations} requests, {:.0} ns/request (cookie {} bytes, checksum {bytes})",
+            elapsed.as_nanos() as f64 / iterations as f64,
+            cookie.len()
+        );
+    });
+}
