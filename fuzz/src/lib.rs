@@ -5,8 +5,8 @@
 //! so a finding can be replayed from a test or a debugger without libFuzzer. The rules:
 //!
 //! - nothing panics, whatever the input (a panic is how libFuzzer sees a finding);
-//! - an authenticated decoder (`encrypted`, `signed`, `express`, and the session layer over
-//!   them) returns `Ok` **only** for a value the independent [`oracle`] verifies with the
+//! - an authenticated decoder (`encrypted`, `signed`, `jwt`, `express`, and the session layer
+//!   over them) returns `Ok` **only** for a value the independent [`oracle`] verifies with the
 //!   fixture keys, and then reads the same key, times and payload out of it. An `Ok` for
 //!   anything else — random bytes, a mutation of a sealed seed — is a forgery: the target
 //!   panics. The converse is checked too (an authentic value must open), which makes the
@@ -29,6 +29,7 @@ use cookie_session::format::encrypted::EncryptedCodec;
 use cookie_session::format::express::{
     decode_value, encode_value, is_reserved, node_base64_decode, ExpressCodec,
 };
+use cookie_session::format::jwt::JwtCodec;
 use cookie_session::format::signed::SignedCodec;
 use cookie_session::format::{Format, Loaded, Opened, Rejection, SigAlgorithm, Timestamps};
 use cookie_session::store::SessionId;
@@ -81,6 +82,8 @@ static ENCRYPTED: LazyLock<EncryptedCodec> =
     LazyLock::new(|| EncryptedCodec::new(&native_ring()).expect("32-byte keys"));
 static SIGNED: LazyLock<SignedCodec> =
     LazyLock::new(|| SignedCodec::new(&native_ring()).expect("32-byte keys"));
+static JWT: LazyLock<JwtCodec> =
+    LazyLock::new(|| JwtCodec::new(&native_ring()).expect("32-byte keys"));
 
 /// keygrip's three algorithms, with the oracle's name for each.
 pub const ALGORITHMS: [(SigAlgorithm, Keygrip); 3] = [
@@ -116,6 +119,7 @@ pub static LAYERS: LazyLock<Vec<Layer>> = LazyLock::new(|| {
         (Format::Signed, true),
         (Format::Express(SigAlgorithm::Sha1), false),
         (Format::Express(SigAlgorithm::Sha256), false),
+        (Format::Jwt, false),
     ];
     for (format, split) in configs {
         let ring = match format {
@@ -186,6 +190,31 @@ pub fn signed_open(data: &[u8]) {
     let want = oracle::signed(&bytes(&NATIVE_SECRETS), NAME, &value);
     agree_native("signed", &value, SIGNED.open(NAME, &value), want);
     assert!(SIGNED.open("session.0", &value).is_err());
+}
+
+/// The other cookie name `jwt_open` opens under: tokens minted for it (a seed) must open there
+/// and nowhere else.
+pub const OTHER_NAME: &str = "other";
+
+/// `JwtCodec::open` on arbitrary text, under [`NAME`] and [`OTHER_NAME`]. An `Ok` for an
+/// `alg: none` or HS512 token, a token whose `kid` was swapped, or any mutation of a sealed
+/// token is a forgery; an authentic token that does not open is a disagreement with the
+/// documented layout. And the claims are only looked at once the tag verified (decoding rule
+/// 5): `BadPayload` only for a token whose tag is authentic.
+pub fn jwt_open(data: &[u8]) {
+    let value = text(data);
+    let secrets = bytes(&NATIVE_SECRETS);
+    for name in [NAME, OTHER_NAME] {
+        let got = JWT.open(name, &value);
+        if got == Err(Rejection::BadPayload) {
+            assert!(
+                oracle::jwt_verify(&secrets, &value).is_some(),
+                "jwt: claims read before the tag verified: {value:?}"
+            );
+        }
+        let want = oracle::jwt(&secrets, name, &value);
+        agree_native("jwt", &value, got, want);
+    }
 }
 
 /// `ExpressCodec::open` with every algorithm. The input is `value`, or `value \n sig`.
@@ -292,10 +321,10 @@ pub fn cookie_header(data: &[u8]) {
     }
 }
 
-/// What the layer accepted must be what the documented rules pick: native formats take the
-/// first cookie of the name that authenticates and holds a JSON object (or, when there is no
-/// non-empty one and splitting is on, the joined chunks), and its times must be valid at
-/// [`NOW`]; Express takes the first `session` and `session.sig` cookies.
+/// What the layer accepted must be what the documented rules pick: native formats (and `jwt`)
+/// take the first cookie of the name that authenticates and holds a JSON object (or, when
+/// there is no non-empty one and splitting is on, the joined chunks), and its times must be
+/// valid at [`NOW`]; Express takes the first `session` and `session.sig` cookies.
 fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
     let format = layer.format;
     if let Format::Express(alg) = format {
@@ -321,6 +350,7 @@ fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
     let secrets = bytes(&NATIVE_SECRETS);
     let open = |value: &str| match format {
         Format::Encrypted => oracle::encrypted(&secrets, NAME, value),
+        Format::Jwt => oracle::jwt(&secrets, NAME, value),
         _ => oracle::signed(&secrets, NAME, value),
     };
     let mut candidates: Vec<String> = cookie_values(headers.iter().copied(), NAME)
@@ -361,7 +391,8 @@ fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
 }
 
 /// The session map of an authentic native payload: JSON, or 0x00 + raw deflate of it (at most
-/// 64 KiB inflated); `None` when it is not a JSON object.
+/// 64 KiB inflated; a `jwt` payload, the `ses` claim, is always JSON); `None` when it is not a
+/// JSON object.
 fn session_of(payload: &[u8]) -> Option<Map<String, Value>> {
     let json: Cow<'_, [u8]> = match payload.split_first() {
         Some((0, deflated)) => {
@@ -373,19 +404,3 @@ fn session_of(payload: &[u8]) -> Option<Map<String, Value>> {
     };
     serde_json::from_slice(&json).ok()
 }
-
-// ---- JWT ----
-//
-// The `jwt` format is being added on another branch. When it lands, add here:
-//
-//     pub fn jwt_open(data: &[u8]) {
-//         let value = text(data);
-//         // open with the fixture key(s), compare with an independent verifier in oracle.rs
-//         // (header alg pinned, HMAC/EdDSA over `header.payload`, exp/nbf/iat read from the
-//         // claims), and panic on any Ok the oracle does not confirm: an alg=none token, a
-//         // key-confusion token or a mutation of a sealed seed opening is a forgery.
-//     }
-//
-// a `[[bin]] jwt_open` in fuzz/Cargo.toml, a `(Format::Jwt.., false)` line in LAYERS so the
-// `cookie_header` target covers it (with its branch in `check_layer_accept`), and its seeds in
-// `seeds::corpus`.

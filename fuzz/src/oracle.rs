@@ -1,11 +1,13 @@
 //! Independent verifiers written from the documented byte layouts (the module docs of
-//! `format::encrypted`, `format::signed` and `format::express`), not from the library's code.
+//! `format::encrypted`, `format::signed`, `format::jwt` and `format::express`), not from the
+//! library's code.
 //!
 //! A fuzz target asserts that the library accepts a value exactly when the oracle says it is
 //! authentic, and that both read the same times and payload out of it. The oracle only ever
-//! uses the primitives (HKDF, HMAC, XChaCha20-Poly1305, base64); every piece of glue — format
-//! byte, key id, nonce and tag offsets, AAD and MAC input, canonical base64, length limit — is
-//! written again here, so a bug in the library's glue shows up as a disagreement.
+//! uses the primitives (HKDF, HMAC, XChaCha20-Poly1305, base64, serde_json as a JSON parser);
+//! every piece of glue — format byte, key id, nonce and tag offsets, AAD and MAC input,
+//! canonical base64, length limit, JWT header and claims — is written again here, so a bug in
+//! the library's glue shows up as a disagreement.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -190,5 +192,129 @@ pub fn express(
                 .as_bytes()
                 .ct_eq(sig.as_bytes()),
         )
+    })
+}
+
+/// The `jwt` format's `kid`: the 4-byte key id as 8 lowercase hex digits.
+pub fn jwt_kid(secret: &[u8]) -> String {
+    key_id(secret).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-SHA256 over `input` keyed with the raw secret (no subkey: RFC 7518 §3.2's HS256).
+fn hs256(secret: &[u8], input: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("any key length");
+    mac.update(input);
+    mac.finalize().into_bytes().into()
+}
+
+/// A token for `header` and `claims` (JSON texts, taken as they are) signed with HS256 under
+/// the raw `secret`: what another service holding the secret mints. For seeds and tests.
+pub fn jwt_mint(secret: &[u8], header: &str, claims: &str) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let tag = hs256(secret, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag))
+}
+
+/// The members of a JSON object, in order, as raw JSON texts; `None` for anything that is not
+/// one JSON object, or that names a member twice (RFC 7515 §4 lets a JWS parser refuse
+/// duplicates; a header or claims object where one member could shadow another is refused).
+fn members(json: &[u8]) -> Option<Vec<(String, Box<serde_json::value::RawValue>)>> {
+    use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    struct Members(Option<Vec<(String, Box<RawValue>)>>);
+    struct MembersVisitor;
+    impl<'de> Visitor<'de> for MembersVisitor {
+        type Value = Members;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+            let mut out: Vec<(String, Box<RawValue>)> = Vec::new();
+            let mut unique = true;
+            while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
+                unique &= !out.iter().any(|(k, _)| *k == key);
+                out.push((key, value));
+            }
+            Ok(Members(unique.then_some(out)))
+        }
+    }
+    impl<'de> Deserialize<'de> for Members {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(MembersVisitor)
+        }
+    }
+    serde_json::from_slice::<Members>(json).ok()?.0
+}
+
+/// Steps 1 to 5 of `jwt`: the size, exactly three strict base64url parts, the header (exactly
+/// `alg` = "HS256", an optional `typ` = "JWT", and a `kid`), the key the kid names, and the
+/// HS256 tag (32 bytes) over `base64url(header) "." base64url(claims)` under its raw secret.
+/// Returns the key's index and the claims' bytes, not yet looked at.
+pub fn jwt_verify(secrets: &[&[u8]], value: &str) -> Option<(usize, Vec<u8>)> {
+    if value.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let parts: Vec<&str> = value.split('.').collect();
+    let [header_text, claims_text, tag_text] = parts[..] else {
+        return None;
+    };
+    let (header, claims, tag) = (b64(header_text)?, b64(claims_text)?, b64(tag_text)?);
+    if tag.len() != 32 {
+        return None;
+    }
+    let (mut alg, mut typ, mut kid) = (None, None, None);
+    for (name, raw) in members(&header)? {
+        let text: String = serde_json::from_str(raw.get()).ok()?;
+        match name.as_str() {
+            "alg" => alg = Some(text),
+            "typ" => typ = Some(text),
+            "kid" => kid = Some(text),
+            _ => return None,
+        }
+    }
+    if alg.as_deref() != Some("HS256") || typ.as_deref().is_some_and(|t| t != "JWT") {
+        return None;
+    }
+    let kid = kid?;
+    let key_index = secrets.iter().position(|s| jwt_kid(s) == kid)?;
+    let input = &value[..header_text.len() + 1 + claims_text.len()];
+    let expected = hs256(secrets[key_index], input.as_bytes());
+    if !bool::from(expected.as_slice().ct_eq(&tag)) {
+        return None;
+    }
+    Some((key_index, claims))
+}
+
+/// `jwt`: base64url(header) "." base64url(claims) "." base64url(HS256 tag), verified as in
+/// [`jwt_verify`], then claims of exactly `iat`, `exp`, `cat` (integers, 0 to 2^64 - 1),
+/// `aud` (a string, the cookie name) and `ses` (a JSON object, the payload, as written).
+/// `times` are `[cat, iat, exp]`.
+pub fn jwt(secrets: &[&[u8]], name: &str, value: &str) -> Option<Authentic> {
+    let (key_index, claims) = jwt_verify(secrets, value)?;
+    let (mut iat, mut exp, mut cat, mut aud, mut ses) = (None, None, None, None, None);
+    for (member, raw) in members(&claims)? {
+        let raw = raw.get();
+        match member.as_str() {
+            "iat" => iat = Some(serde_json::from_str::<u64>(raw).ok()?),
+            "exp" => exp = Some(serde_json::from_str::<u64>(raw).ok()?),
+            "cat" => cat = Some(serde_json::from_str::<u64>(raw).ok()?),
+            "aud" => aud = Some(serde_json::from_str::<String>(raw).ok()?),
+            // A raw JSON value: an object exactly when it starts with `{`.
+            "ses" if raw.starts_with('{') => ses = Some(raw.as_bytes().to_vec()),
+            _ => return None,
+        }
+    }
+    if aud? != name {
+        return None;
+    }
+    Some(Authentic {
+        key_index,
+        times: [cat?, iat?, exp?],
+        payload: ses?,
     })
 }

@@ -1,7 +1,7 @@
-//! The seed corpus: values sealed with the fixture keys, their tampered variants, and the
-//! pinned Express vectors. `cargo run --example seeds` (in `fuzz/`) writes them to
-//! `fuzz/corpus/<target>/seed-<n>`; the corpus is committed, so this only needs running again
-//! when the formats or the fixtures change.
+//! The seed corpus: values sealed with the fixture keys, their tampered variants, JWTs forged
+//! the usual ways, and the pinned Express vectors. `cargo run --example seeds` (in `fuzz/`)
+//! writes them to `fuzz/corpus/<target>/seed-<n>`; the corpus is committed, so this only needs
+//! running again when the formats or the fixtures change.
 
 use std::collections::BTreeSet;
 
@@ -10,7 +10,8 @@ use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps};
 use cookie_session::store::SessionId;
 use serde_json::{json, Map, Value};
 
-use crate::{express_ring, native_ring, KeyRing, LAYERS, NAME, NATIVE_SECRETS, TIMES};
+use crate::oracle::{jwt_kid, jwt_mint};
+use crate::{express_ring, native_ring, KeyRing, LAYERS, NAME, NATIVE_SECRETS, OTHER_NAME, TIMES};
 
 /// The pinned Express vectors, read at run time.
 const VECTORS: &str = concat!(
@@ -119,6 +120,128 @@ fn native_values(format: Format) -> Vec<String> {
     out
 }
 
+/// `jwt` tokens: sealed by the first key and by the second (key index 1), for another cookie
+/// name ([`OTHER_NAME`]), by a key outside the ring, with odd times; the classic forgeries
+/// (`alg: none` with and without the tag, HS512 under the right secret, the `kid` swapped to
+/// the other key); tokens minted with the right secret (so past the tag) whose header or
+/// claims are not the documented ones, and some that are (no `typ`, members reordered); and
+/// tampered copies. Only the small sessions, to keep the corpus small.
+fn jwt_values() -> Vec<String> {
+    let ring = native_ring();
+    let second_first = KeyRing::new([NATIVE_SECRETS[1], NATIVE_SECRETS[0]]).expect("valid keys");
+    let stranger = KeyRing::new(["a-key-that-is-not-in-the-fuzz-ring!!"]).expect("valid key");
+    let codec = |ring: &KeyRing, name: &str| Codec::new(Format::Jwt, ring, name).expect("keys");
+    let main = codec(&ring, NAME);
+    let mut out = Vec::new();
+    for session in sessions().iter().take(6) {
+        out.push(main.seal(&main.canonical(session), TIMES).value);
+    }
+    let session = main.canonical(&sessions()[2]);
+    let by_second = codec(&second_first, NAME).seal(&session, TIMES).value;
+    out.push(by_second.clone());
+    out.push(codec(&ring, OTHER_NAME).seal(&session, TIMES).value);
+    out.push(codec(&stranger, NAME).seal(&session, TIMES).value);
+    for times in OTHER_TIMES {
+        out.push(main.seal(&session, times).value);
+    }
+
+    let sealed = main.seal(&session, TIMES).value;
+    let parts: Vec<&str> = sealed.split('.').collect();
+    let (claims_b64, tag_b64) = (parts[1], parts[2]);
+    let b64 = |text: &str| b64_bytes(text.as_bytes());
+    let [kid0, kid1] = NATIVE_SECRETS.map(|s| jwt_kid(s.as_bytes()));
+    // alg: none, with an empty tag and with the real one.
+    let none = b64(&format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid0}"}}"#));
+    out.push(format!("{none}.{claims_b64}."));
+    out.push(format!("{none}.{claims_b64}.{tag_b64}"));
+    // HS512 under the right secret: a 64-byte tag.
+    let hs512 = b64(&format!(r#"{{"alg":"HS512","typ":"JWT","kid":"{kid0}"}}"#));
+    let tag = {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(NATIVE_SECRETS[0].as_bytes())
+            .expect("any key length");
+        mac.update(format!("{hs512}.{claims_b64}").as_bytes());
+        b64_bytes(&mac.finalize().into_bytes())
+    };
+    out.push(format!("{hs512}.{claims_b64}.{tag}"));
+    // kid swapped: sealed by the second key, naming the first (and the other way round).
+    let second: Vec<&str> = by_second.split('.').collect();
+    let header0 = b64(&format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid0}"}}"#));
+    out.push(format!("{header0}.{}.{}", second[1], second[2]));
+    let header1 = b64(&format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid1}"}}"#));
+    out.push(format!("{header1}.{claims_b64}.{tag_b64}"));
+
+    // Minted with the first secret: past the tag.
+    let secret = NATIVE_SECRETS[0].as_bytes();
+    let header = format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid0}"}}"#);
+    let claims = |extra: &str| {
+        format!(
+            r#"{{"iat":{},"exp":{},"cat":{},{extra}}}"#,
+            TIMES.issued_at, TIMES.expires_at, TIMES.created_at
+        )
+    };
+    let good = claims(r#""aud":"session","ses":{"user":42}"#);
+    for (header, claims) in [
+        // As documented: no typ, members reordered, whitespace.
+        (format!(r#"{{"kid":"{kid0}","alg":"HS256"}}"#), good.clone()),
+        (
+            header.clone(),
+            r#" { "ses" : {"a":1} , "aud":"session", "cat":1700000000, "exp":1700086400, "iat":1700000000 } "#
+                .to_owned(),
+        ),
+        // Not as documented.
+        (
+            format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid0}","crit":["exp"]}}"#),
+            good.clone(),
+        ),
+        (
+            format!(
+                r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#,
+                kid0.to_uppercase()
+            ),
+            good.clone(),
+        ),
+        (
+            format!(r#"{{"alg":"HS256","alg":"none","kid":"{kid0}"}}"#),
+            good.clone(),
+        ),
+        (
+            header.clone(),
+            claims(r#""aud":"session","ses":{},"nbf":0"#),
+        ),
+        (header.clone(), claims(r#""aud":"session","ses":[1,2]"#)),
+        (header.clone(), claims(r#""aud":["session"],"ses":{}"#)),
+        (
+            header.clone(),
+            claims(r#""aud":"session","aud":"other","ses":{}"#),
+        ),
+        (
+            header.clone(),
+            r#"{"iat":1.7e9,"exp":1700086400,"cat":1700000000,"aud":"session","ses":{}}"#.into(),
+        ),
+        (
+            header.clone(),
+            r#"{"iat":-1,"exp":18446744073709551616,"cat":0,"aud":"session","ses":{}}"#.into(),
+        ),
+        (
+            header.clone(),
+            r#"{"exp":1700086400,"aud":"session","ses":{}}"#.into(),
+        ),
+        (header, "[]".into()),
+    ] {
+        out.push(jwt_mint(secret, &header, &claims));
+    }
+    let tampered: Vec<String> = out.iter().take(2).flat_map(|v| tampered(v)).collect();
+    out.extend(tampered);
+    out
+}
+
+/// base64url without padding.
+fn b64_bytes(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 fn vectors() -> Value {
     let text = std::fs::read_to_string(VECTORS).expect("the pinned Express vectors");
     // The file holds a lone surrogate escape, which serde_json refuses: rewrite it first, as
@@ -200,6 +323,9 @@ fn cookie_headers(vectors: &Value) -> Vec<String> {
             out.push(format!("{NAME}={value}"));
         }
     }
+    for value in jwt_values().into_iter().take(16) {
+        out.push(format!("{NAME}={value}"));
+    }
     out.extend(
         [
             "",
@@ -223,6 +349,9 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     }
     for value in native_values(Format::Signed) {
         out.push(("signed_open", value.into_bytes()));
+    }
+    for value in jwt_values() {
+        out.push(("jwt_open", value.into_bytes()));
     }
     for (value, sig) in express_pairs(&vectors) {
         out.push(("express_open", format!("{value}\n{sig}").into_bytes()));

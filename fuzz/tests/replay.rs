@@ -6,7 +6,7 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 6] = [
+const TARGETS: [(&str, Check); 7] = [
     ("cookie_header", cookie_session_fuzz::cookie_header),
     ("encrypted_open", cookie_session_fuzz::encrypted_open),
     ("signed_open", cookie_session_fuzz::signed_open),
@@ -16,6 +16,7 @@ const TARGETS: [(&str, Check); 6] = [
         cookie_session_fuzz::express_decode_value,
     ),
     ("session_id_parse", cookie_session_fuzz::session_id_parse),
+    ("jwt_open", cookie_session_fuzz::jwt_open),
 ];
 
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -66,6 +67,7 @@ fn sealed_seeds_open() {
             cookie_session_fuzz::oracle::encrypted as fn(&[&[u8]], &str, &str) -> _,
         ),
         ("signed_open", cookie_session_fuzz::oracle::signed),
+        ("jwt_open", cookie_session_fuzz::oracle::jwt),
     ] {
         let authentic = files(&root.join(target))
             .iter()
