@@ -316,6 +316,9 @@ fn headers_with_members_we_would_ignore_are_refused() {
         format!(r#"{{"alg":"hs256","kid":"{k}"}}"#),
         format!(r#"[{{"alg":"HS256","kid":"{k}"}}]"#),
         format!(r#"{{"alg":"HS256","kid":"{k}"}}{{}}"#),
+        // A member present must be a string: `null` is not "absent" (found by the fuzz oracle).
+        format!(r#"{{"alg":"HS256","typ":null,"kid":"{k}"}}"#),
+        r#"{"alg":"HS256","typ":"JWT","kid":null}"#.to_owned(),
     ] {
         let token = forge(&header, &our_claims("{}"), SECRET, Hs::H256);
         assert_eq!(

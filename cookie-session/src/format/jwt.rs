@@ -150,10 +150,21 @@ pub struct JwtCodec {
 struct Header<'a> {
     #[serde(borrow)]
     alg: std::borrow::Cow<'a, str>,
-    #[serde(borrow, default)]
+    // `null` is not "absent": a member present must be a string (found by the fuzz oracle).
+    #[serde(borrow, default, deserialize_with = "present")]
     typ: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     kid: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A header member that, when present, must be a string (`null` is refused).
+fn present<'de: 'a, 'a, D>(deserializer: D) -> Result<Option<std::borrow::Cow<'a, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+    Text::deserialize(deserializer).map(|Text(text)| Some(text))
 }
 
 /// The claims as sealed.
