@@ -131,6 +131,17 @@ fn app(config: SessionConfig) -> Router {
             }),
         )
         .route(
+            "/changed",
+            get(|s: Session| async move {
+                let before = s.is_changed();
+                let views = s.get::<u64>("views").unwrap_or(0);
+                s.insert("views", views).unwrap();
+                let same = s.is_changed();
+                s.insert("views", views + 1).unwrap();
+                format!("{before} {same} {}", s.is_changed())
+            }),
+        )
+        .route(
             "/info",
             get(|s: Session| async move {
                 format!(
@@ -247,6 +258,26 @@ async fn new_sessions_write_only_when_populated() {
             "{format}"
         );
         assert!(vary_cookie(&res));
+    }
+}
+
+/// Express's `isChanged`: new sessions are changed; a loaded one only once its data differs.
+#[tokio::test]
+async fn is_changed_follows_express() {
+    for format in ALL {
+        let clock = TestClock::new();
+        let app = app(config(*format, &[KEY_A], &clock));
+        assert_eq!(
+            body(call(&app, "/changed", None).await).await,
+            "true true true",
+            "{format}"
+        );
+        let cookie = jar(&call(&app, "/incr", None).await);
+        assert_eq!(
+            body(call(&app, "/changed", Some(&cookie)).await).await,
+            "false false true",
+            "{format}"
+        );
     }
 }
 

@@ -227,10 +227,13 @@ impl Session {
     /// (the default); the layer then answers 503.
     pub async fn load(&self) -> Result<(), SessionError> {
         let (shared, cookies) = {
-            let inner = self.lock();
-            if inner.state.is_some() || !inner.shared.backend.is_async() {
-                drop(inner);
-                self.with(|_| ());
+            let mut inner = self.lock();
+            if inner.state.is_some() {
+                return Ok(());
+            }
+            if !inner.shared.backend.is_async() {
+                // Cookie mode: the decode is synchronous, under the same lock.
+                inner.current();
                 return Ok(());
             }
             (inner.shared.clone(), inner.cookies.clone())
@@ -419,14 +422,15 @@ impl Session {
     /// Express's `isChanged`: new, destroyed, or different from what was loaded.
     pub fn is_changed(&self) -> bool {
         let mut inner = self.lock();
-        let codec = inner.shared.codec.clone();
+        // The shared configuration, not a copy of the codec (which holds every key's state).
+        let shared = inner.shared.clone();
         let c = inner.current();
         match &c.origin {
             Origin::New | Origin::Destroyed => true,
             Origin::Cookie {
                 record: Some(_), ..
             } => !c.changes.is_empty(),
-            Origin::Cookie { canonical, .. } => codec.canonical(&c.data) != *canonical,
+            Origin::Cookie { canonical, .. } => shared.codec.canonical(&c.data) != *canonical,
         }
     }
 
