@@ -38,11 +38,10 @@
 
 use std::fmt;
 
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{Key, KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
 use super::native::{self, NativeKey, FORMAT_ENCRYPTED_V1, HEADER_LEN, TIMES_LEN};
+use super::xchacha::{XChaChaKey, NONCE_LEN, TAG_LEN};
 use super::{Opened, Rejection, Timestamps};
 use crate::key::{KeyError, KeyRing, KEY_ID_LEN};
 
@@ -51,12 +50,6 @@ const LABEL: &str = "cookie-session/v1/encrypted";
 
 /// The AAD prefix: the label and a NUL, so the name that follows cannot extend the label.
 const AAD_DOMAIN: &[u8] = b"cookie-session/v1/encrypted\0";
-
-/// Length of the XChaCha20 nonce.
-const NONCE_LEN: usize = 24;
-
-/// Length of the Poly1305 tag.
-const TAG_LEN: usize = 16;
 
 /// Where the ciphertext starts: after the format byte, the key id and the nonce.
 const CIPHERTEXT_START: usize = HEADER_LEN + NONCE_LEN;
@@ -89,7 +82,7 @@ const MIN_RAW_LEN: usize = CIPHERTEXT_START + TIMES_LEN + TAG_LEN;
 #[derive(Clone)]
 pub struct EncryptedCodec {
     /// One per ring key, in ring order: key id and cipher keyed with the derived subkey.
-    keys: Vec<NativeKey<XChaCha20Poly1305>>,
+    keys: Vec<NativeKey<XChaChaKey>>,
 }
 
 impl EncryptedCodec {
@@ -107,9 +100,7 @@ impl EncryptedCodec {
     /// # Ok::<(), KeyError>(())
     /// ```
     pub fn new(ring: &KeyRing) -> Result<Self, KeyError> {
-        let keys = native::build_keys(ring, "encrypted", LABEL, |subkey| {
-            XChaCha20Poly1305::new(Key::from_slice(subkey))
-        })?;
+        let keys = native::build_keys(ring, "encrypted", LABEL, XChaChaKey::new)?;
         Ok(Self { keys })
     }
 
@@ -160,13 +151,9 @@ impl EncryptedCodec {
 
         // `raw` holds at least CIPHERTEXT_START bytes: the header and nonce just written.
         let tag = with_aad(&key.id, name, |aad| {
-            key.state.encrypt_in_place_detached(
-                &XNonce::from(*nonce),
-                aad,
-                &mut raw[CIPHERTEXT_START..],
-            )
-        })
-        .expect("a cookie payload is far below the 256 GiB XChaCha20 limit");
+            key.state
+                .seal_in_place(nonce, aad, &mut raw[CIPHERTEXT_START..])
+        });
         raw.extend_from_slice(&tag);
 
         let mut out = String::with_capacity(native::encoded_len(raw.len()));
@@ -209,24 +196,20 @@ impl EncryptedCodec {
         let (nonce, _) = rest
             .split_first_chunk::<NONCE_LEN>()
             .ok_or(Rejection::Malformed)?;
-        let nonce = XNonce::from(*nonce);
+        let nonce = *nonce;
         let (key_index, cipher) =
             native::find_key(&self.keys, &kid).ok_or(Rejection::UnknownKey)?;
 
+        // Ciphertext ‖ tag; at least TIMES_LEN + TAG_LEN bytes (MIN_RAW_LEN above).
         let sealed = raw
             .get_mut(CIPHERTEXT_START..)
             .ok_or(Rejection::Malformed)?;
-        let (ciphertext, tag) = sealed
-            .split_last_chunk_mut::<TAG_LEN>()
-            .ok_or(Rejection::Malformed)?;
-        let tag = Tag::from(*tag);
-        with_aad(&kid, name, |aad| {
-            cipher.decrypt_in_place_detached(&nonce, aad, ciphertext, &tag)
-        })
-        .map_err(|_| Rejection::BadSignature)?;
+        let plaintext_len = with_aad(&kid, name, |aad| cipher.open_in_place(&nonce, aad, sealed))
+            .map_err(|_| Rejection::BadSignature)?;
         // Authenticated from here on.
-        let (times, _) = native::read_times(ciphertext).ok_or(Rejection::Malformed)?;
-        let plaintext_end = CIPHERTEXT_START + ciphertext.len();
+        let plaintext = sealed.get(..plaintext_len).ok_or(Rejection::Malformed)?;
+        let (times, _) = native::read_times(plaintext).ok_or(Rejection::Malformed)?;
+        let plaintext_end = CIPHERTEXT_START + plaintext_len;
         let json = native::keep_range(raw, CIPHERTEXT_START + TIMES_LEN, plaintext_end)
             .ok_or(Rejection::Malformed)?;
         Ok(Opened {
@@ -357,7 +340,12 @@ mod tests {
         assert_eq!(raw[0], 0xE1);
         assert_eq!(raw[1..5], crate::key::key_id(SECRET));
         // Decrypt with a cipher built from the documented derivation, independently.
-        let cipher = XChaCha20Poly1305::new(Key::from_slice(&*derive_subkey(SECRET, LABEL)));
+        use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+        // The `chacha20poly1305` crate, not this crate's `xchacha` module: an independent
+        // implementation of the same AEAD.
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&*derive_subkey(
+            SECRET, LABEL,
+        )));
         let mut aad = b"cookie-session/v1/encrypted\0".to_vec();
         aad.extend_from_slice(&raw[..5]);
         aad.extend_from_slice(b"id");

@@ -13,6 +13,7 @@ pub mod express;
 pub mod jwt;
 mod native;
 pub mod signed;
+mod xchacha;
 
 /// The times a native cookie carries inside its authenticated payload, in Unix seconds.
 ///
