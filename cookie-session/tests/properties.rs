@@ -338,6 +338,32 @@ proptest! {
         }
     }
 
+    /// `encrypted::inspect` and `signed::inspect` (the demo runs them on the cookie a client
+    /// sent) read back the parts `seal` wrote, and never panic on a changed or random value.
+    #[test]
+    fn inspect_reads_our_layouts_and_never_panics(
+        s in session(),
+        m in mutation(),
+        random in "\\PC{0,200}",
+    ) {
+        use cookie_session::format::{encrypted, signed};
+        let ring = KeyRing::new(NATIVE_KEYS).unwrap();
+        let json = serde_json::to_vec(&s).unwrap();
+
+        let sealed = encrypted::EncryptedCodec::new(&ring).unwrap().seal(NAME, TIMES, &json);
+        let parts = encrypted::inspect(&sealed).unwrap();
+        prop_assert_eq!(parts.sealed_len, 24 + json.len() + 16);
+        let _ = encrypted::inspect(&mutate(&sealed, &m));
+
+        let sealed = signed::SignedCodec::new(&ring).unwrap().seal(NAME, TIMES, &json);
+        let parts = signed::inspect(&sealed).unwrap();
+        prop_assert_eq!((parts.times, parts.json), (TIMES, json));
+        let _ = signed::inspect(&mutate(&sealed, &m));
+
+        prop_assert_eq!(encrypted::inspect(&random), None);
+        prop_assert_eq!(signed::inspect(&random), None);
+    }
+
     /// The layer never panics on arbitrary `Cookie` headers: through `decode`, and through a
     /// request whose handler reads (and on `/write` writes) the session. A header that holds
     /// no sealed value gives the handler an empty session.

@@ -246,37 +246,24 @@ fn decoded_parts(value: &str, id: &str) -> String {
     out
 }
 
-/// Lengths in the native layouts (`cookie-session/src/format/{encrypted,signed}.rs`): a
-/// format byte, a 4-byte key id, then (signed) three u64 times before the JSON, or
-/// (encrypted) a 24-byte nonce before the ciphertext.
-const FORMAT_AND_KEY_ID: usize = 1 + 4;
-const SIGNED_TIMES: usize = 3 * 8;
-const NONCE: usize = 24;
-
-/// The readable JSON of a signed value: the body (before the `.`) after its 29-byte header.
+/// The readable JSON of a signed value (read without checking its tag: the page explains
+/// the cookie; the layer has already said whether it is authentic).
 fn signed_json(value: &str) -> Option<String> {
-    let body = base64_any(value.split('.').next()?)?;
-    let json = body.get(FORMAT_AND_KEY_ID + SIGNED_TIMES..)?;
-    Some(String::from_utf8_lossy(json).into_owned())
+    let parts = cookie_session::format::signed::inspect(value)?;
+    Some(String::from_utf8_lossy(&parts.json).into_owned())
 }
 
 /// What the bytes of an encrypted value are.
 fn encrypted_layout(value: &str) -> Option<String> {
-    let bytes = base64_any(value)?;
-    let nonce_end = FORMAT_AND_KEY_ID + NONCE;
-    if bytes.len() < nonce_end + 16 {
-        return None;
-    }
+    let parts = cookie_session::format::encrypted::inspect(value)?;
     let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
     Some(format!(
-        "<ul>\n<li>format and version: <code>{}</code></li>\n\
-<li>key id: <code>{}</code> (names the key, reveals nothing of it)</li>\n\
+        "<ul>\n<li>key id: <code>{}</code> (names the key, reveals nothing of it)</li>\n\
 <li>nonce: <code>{}</code> (random for every cookie)</li>\n\
 <li>ciphertext of the times and the JSON, then the tag: {} bytes</li>\n</ul>\n",
-        hex(&bytes[..1]),
-        hex(&bytes[1..FORMAT_AND_KEY_ID]),
-        hex(&bytes[FORMAT_AND_KEY_ID..nonce_end]),
-        bytes.len() - nonce_end,
+        hex(&parts.key_id),
+        hex(&parts.nonce),
+        parts.sealed_len,
     ))
 }
 

@@ -220,6 +220,50 @@ impl EncryptedCodec {
     }
 }
 
+/// The parts of an `encrypted` value that anyone can see without a key, for tools that
+/// explain a cookie (the demo's "inside my session" page). **Nothing here is authenticated**,
+/// and the times and the JSON stay hidden in the sealed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EncryptedParts {
+    /// The key id: which key of the ring sealed it (see [`crate::key`]); reveals nothing of
+    /// the key.
+    pub key_id: [u8; KEY_ID_LEN],
+    /// The random nonce of this seal.
+    pub nonce: [u8; NONCE_LEN],
+    /// Length of the ciphertext (times and JSON) and its 16-byte tag.
+    pub sealed_len: usize,
+}
+
+/// Splits an `encrypted` value into its [`EncryptedParts`] without opening it, or `None` when
+/// it does not have the layout (not strict base64url, too short, another format byte).
+///
+/// ```
+/// use cookie_session::format::encrypted::{self, EncryptedCodec};
+/// use cookie_session::format::Timestamps;
+/// use cookie_session::KeyRing;
+///
+/// let codec = EncryptedCodec::new(&KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?)?;
+/// let times = Timestamps { created_at: 10, issued_at: 20, expires_at: 30 };
+/// let parts = encrypted::inspect(&codec.seal("session", times, b"{}")).expect("our layout");
+/// assert_eq!(parts.sealed_len, 24 + 2 + 16); // three u64 times, `{}`, the tag
+/// assert_eq!(encrypted::inspect("not a cookie"), None);
+/// # Ok::<(), cookie_session::KeyError>(())
+/// ```
+pub fn inspect(value: &str) -> Option<EncryptedParts> {
+    let raw = native::decode(value).ok()?;
+    if raw.len() < MIN_RAW_LEN {
+        return None;
+    }
+    let (key_id, rest) = native::split_header(&raw, FORMAT_ENCRYPTED_V1).ok()?;
+    let (nonce, sealed) = rest.split_first_chunk::<NONCE_LEN>()?;
+    Some(EncryptedParts {
+        key_id: *key_id,
+        nonce: *nonce,
+        sealed_len: sealed.len(),
+    })
+}
+
 /// A fresh random nonce from `rand::thread_rng()`: a ChaCha12 CSPRNG per thread, seeded from
 /// the operating system and reseeded from it periodically.
 fn fresh_nonce() -> [u8; NONCE_LEN] {

@@ -36,7 +36,7 @@ use sha2::Sha256;
 
 use super::native::{self, NativeKey, FORMAT_SIGNED_V1, HEADER_LEN, TIMES_LEN};
 use super::{Opened, Rejection, Timestamps, MAX_INPUT_LEN};
-use crate::key::{KeyError, KeyRing};
+use crate::key::{KeyError, KeyRing, KEY_ID_LEN};
 
 /// HKDF label of the MAC subkey.
 const LABEL: &str = "cookie-session/v1/signed";
@@ -207,6 +207,50 @@ impl SignedCodec {
             json,
         })
     }
+}
+
+/// The parts of a `signed` value as anyone holding it can read them, for tools that explain
+/// a cookie (the demo's "inside my session" page). **Nothing here is authenticated**: only
+/// [`SignedCodec::open`] with the key says whether these bytes are the server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignedParts {
+    /// The key id: which key of the ring signed it (see [`crate::key`]).
+    pub key_id: [u8; KEY_ID_LEN],
+    /// The times the value claims.
+    pub times: Timestamps,
+    /// The JSON text the value claims.
+    pub json: Vec<u8>,
+}
+
+/// Reads a `signed` value's [`SignedParts`] without checking its tag, or `None` when it does
+/// not have the layout (not two strict base64url texts, too short, another format byte).
+///
+/// ```
+/// use cookie_session::format::signed::{self, SignedCodec};
+/// use cookie_session::format::Timestamps;
+/// use cookie_session::KeyRing;
+///
+/// let codec = SignedCodec::new(&KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?)?;
+/// let times = Timestamps { created_at: 10, issued_at: 20, expires_at: 30 };
+/// let parts = signed::inspect(&codec.seal("session", times, br#"{"a":1}"#)).expect("our layout");
+/// assert_eq!((parts.times, parts.json), (times, br#"{"a":1}"#.to_vec()));
+/// assert_eq!(signed::inspect("not.a cookie"), None);
+/// # Ok::<(), cookie_session::KeyError>(())
+/// ```
+pub fn inspect(value: &str) -> Option<SignedParts> {
+    let (body_text, tag_text) = value.split_once('.')?;
+    if tag_text.len() != TAG_TEXT_LEN || value.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let body = native::decode(body_text).ok()?;
+    let (key_id, rest) = native::split_header(&body, FORMAT_SIGNED_V1).ok()?;
+    let (times, json) = native::read_times(rest)?;
+    Some(SignedParts {
+        key_id: *key_id,
+        times,
+        json: json.to_vec(),
+    })
 }
 
 /// The cookie name's length as the 4 big-endian bytes of the MAC input.
