@@ -182,7 +182,7 @@ fn main() {
                 }
             }
         }
-        ["xchacha-ring"] => {
+        ["xchacha", "ring"] => {
             let mut buf = vec![0x41u8; size];
             for _ in 0..n {
                 let (aead, inner) = xchacha_ring(&key, &[9u8; 24]);
