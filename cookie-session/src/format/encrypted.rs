@@ -9,8 +9,9 @@
 //!   a key at 2^32 seals, a number a busy site reaches, and one repeated nonce leaks the
 //!   authentication key and the XOR of two plaintexts.
 //! - **Constant time in software.** ChaCha20 and Poly1305 use only additions, rotations and
-//!   XORs, with no table lookups indexed by secret data, so the pure-Rust implementation has
-//!   no cache-timing side channel on any CPU.
+//!   XORs, with no table lookups indexed by secret data, so no implementation of them needs
+//!   a cache-timing defence on any CPU. Ours is HChaCha20 from RustCrypto's `chacha20` and
+//!   `ring`'s ChaCha20-Poly1305 (see `format/xchacha.rs` for why not one crate).
 //! - **No hardware dependency.** AES is fast and constant-time only with AES-NI or similar
 //!   instructions; ChaCha20 is fast everywhere (servers, ARM boards, WebAssembly).
 //!
