@@ -8,6 +8,9 @@
 //! - `xchacha-ring` (the format's XChaCha20-Poly1305: HChaCha20 + `ring`), `xchacha` (the
 //!   `chacha20poly1305` crate's), `chacha`, `aesgcm`, `hmac256`: one seal or MAC of SIZE bytes.
 
+#[path = "../../cookie-session/benches/support/xchacha_ring.rs"]
+mod xchacha_floor;
+
 use std::hint::black_box;
 
 use aes_gcm::Aes256Gcm;
@@ -18,10 +21,12 @@ use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
 use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps};
 use cookie_session::KeyRing;
 use hmac::{Hmac, Mac};
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+use ring::aead::Aad;
 use serde_json::{Map, Value};
 use sha1::Sha1;
 use sha2::Sha256;
+
+use xchacha_floor::xchacha_ring;
 
 const SECRET: &str = "bench-secret-0123456789abcdef-0123456789abcdef";
 const TIMES: Timestamps = Timestamps {
@@ -29,20 +34,6 @@ const TIMES: Timestamps = Timestamps {
     issued_at: 1_700_000_100,
     expires_at: 1_700_086_500,
 };
-
-/// XChaCha20-Poly1305 as the `encrypted` format computes it (`src/format/xchacha.rs`):
-/// HChaCha20 from `chacha20`, then `ring`'s ChaCha20-Poly1305 with the message's subkey.
-fn xchacha_ring(key: &[u8; 32], nonce: &[u8; 24]) -> (LessSafeKey, Nonce) {
-    use chacha20::cipher::{consts::U10, generic_array::GenericArray};
-    let subkey = chacha20::hchacha::<U10>(
-        GenericArray::from_slice(key),
-        GenericArray::from_slice(&nonce[..16]),
-    );
-    let aead = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &subkey).expect("32 bytes"));
-    let mut inner = [0u8; 12];
-    inner[4..].copy_from_slice(&nonce[16..]);
-    (aead, Nonce::assume_unique_for_key(inner))
-}
 
 fn session(size: usize) -> Map<String, Value> {
     let mut map = Map::new();

@@ -15,6 +15,9 @@
 //!
 //! `cargo bench -p cookie-session --bench codec` (pin it: `taskset -c 1 cargo bench …`).
 
+#[path = "support/xchacha_ring.rs"]
+mod xchacha_floor;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -28,10 +31,12 @@ use cookie_session::KeyRing;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
+use ring::aead::{Aad, Tag};
 use serde_json::{Map, Value};
 use sha1::Sha1;
 use sha2::Sha256;
+
+use xchacha_floor::xchacha_ring;
 
 const SECRET: &str = "bench-secret-0123456789abcdef-0123456789abcdef";
 const TIMES: Timestamps = Timestamps {
@@ -96,20 +101,6 @@ fn codecs(c: &mut Criterion) {
         }
         decode.finish();
     }
-}
-
-/// XChaCha20-Poly1305 as the `encrypted` format computes it (`src/format/xchacha.rs`):
-/// HChaCha20 from `chacha20`, then `ring`'s ChaCha20-Poly1305 with the message's subkey.
-fn xchacha_ring(key: &[u8; 32], nonce: &[u8; 24]) -> (LessSafeKey, Nonce) {
-    use chacha20::cipher::{consts::U10, generic_array::GenericArray};
-    let subkey = chacha20::hchacha::<U10>(
-        GenericArray::from_slice(key),
-        GenericArray::from_slice(&nonce[..16]),
-    );
-    let aead = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &subkey).expect("32 bytes"));
-    let mut inner = [0u8; 12];
-    inner[4..].copy_from_slice(&nonce[16..]);
-    (aead, Nonce::assume_unique_for_key(inner))
 }
 
 /// Seals `buf` in place with [`xchacha_ring`]; returns the tag.

@@ -188,16 +188,11 @@ impl EncryptedCodec {
     /// # Ok::<(), cookie_session::KeyError>(())
     /// ```
     pub fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
-        let mut raw = native::decode(value)?;
-        if raw.len() < MIN_RAW_LEN {
-            return Err(Rejection::Malformed);
-        }
-        let (kid, rest) = native::split_header(&raw, FORMAT_ENCRYPTED_V1)?;
-        let kid = *kid;
-        let (nonce, _) = rest
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(Rejection::Malformed)?;
-        let nonce = *nonce;
+        let Parsed {
+            mut raw,
+            kid,
+            nonce,
+        } = parse(value)?;
         let (key_index, cipher) =
             native::find_key(&self.keys, &kid).ok_or(Rejection::UnknownKey)?;
 
@@ -252,17 +247,35 @@ pub struct EncryptedParts {
 /// # Ok::<(), cookie_session::KeyError>(())
 /// ```
 pub fn inspect(value: &str) -> Option<EncryptedParts> {
-    let raw = native::decode(value).ok()?;
-    if raw.len() < MIN_RAW_LEN {
-        return None;
-    }
-    let (key_id, rest) = native::split_header(&raw, FORMAT_ENCRYPTED_V1).ok()?;
-    let (nonce, sealed) = rest.split_first_chunk::<NONCE_LEN>()?;
+    let Parsed { raw, kid, nonce } = parse(value).ok()?;
     Some(EncryptedParts {
-        key_id: *key_id,
-        nonce: *nonce,
-        sealed_len: sealed.len(),
+        key_id: kid,
+        nonce,
+        sealed_len: raw.len().saturating_sub(CIPHERTEXT_START),
     })
+}
+
+/// A value that has the layout: its raw bytes, key id and nonce (nothing verified yet).
+struct Parsed {
+    raw: Vec<u8>,
+    kid: [u8; KEY_ID_LEN],
+    nonce: [u8; NONCE_LEN],
+}
+
+/// The layout rules, in one place for [`EncryptedCodec::open`] and [`inspect`]: strict
+/// base64url within the size limit, at least [`MIN_RAW_LEN`] bytes, our format byte. Returns
+/// the raw bytes, the key id and the nonce; anything else is [`Rejection::Malformed`].
+fn parse(value: &str) -> Result<Parsed, Rejection> {
+    let raw = native::decode(value)?;
+    if raw.len() < MIN_RAW_LEN {
+        return Err(Rejection::Malformed);
+    }
+    let (kid, rest) = native::split_header(&raw, FORMAT_ENCRYPTED_V1)?;
+    let nonce = rest
+        .first_chunk::<NONCE_LEN>()
+        .ok_or(Rejection::Malformed)?;
+    let (kid, nonce) = (*kid, *nonce);
+    Ok(Parsed { raw, kid, nonce })
 }
 
 /// A fresh random nonce from `rand::thread_rng()`: a ChaCha12 CSPRNG per thread, seeded from

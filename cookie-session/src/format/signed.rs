@@ -171,23 +171,7 @@ impl SignedCodec {
     /// # Ok::<(), cookie_session::KeyError>(())
     /// ```
     pub fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
-        if value.len() > MAX_INPUT_LEN {
-            return Err(Rejection::Malformed);
-        }
-        let (body_text, tag_text) = value.split_once('.').ok_or(Rejection::Malformed)?;
-        // Exactly one '.': the tag side is 43 base64url characters, which never include one.
-        if tag_text.len() != TAG_TEXT_LEN {
-            return Err(Rejection::Malformed);
-        }
-        let mut tag = [0u8; TAG_LEN];
-        match native::B64.decode_slice(tag_text, &mut tag) {
-            Ok(TAG_LEN) => {}
-            _ => return Err(Rejection::Malformed),
-        }
-        let body = native::decode(body_text)?;
-        if body.len() < MIN_BODY_LEN {
-            return Err(Rejection::Malformed);
-        }
+        let (body, tag) = parse(value)?;
         let (kid, _) = native::split_header(&body, FORMAT_SIGNED_V1)?;
         let (key_index, state) = native::find_key(&self.keys, kid).ok_or(Rejection::UnknownKey)?;
         // A name of 4 GiB cannot have been signed by us.
@@ -239,11 +223,7 @@ pub struct SignedParts {
 /// # Ok::<(), cookie_session::KeyError>(())
 /// ```
 pub fn inspect(value: &str) -> Option<SignedParts> {
-    let (body_text, tag_text) = value.split_once('.')?;
-    if tag_text.len() != TAG_TEXT_LEN || value.len() > MAX_INPUT_LEN {
-        return None;
-    }
-    let body = native::decode(body_text).ok()?;
+    let (body, _tag) = parse(value).ok()?;
     let (key_id, rest) = native::split_header(&body, FORMAT_SIGNED_V1).ok()?;
     let (times, json) = native::read_times(rest)?;
     Some(SignedParts {
@@ -251,6 +231,31 @@ pub fn inspect(value: &str) -> Option<SignedParts> {
         times,
         json: json.to_vec(),
     })
+}
+
+/// The layout rules, in one place for [`SignedCodec::open`] and [`inspect`]: within the size
+/// limit, two strict base64url texts joined by one `.`, a 32-byte tag, a body of at least
+/// [`MIN_BODY_LEN`] bytes. Returns the body and the tag; anything else is
+/// [`Rejection::Malformed`]. Nothing is verified here.
+fn parse(value: &str) -> Result<(Vec<u8>, [u8; TAG_LEN]), Rejection> {
+    if value.len() > MAX_INPUT_LEN {
+        return Err(Rejection::Malformed);
+    }
+    let (body_text, tag_text) = value.split_once('.').ok_or(Rejection::Malformed)?;
+    // Exactly one '.': the tag side is 43 base64url characters, which never include one.
+    if tag_text.len() != TAG_TEXT_LEN {
+        return Err(Rejection::Malformed);
+    }
+    let mut tag = [0u8; TAG_LEN];
+    match native::B64.decode_slice(tag_text, &mut tag) {
+        Ok(TAG_LEN) => {}
+        _ => return Err(Rejection::Malformed),
+    }
+    let body = native::decode(body_text)?;
+    if body.len() < MIN_BODY_LEN {
+        return Err(Rejection::Malformed);
+    }
+    Ok((body, tag))
 }
 
 /// The cookie name's length as the 4 big-endian bytes of the MAC input.
