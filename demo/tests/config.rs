@@ -128,6 +128,13 @@ fn every_bad_value_names_its_variable() {
         ),
         (&[("SESSION_NAME", "bad name")], "SESSION_NAME", "bad name"),
         (&[("SESSION_NAME", "__Host-sid")], "SESSION_NAME", "__Host-"),
+        // Browsers match the prefixes in any case, so the rules do too.
+        (&[("SESSION_NAME", "__host-sid")], "SESSION_NAME", "__Host-"),
+        (
+            &[("SESSION_NAME", "__SECURE-sid"), ("SESSION_SECURE", "false")],
+            "SESSION_NAME",
+            "__Secure-",
+        ),
         (&[("PORT", "http")], "PORT", "0 to 65535"),
         (&[("PORT", "70000")], "PORT", "0 to 65535"),
         (&[("ADDR", "localhost")], "ADDR", "IP address"),

@@ -75,10 +75,11 @@ pub enum CookieConfigError {
     /// `Partitioned` without `Secure=true` (CHIPS requires Secure).
     #[error("Partitioned requires secure(true)")]
     PartitionedWithoutSecure,
-    /// A `__Secure-` name without `Secure=true` (RFC 6265bis §4.1.3.1).
+    /// A `__Secure-` name (in any letter case) without `Secure=true` (RFC 6265bis §4.1.3.1).
     #[error("a __Secure- cookie requires secure(true)")]
     SecurePrefix,
-    /// A `__Host-` name with a Domain, a path other than `/`, or without `Secure=true`
+    /// A `__Host-` name (in any letter case) with a Domain, a path other than `/`, or without
+    /// `Secure=true`
     /// (RFC 6265bis §4.1.3.2).
     #[error("a __Host- cookie requires secure(true), path \"/\" and no domain")]
     HostPrefix,
@@ -150,10 +151,11 @@ impl CookieAttributes {
         if self.partitioned && !secure {
             return Err(CookieConfigError::PartitionedWithoutSecure);
         }
-        if name.starts_with("__Secure-") && !secure {
+        if has_prefix(name, "__Secure-") && !secure {
             return Err(CookieConfigError::SecurePrefix);
         }
-        if name.starts_with("__Host-") && (!secure || self.path != "/" || self.domain.is_some()) {
+        if has_prefix(name, "__Host-") && (!secure || self.path != "/" || self.domain.is_some())
+        {
             return Err(CookieConfigError::HostPrefix);
         }
         Ok(())
@@ -170,6 +172,15 @@ impl CookieAttributes {
         };
         Some(lifetime.min(MAX_COOKIE_LIFETIME))
     }
+}
+
+/// Whether `name` starts with the cookie prefix `prefix`, compared as browsers do: ASCII
+/// case-insensitively (RFC 6265bis §5.7, the storage model), so `__host-s` or `__SECURE-s` get
+/// the prefix's requirements too — a browser would drop them otherwise.
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 /// RFC 6265 §4.1.1 `token`: visible ASCII except separators.
@@ -314,6 +325,39 @@ mod tests {
             Err(CookieConfigError::HostPrefix)
         );
         secure().validate("__Host-s").unwrap();
+    }
+
+    #[test]
+    fn prefixes_match_case_insensitively() {
+        for name in ["__secure-s", "__SECURE-s", "__sEcUrE-s"] {
+            assert_eq!(
+                CookieAttributes::default().validate(name),
+                Err(CookieConfigError::SecurePrefix),
+                "{name}"
+            );
+            secure().validate(name).unwrap();
+        }
+        for name in ["__host-s", "__HOST-s", "__hOsT-"] {
+            assert_eq!(
+                CookieAttributes::default().validate(name),
+                Err(CookieConfigError::HostPrefix),
+                "{name}"
+            );
+            let with_path = CookieAttributes {
+                path: "/app".into(),
+                ..secure()
+            };
+            assert_eq!(
+                with_path.validate(name),
+                Err(CookieConfigError::HostPrefix),
+                "{name}"
+            );
+            secure().validate(name).unwrap();
+        }
+        // Not a prefix: a name that only contains it, or is shorter than it.
+        for name in ["x__Host-s", "__Hos", "_Host-s", "__Securex"] {
+            CookieAttributes::default().validate(name).unwrap();
+        }
     }
 
     #[test]
