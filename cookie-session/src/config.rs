@@ -79,6 +79,7 @@ pub struct SessionConfig {
     pub(crate) name: String,
     pub(crate) attributes: CookieAttributes,
     pub(crate) ttl: Duration,
+    pub(crate) max_lifetime: Option<Duration>,
     pub(crate) time: TimePolicy,
     pub(crate) rolling: bool,
     pub(crate) trust_proxy: bool,
@@ -110,6 +111,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("name", &self.name)
             .field("attributes", &self.attributes)
             .field("ttl", &self.ttl)
+            .field("max_lifetime", &self.max_lifetime)
             .field("time", &self.time)
             .field("rolling", &self.rolling)
             .field("trust_proxy", &self.trust_proxy)
@@ -132,6 +134,7 @@ impl SessionConfig {
             name: DEFAULT_COOKIE_NAME.to_owned(),
             attributes: CookieAttributes::default(),
             ttl: DEFAULT_TTL,
+            max_lifetime: None,
             time: TimePolicy::default(),
             rolling: false,
             trust_proxy: false,
@@ -229,6 +232,37 @@ impl SessionConfig {
     /// The server-side lifetime of a native cookie that has no `max_age`. Default 24 hours.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
+        self
+    }
+
+    /// The longest lifetime one write may give a session, whatever the handler asks for this
+    /// response with [`Session::set_max_age`](crate::Session::set_max_age) or
+    /// [`Session::update_cookie`](crate::Session::update_cookie) (Express's
+    /// `req.sessionOptions`). It bounds the authenticated expiry sealed into a native cookie,
+    /// a store record's expiry, and the `Max-Age`/`Expires` the browser is told.
+    ///
+    /// Default: the configured lifetime — [`max_age`](Self::max_age) (or the time left until
+    /// [`expires`](Self::expires)), else [`ttl`](Self::ttl) — so a per-request override can
+    /// shorten a session but never lengthen it. Raise it for a longer lifetime the application
+    /// grants itself, such as "remember me":
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cookie_session::{KeyRing, SessionConfig};
+    ///
+    /// let keys = KeyRing::new(["a secret of at least thirty-two bytes!"])?;
+    /// // Browser-session cookies valid for 24 hours; `set_max_age` may ask for up to 30 days.
+    /// let layer = SessionConfig::new(keys)
+    ///     .max_lifetime(Duration::from_secs(30 * 86400))
+    ///     .build()?;
+    /// # Ok::<(), cookie_session::ConfigError>(())
+    /// ```
+    ///
+    /// The Express format has no server-side expiry (a cookie is accepted for as long as the
+    /// browser sends it), so there the default is no ceiling, as in Express, and a set ceiling
+    /// only caps what the browser is told.
+    pub fn max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = Some(max);
         self
     }
 
@@ -380,6 +414,7 @@ impl SessionConfig {
             codec,
             attributes: self.attributes,
             ttl: self.ttl,
+            max_lifetime: self.max_lifetime,
             time: self.time,
             rolling: self.rolling,
             trust_proxy: self.trust_proxy,

@@ -94,6 +94,12 @@ fn app(config: SessionConfig) -> Router {
             }),
         )
         .route(
+            "/expiry",
+            get(|s: Session| async move {
+                format!("{:?}", s.expires_at().map(cookie_session::unix_secs))
+            }),
+        )
+        .route(
             "/destroy",
             get(|s: Session| async move {
                 s.destroy();
@@ -393,7 +399,7 @@ async fn destroyed_sessions_do_not_come_back_and_can_restart() {
 async fn per_request_max_age() {
     for &format in NATIVE {
         let clock = TestClock::new();
-        let app = app(config(format, &[KEY_A], &clock));
+        let app = app(config(format, &[KEY_A], &clock).max_lifetime(Duration::from_secs(2592000)));
         let res = call(&app, "/incr?max_age=2592000", None).await;
         let cookie = &set_cookies(&res)[0];
         assert!(
@@ -416,6 +422,88 @@ async fn per_request_max_age() {
             cookie.contains(
                 "; path=/; expires=Mon, 15 Jan 2024 13:00:00 GMT; samesite=lax; httponly"
             ),
+            "{cookie}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn per_request_lifetime_cannot_pass_the_ceiling() {
+    let start = 1_705_320_000;
+    for &format in NATIVE {
+        // The default ceiling is the configured lifetime: `max_age`, here 60 s…
+        let clock = TestClock::new();
+        let router = app(config(format, &[KEY_A], &clock).max_age(Some(Duration::from_secs(60))));
+        let res = call(&router, "/incr?max_age=34560000", None).await;
+        let cookie = &set_cookies(&res)[0];
+        assert!(
+            cookie.contains("; Max-Age=60; Expires=Mon, 15 Jan 2024 12:01:00 GMT"),
+            "{format}: {cookie}"
+        );
+        let first = jar(&res);
+        let sealed = body(call(&router, "/expiry", Some(&first)).await).await;
+        assert_eq!(sealed, format!("Some({})", start + 60), "{format}");
+        // …so the cookie is refused once those 60 s (and the skew) are over.
+        clock.advance(Duration::from_secs(121));
+        assert_eq!(
+            body(call(&router, "/read", Some(&first)).await).await,
+            "None",
+            "{format}"
+        );
+
+        // …or the TTL for browser-session cookies (24 hours by default).
+        let clock = TestClock::new();
+        let router = app(config(format, &[KEY_A], &clock));
+        let res = call(&router, "/incr?max_age=34560000", None).await;
+        assert!(
+            set_cookies(&res)[0].contains("; Max-Age=86400;"),
+            "{format}: {res:?}"
+        );
+        let sealed = body(call(&router, "/expiry", Some(&jar(&res))).await).await;
+        assert_eq!(sealed, format!("Some({})", start + 86400), "{format}");
+
+        // Shorter than the ceiling is the handler's right.
+        let res = call(&router, "/incr?max_age=30", None).await;
+        assert!(
+            set_cookies(&res)[0].contains("; Max-Age=30;"),
+            "{format}: {res:?}"
+        );
+        let sealed = body(call(&router, "/expiry", Some(&jar(&res))).await).await;
+        assert_eq!(sealed, format!("Some({})", start + 30), "{format}");
+
+        // An explicit ceiling wins over the configured lifetime, both ways.
+        let clock = TestClock::new();
+        let router = app(config(format, &[KEY_A], &clock)
+            .max_age(Some(Duration::from_secs(600)))
+            .max_lifetime(Duration::from_secs(120)));
+        let res = call(&router, "/incr", None).await;
+        assert!(
+            set_cookies(&res)[0].contains("; Max-Age=120;"),
+            "{format}: {res:?}"
+        );
+        let sealed = body(call(&router, "/expiry", Some(&jar(&res))).await).await;
+        assert_eq!(sealed, format!("Some({})", start + 120), "{format}");
+    }
+
+    // The Express format has no server-side expiry: by default an override is Express's own
+    // (any lifetime, byte for byte); a set ceiling caps what the browser is told.
+    let express = Format::Express(SigAlgorithm::Sha1);
+    let clock = TestClock::new();
+    let router = app(config(express, &["key-new"], &clock).max_age(Some(Duration::from_secs(60))));
+    let res = call(&router, "/incr?max_age=7200", None).await;
+    for cookie in set_cookies(&res) {
+        assert!(
+            cookie.contains("; expires=Mon, 15 Jan 2024 14:00:00 GMT;"),
+            "{cookie}"
+        );
+    }
+    let router = app(config(express, &["key-new"], &clock).max_lifetime(Duration::from_secs(60)));
+    let res = call(&router, "/incr?max_age=7200", None).await;
+    let cookies = set_cookies(&res);
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    for cookie in cookies {
+        assert!(
+            cookie.contains("; expires=Mon, 15 Jan 2024 12:01:00 GMT;"),
             "{cookie}"
         );
     }

@@ -135,6 +135,7 @@ pub struct Options {
     pub ttl: u64,
     pub absolute: Option<u64>,
     pub max_age: Option<u64>,
+    pub max_lifetime: Option<u64>,
     pub ids: Option<Arc<dyn Fn() -> SessionId + Send + Sync>>,
 }
 
@@ -145,6 +146,7 @@ impl Options {
             ttl: 3600,
             absolute: None,
             max_age: None,
+            max_lifetime: None,
             ids: None,
         }
     }
@@ -167,6 +169,9 @@ impl Harness {
             .max_age(options.max_age.map(Duration::from_secs))
             .clock_skew(Duration::ZERO)
             .clock(move || c.now());
+        if let Some(max) = options.max_lifetime {
+            config = config.max_lifetime(Duration::from_secs(max));
+        }
         if let Some(ids) = options.ids {
             config = config.id_generator(move || ids());
         }
@@ -198,6 +203,13 @@ impl Harness {
             }))
             .route("/regenerate", get(|s: Session| async move { s.regenerate(); "ok" }))
             .route("/destroy", get(|s: Session| async move { s.destroy(); "ok" }))
+            // A client-chosen lifetime, as an app passing `?max_age=` to `set_max_age` does
+            // (0: a browser-session cookie), with a change so the session is written.
+            .route("/lifetime/{secs}", get(|s: Session, axum::extract::Path(secs): axum::extract::Path<u64>| async move {
+                s.set_max_age((secs > 0).then(|| Duration::from_secs(secs)));
+                s.insert("asked", secs).unwrap();
+                "ok"
+            }))
             // Load, wait for the other request at the barrier, then act.
             .route("/slow-read", get(move |s: Session| async move {
                 let seen = serde_json::to_string(&s.data()).unwrap();
@@ -615,6 +627,90 @@ pub async fn cookie_mode_revocation(store: Arc<dyn SessionStore>, format: Format
     );
 }
 
+/// A per-request lifetime cannot push the record's expiry, nor the cookie's `Max-Age`, past
+/// the configured lifetime (or an explicit `max_lifetime`); it can shorten them.
+pub async fn per_request_lifetime_stays_within_the_ceiling(
+    store: Arc<dyn SessionStore>,
+    format: Format,
+) {
+    let h = Harness::new(
+        store.clone(),
+        Options {
+            ttl: 3600,
+            max_age: Some(600),
+            ..Options::new(format)
+        },
+    );
+    // 400 days asked, on a new session and on an existing one: the configured 600 s.
+    let res = h.call("/lifetime/34560000", None).await;
+    assert!(
+        set_cookies(&res)[0].contains("; Max-Age=600;"),
+        "{:?}",
+        set_cookies(&res)
+    );
+    let cookie = jar(&res);
+    assert_eq!(
+        h.record(&cookie).await.unwrap().expires_at,
+        h.clock.secs() + 600
+    );
+    h.clock.advance(10);
+    let res = h.call("/lifetime/34560000", Some(&cookie)).await;
+    assert!(
+        set_cookies(&res)[0].contains("; Max-Age=600;"),
+        "{:?}",
+        set_cookies(&res)
+    );
+    assert_eq!(
+        h.record(&cookie).await.unwrap().expires_at,
+        h.clock.secs() + 600
+    );
+    // A browser-session cookie does not get the longer TTL either.
+    let res = h.call("/lifetime/0", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        h.record(&cookie).await.unwrap().expires_at,
+        h.clock.secs() + 600
+    );
+    // Shorter is allowed.
+    let res = h.call("/lifetime/60", Some(&cookie)).await;
+    assert!(
+        set_cookies(&res)[0].contains("; Max-Age=60;"),
+        "{:?}",
+        set_cookies(&res)
+    );
+    assert_eq!(
+        h.record(&cookie).await.unwrap().expires_at,
+        h.clock.secs() + 60
+    );
+
+    // An explicit ceiling above the configured lifetime ("remember me" for 30 days).
+    let h = Harness::new(
+        store,
+        Options {
+            ttl: 3600,
+            max_lifetime: Some(30 * 86400),
+            ..Options::new(format)
+        },
+    );
+    let res = h.call("/lifetime/34560000", None).await;
+    assert!(
+        set_cookies(&res)[0].contains("; Max-Age=2592000;"),
+        "{:?}",
+        set_cookies(&res)
+    );
+    let cookie = jar(&res);
+    assert_eq!(
+        h.record(&cookie).await.unwrap().expires_at,
+        h.clock.secs() + 30 * 86400
+    );
+    let res = h.call("/lifetime/0", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        h.record(&cookie).await.unwrap().expires_at,
+        h.clock.secs() + 3600
+    );
+}
+
 pub async fn persistent_cookies_follow_the_record(store: Arc<dyn SessionStore>, format: Format) {
     let h = Harness::new(
         store,
@@ -659,6 +755,7 @@ macro_rules! conformance {
             case!(unknown_and_malformed_ids);
             case!(id_collisions_are_retried_never_overwritten);
             case!(idle_expiry_touch_and_absolute_lifetime);
+            case!(per_request_lifetime_stays_within_the_ceiling);
             case!(regenerate_moves_the_data_to_a_new_id);
             case!(destroy_deletes_the_record);
             case!(concurrent_writes_to_different_keys_both_survive);

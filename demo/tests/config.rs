@@ -131,7 +131,10 @@ fn every_bad_value_names_its_variable() {
         // Browsers match the prefixes in any case, so the rules do too.
         (&[("SESSION_NAME", "__host-sid")], "SESSION_NAME", "__Host-"),
         (
-            &[("SESSION_NAME", "__SECURE-sid"), ("SESSION_SECURE", "false")],
+            &[
+                ("SESSION_NAME", "__SECURE-sid"),
+                ("SESSION_SECURE", "false"),
+            ],
             "SESSION_NAME",
             "__Secure-",
         ),

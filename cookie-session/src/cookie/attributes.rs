@@ -154,8 +154,7 @@ impl CookieAttributes {
         if has_prefix(name, "__Secure-") && !secure {
             return Err(CookieConfigError::SecurePrefix);
         }
-        if has_prefix(name, "__Host-") && (!secure || self.path != "/" || self.domain.is_some())
-        {
+        if has_prefix(name, "__Host-") && (!secure || self.path != "/" || self.domain.is_some()) {
             return Err(CookieConfigError::HostPrefix);
         }
         Ok(())

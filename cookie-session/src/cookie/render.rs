@@ -59,8 +59,8 @@ pub fn render_set_cookie(
     // Unix epoch, "Thu, 01 Jan 1970 00:00:00 GMT", as every browser understands.
     let expires = match lifetime {
         Lifetime::Session => None,
-        Lifetime::For(duration) => Some(httpdate::HttpDate::from(now + duration)),
-        Lifetime::Clear => Some(httpdate::HttpDate::from(SystemTime::UNIX_EPOCH)),
+        Lifetime::For(duration) => Some(http_date(now.checked_add(duration))),
+        Lifetime::Clear => Some(http_date(Some(SystemTime::UNIX_EPOCH))),
     };
     // `write!` into a String cannot fail.
     match style {
@@ -125,6 +125,22 @@ pub fn render_set_cookie(
         }
     }
     out
+}
+
+/// The last second an HTTP date can name: 9999-12-31T23:59:59Z (RFC 9110 §5.6.7 has four
+/// year digits; `httpdate` 1 panics beyond it).
+const LAST_HTTP_DATE: u64 = 253_402_300_799;
+
+/// `Expires` for `time`, clamped to what an HTTP date can say: the epoch for earlier times,
+/// the end of year 9999 for later ones and for a time past what `SystemTime` holds (`None`).
+/// A clock or lifetime that far out is a caller's mistake, never a reason to panic.
+fn http_date(time: Option<SystemTime>) -> httpdate::HttpDate {
+    let secs = match time.map(|t| t.duration_since(SystemTime::UNIX_EPOCH)) {
+        Some(Ok(since)) => since.as_secs().min(LAST_HTTP_DATE),
+        Some(Err(_)) => 0,
+        None => LAST_HTTP_DATE,
+    };
+    httpdate::HttpDate::from(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -208,6 +224,49 @@ mod tests {
         assert_eq!(
             clear,
             "session=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"
+        );
+    }
+
+    #[test]
+    fn out_of_range_times_are_clamped_not_panics() {
+        let attrs = CookieAttributes::default();
+        let render =
+            |style, lifetime, now| render_set_cookie(style, "s", "v", &attrs, false, lifetime, now);
+        let year_10000 = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_HTTP_DATE + 1);
+        let before_epoch = SystemTime::UNIX_EPOCH - Duration::from_secs(86_400);
+        let hour = Lifetime::For(Duration::from_secs(3600));
+        for style in [HeaderStyle::Standard, HeaderStyle::Express] {
+            // Past year 9999 (and past what `SystemTime` can add): the last HTTP date.
+            for (lifetime, now) in [
+                (hour, year_10000),
+                (Lifetime::For(Duration::MAX), now()),
+                (Lifetime::For(Duration::from_secs(u64::MAX / 2)), year_10000),
+            ] {
+                let header = render(style, lifetime, now);
+                assert!(
+                    header
+                        .to_ascii_lowercase()
+                        .contains("; expires=fri, 31 dec 9999 23:59:59 gmt"),
+                    "{header}"
+                );
+            }
+            // Before the epoch: the epoch.
+            let header = render(style, Lifetime::For(Duration::from_secs(60)), before_epoch);
+            assert!(
+                header
+                    .to_ascii_lowercase()
+                    .contains("; expires=thu, 01 jan 1970 00:00:00 gmt"),
+                "{header}"
+            );
+        }
+        let header = render(HeaderStyle::Standard, Lifetime::For(Duration::MAX), now());
+        assert!(
+            header.contains(&format!("; Max-Age={};", u64::MAX)),
+            "{header}"
+        );
+        assert_eq!(
+            render(HeaderStyle::Standard, hour, SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_HTTP_DATE - 3600)),
+            "s=v; Path=/; Max-Age=3600; Expires=Fri, 31 Dec 9999 23:59:59 GMT; HttpOnly; SameSite=Lax"
         );
     }
 

@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) codec: Codec,
     pub(crate) attributes: CookieAttributes,
     pub(crate) ttl: Duration,
+    /// The explicit ceiling on one write's lifetime (`SessionConfig::max_lifetime`).
+    pub(crate) max_lifetime: Option<Duration>,
     pub(crate) time: TimePolicy,
     pub(crate) rolling: bool,
     pub(crate) trust_proxy: bool,
@@ -491,7 +493,8 @@ impl Session {
     /// Changes the cookie's attributes for this response only (Express's `req.sessionOptions`).
     /// The change is checked with the same rules as the configuration; an invalid one is
     /// refused and nothing changes. An override alone does not cause a write (as in Express):
-    /// it applies when the session is written.
+    /// it applies when the session is written. A lifetime (`max_age`, `expires`) longer than
+    /// the layer's [`max_lifetime`](crate::SessionConfig::max_lifetime) is cut to it.
     pub fn update_cookie(
         &self,
         f: impl FnOnce(&mut CookieAttributes),
@@ -507,8 +510,11 @@ impl Session {
         Ok(())
     }
 
-    /// This response's `Max-Age` (`None`: a browser-session cookie), clamped to 400 days —
-    /// "remember me" is `set_max_age(Some(Duration::from_secs(30 * 86400)))`.
+    /// This response's `Max-Age` (`None`: a browser-session cookie), clamped to 400 days and
+    /// to the layer's [`max_lifetime`](crate::SessionConfig::max_lifetime) (by default the
+    /// configured lifetime: an override can shorten a session, never lengthen it) — "remember
+    /// me" is `set_max_age(Some(Duration::from_secs(30 * 86400)))` on a layer whose
+    /// `max_lifetime` allows 30 days.
     ///
     /// ```
     /// # use cookie_session::Session;

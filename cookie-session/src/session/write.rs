@@ -45,7 +45,29 @@ impl<'a> Writer<'a> {
 
     /// Whether this response's cookie is persistent (has a `Max-Age`).
     pub(crate) fn has_lifetime(&self) -> bool {
-        self.attrs.lifetime(self.now).is_some()
+        self.lifetime().is_some()
+    }
+
+    /// The longest lifetime this write may give: the explicit `max_lifetime`, else (formats
+    /// with a server-side expiry) the lifetime the configuration gives without any per-request
+    /// override. So a handler passing a client's wish to `set_max_age` cannot extend a session
+    /// — or a stolen cookie — past what the application configured.
+    fn ceiling(&self) -> Option<Duration> {
+        let shared = self.shared;
+        match shared.max_lifetime {
+            Some(max) => Some(max),
+            None if shared.codec.format().has_server_expiry() => {
+                Some(shared.attributes.lifetime(self.now).unwrap_or(shared.ttl))
+            }
+            None => None,
+        }
+    }
+
+    /// The browser lifetime this response asks for (`None`: a browser-session cookie), cut to
+    /// the ceiling.
+    fn lifetime(&self) -> Option<Duration> {
+        let wanted = self.attrs.lifetime(self.now)?;
+        Some(self.ceiling().map_or(wanted, |ceiling| wanted.min(ceiling)))
     }
 
     pub(crate) fn now_secs(&self) -> u64 {
@@ -60,11 +82,12 @@ impl<'a> Writer<'a> {
             .min(self.shared.time.deadline(created_at))
     }
 
-    /// How long a session written now lives without activity, in seconds.
+    /// How long a session written now lives without activity, in seconds: never past the
+    /// ceiling, also for a browser-session cookie (whose server lifetime is the TTL).
     pub(crate) fn idle_secs(&self) -> u64 {
-        self.attrs
-            .lifetime(self.now)
-            .unwrap_or(self.shared.ttl)
+        let idle = self.lifetime().unwrap_or(self.shared.ttl);
+        self.ceiling()
+            .map_or(idle, |ceiling| idle.min(ceiling))
             .as_secs()
     }
 
@@ -125,7 +148,7 @@ impl<'a> Writer<'a> {
         let now = self.now_secs();
         let created_at = previous.map_or(now, |t| t.created_at);
         let expires_at = expires_at.unwrap_or_else(|| self.fresh_expiry(created_at));
-        let lifetime = match self.attrs.lifetime(self.now) {
+        let lifetime = match self.lifetime() {
             // The browser never keeps a native cookie longer than the server accepts it
             // (SECURITY.md §8.2 item 19); Express cookies have no server-side expiry.
             Some(wanted) if codec.format().has_server_expiry() => {
