@@ -93,6 +93,10 @@ pub struct ServerArgs {
     pub keys: Option<String>,
 }
 
+/// The last second a cookie date can name, 9999-12-31T23:59:59Z (an HTTP date has four year
+/// digits, RFC 9110 §5.6.7): the latest `--now` accepted, so no time computed from it overflows.
+pub const LAST_SECOND: u64 = 253_402_300_799;
+
 /// `decode` options.
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
@@ -103,8 +107,9 @@ pub struct DecodeArgs {
     /// headers). Without it, header lines are read from standard input.
     #[arg(long, short = 'c', value_name = "HEADER")]
     pub cookie: Vec<String>,
-    /// Decode as of this time, in Unix SECONDS (default: now).
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    /// Decode as of this time, in Unix SECONDS, at most 253402300799 (the end of year 9999)
+    /// (default: now).
+    #[arg(long, value_name = "UNIX_SECONDS", value_parser = clap::value_parser!(u64).range(..=LAST_SECOND))]
     pub now: Option<u64>,
 }
 
@@ -121,8 +126,9 @@ pub struct SignArgs {
     /// cookie). For encrypted and signed it is also the server-side lifetime.
     #[arg(long, value_name = "MS")]
     pub max_age_ms: Option<u64>,
-    /// Sign as of this time, in Unix MILLISECONDS, to reproduce recorded cookies (default: now).
-    #[arg(long, value_name = "UNIX_MS")]
+    /// Sign as of this time, in Unix MILLISECONDS, to reproduce recorded cookies; at most
+    /// 253402300799999 (the end of year 9999) (default: now).
+    #[arg(long, value_name = "UNIX_MS", value_parser = clap::value_parser!(u64).range(..=LAST_SECOND * 1000 + 999))]
     pub now: Option<u64>,
     /// Cookie attributes.
     #[command(flatten)]

@@ -19,6 +19,7 @@ pub fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         .format(args.server.format)
         .name(args.server.name.as_str());
     if let Some(secs) = args.now {
+        // `--now` is at most the end of year 9999 (checked by clap): this cannot overflow.
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
         config = config.clock(move || at);
     }

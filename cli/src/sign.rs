@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use cookie_session::cookie::{Priority, SameSite};
+use cookie_session::cookie::{Priority, SameSite, MAX_COOKIE_LIFETIME};
 use cookie_session::format::Format;
 use cookie_session::SessionConfig;
 use serde_json::{Map, Value};
 
-use crate::args::{AttributeArgs, PriorityArg, SameSiteArg, SignArgs};
+use crate::args::{AttributeArgs, PriorityArg, SameSiteArg, SignArgs, LAST_SECOND};
 use crate::error::CliError;
 use crate::{keys, output};
 
@@ -25,7 +25,16 @@ pub fn run(args: &SignArgs) -> Result<ExitCode, CliError> {
         config = config.max_age(Some(Duration::from_millis(ms)));
     }
     if let Some(ms) = args.now {
+        // `--now` is at most the end of year 9999 (checked by clap): this cannot overflow.
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        let lifetime = args
+            .max_age_ms
+            .map_or(Duration::ZERO, Duration::from_millis);
+        if ms / 1000 + lifetime.min(MAX_COOKIE_LIFETIME).as_secs() > LAST_SECOND {
+            return Err(CliError::usage(
+                "--now plus --max-age-ms ends after the year 9999, which a cookie's Expires date cannot name",
+            ));
+        }
         config = config.clock(move || at);
     }
     let layer = config.build()?;

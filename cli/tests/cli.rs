@@ -421,6 +421,74 @@ fn native_cookies_expire_and_now_moves_the_clock() {
     }
 }
 
+/// Times at and past the edges of what a cookie date can name (the end of year 9999), and of
+/// `u64`: a one-line usage error (exit 2) or a normal answer, never a panic (exit 101).
+#[test]
+fn extreme_times_are_usage_errors_not_panics() {
+    const LAST_MS: u64 = 253_402_300_799_999;
+    for format in ["encrypted", "signed", "jwt", "express"] {
+        for now in [
+            (LAST_MS + 1).to_string(),
+            u64::MAX.to_string(),
+            "18446744073709551616".to_owned(),
+        ] {
+            let r = sign(
+                format,
+                &[K1],
+                r#"{"a":1}"#,
+                &["--max-age-ms", "1000", "--now", &now],
+            );
+            assert_usage_error(&r, &format!("{format} sign --now {now}"));
+            assert!(r.stderr.contains("--now"), "{r:?}");
+        }
+        // The last millisecond itself: fine for a browser-session cookie…
+        let r = sign(
+            format,
+            &[K1],
+            r#"{"a":1}"#,
+            &["--now", &LAST_MS.to_string()],
+        );
+        assert_eq!(r.code, 0, "{format}: {r:?}");
+        // …but not with a lifetime that ends after year 9999, however long.
+        for max_age in ["1000", &u64::MAX.to_string()] {
+            let r = sign(
+                format,
+                &[K1],
+                r#"{"a":1}"#,
+                &["--now", &LAST_MS.to_string(), "--max-age-ms", max_age],
+            );
+            assert_usage_error(&r, &format!("{format} sign --max-age-ms {max_age}"));
+        }
+        // A huge lifetime at a normal time is clamped to 400 days, as browsers do.
+        let r = sign(
+            format,
+            &[K1],
+            r#"{"a":1}"#,
+            &["--max-age-ms", &u64::MAX.to_string()],
+        );
+        assert_eq!(r.code, 0, "{format}: {r:?}");
+
+        let header = cookie_header(&sign(format, &[K1], r#"{"a":1}"#, &[]).stdout);
+        for now in [
+            "253402300800".to_owned(),
+            u64::MAX.to_string(),
+            "18446744073709551616".to_owned(),
+        ] {
+            for cookie in [header.as_str(), "session=x"] {
+                let r = decode(format, &[K1], cookie, &["--now", &now]);
+                assert_usage_error(&r, &format!("{format} decode --now {now}"));
+                assert!(r.stderr.contains("--now"), "{r:?}");
+            }
+        }
+        // The last second itself: an answer (the native cookie has expired by then).
+        let r = decode(format, &[K1], &header, &["--now", "253402300799"]);
+        let expected = if format == "express" { 0 } else { 1 };
+        assert_eq!(r.code, expected, "{format}: {r:?}");
+        let r = decode(format, &[K1], "session=x", &["--now", "0"]);
+        assert_eq!(r.code, 1, "{format}: {r:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad usage
 
