@@ -581,3 +581,113 @@ fn floats_read_back_exactly_and_a_read_does_not_rewrite_the_cookie() {
         );
     }
 }
+
+// ---- time and lifetime edges: clamped or refused, never a panic ----
+
+/// A time anywhere a clock could say: before the epoch, now-ish, past year 9999, and as far as
+/// `from_unix_secs` goes.
+fn any_time() -> impl Strategy<Value = std::time::SystemTime> {
+    use std::time::{Duration, SystemTime};
+    prop_oneof![
+        any::<u64>().prop_map(from_unix_secs),
+        (0u64..1 << 40).prop_map(|s| SystemTime::UNIX_EPOCH
+            .checked_sub(Duration::from_secs(s))
+            .unwrap_or(SystemTime::UNIX_EPOCH)),
+        (253_402_300_000u64..253_402_400_000).prop_map(from_unix_secs),
+        Just(from_unix_secs(NOW)),
+    ]
+}
+
+/// A lifetime of any size, down to the nanosecond.
+fn any_lifetime() -> impl Strategy<Value = std::time::Duration> {
+    (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| std::time::Duration::new(s, n))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `render_set_cookie` takes any time and lifetime: `Expires` is clamped to the range an
+    /// HTTP date can name (1970 to 9999), `Max-Age` is the whole seconds asked for.
+    #[test]
+    fn render_set_cookie_never_panics(
+        now in any_time(),
+        lifetime in any_lifetime(),
+        express in any::<bool>(),
+    ) {
+        use cookie_session::cookie::{render_set_cookie, CookieAttributes, HeaderStyle, Lifetime};
+        let style = if express { HeaderStyle::Express } else { HeaderStyle::Standard };
+        let attrs = CookieAttributes::default();
+        for lifetime in [Lifetime::For(lifetime), Lifetime::Clear, Lifetime::Session] {
+            let header = render_set_cookie(style, "s", "v", &attrs, false, lifetime, now);
+            let lower = header.to_ascii_lowercase();
+            match lifetime {
+                Lifetime::Session => prop_assert!(!lower.contains("expires="), "{}", header),
+                _ => {
+                    let at = lower.find("expires=").unwrap() + "expires=".len();
+                    let date = header[at..].split(';').next().unwrap();
+                    let parsed = httpdate::parse_http_date(date);
+                    prop_assert!(parsed.is_ok(), "{}", header);
+                }
+            }
+            if let (Lifetime::For(d), HeaderStyle::Standard) = (lifetime, style) {
+                let max_age = format!("; Max-Age={};", d.as_secs());
+                prop_assert!(header.contains(&max_age), "{}", header);
+            }
+        }
+    }
+
+    /// A layer whose clock says any time, with any configured `max_age` and any per-request
+    /// override, answers every write (200 and a cookie, no panic). In the native formats the
+    /// sealed expiry never passes the configured lifetime, whatever the override asks for.
+    #[test]
+    fn any_clock_and_any_lifetime_override_are_handled(
+        now in any_time(),
+        configured in prop::option::of(any_lifetime()),
+        asked in prop::option::of(any_lifetime()),
+    ) {
+        for format in [Format::Encrypted, Format::Signed, Format::Express(SigAlgorithm::Sha1)] {
+            let layer = SessionConfig::new(ring(format))
+                .format(format)
+                .max_age(configured)
+                .clock(move || now)
+                .build()
+                .unwrap();
+            let service = layer.layer(service_fn(move |req: Request<String>| async move {
+                let session = req.extensions().get::<Session>().unwrap().clone();
+                session.set_max_age(asked);
+                session.insert_value("n", Value::from(1));
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }));
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let response = runtime
+                .block_on(service.oneshot(Request::new(String::new())))
+                .unwrap();
+            prop_assert_eq!(response.status(), StatusCode::OK, "{}", format);
+            let cookie = response
+                .headers()
+                .get(http::header::SET_COOKIE)
+                .map(|v| v.to_str().unwrap().to_owned());
+            prop_assert!(cookie.is_some(), "{}", format);
+            let cookie = cookie.unwrap();
+            if format.has_server_expiry() {
+                let ceiling = configured
+                    .unwrap_or(cookie_session::DEFAULT_TTL)
+                    .min(cookie_session::cookie::MAX_COOKIE_LIFETIME)
+                    .as_secs();
+                let pair = cookie.split(';').next().unwrap();
+                let times = Codec::new(format, &ring(format), NAME)
+                    .unwrap()
+                    .open([pair])
+                    .unwrap()
+                    .times
+                    .unwrap();
+                let now_secs = cookie_session::unix_secs(now);
+                prop_assert!(times.expires_at <= now_secs.saturating_add(ceiling), "{}: {}", format, cookie);
+                if let Some(max_age) = cookie.split("Max-Age=").nth(1) {
+                    let secs: u64 = max_age.split(';').next().unwrap().parse().unwrap();
+                    prop_assert!(secs <= ceiling, "{}: {}", format, cookie);
+                }
+            }
+        }
+    }
+}
