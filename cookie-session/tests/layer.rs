@@ -510,6 +510,43 @@ async fn per_request_lifetime_cannot_pass_the_ceiling() {
 }
 
 #[tokio::test]
+async fn a_cookie_that_is_not_utf8_blanks_only_itself() {
+    for &format in ALL {
+        let clock = TestClock::new();
+        let app = app(config(format, &[KEY_A], &clock));
+        let session = jar(&call(&app, "/incr", None).await);
+        let read = |headers: Vec<Vec<u8>>| {
+            let app = app.clone();
+            async move {
+                let mut req = Request::builder().uri("/read");
+                for h in headers {
+                    req = req.header("cookie", http::HeaderValue::from_bytes(&h).unwrap());
+                }
+                body(app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()).await
+            }
+        };
+        let with = |before: &[u8], after: &[u8]| [before, session.as_bytes(), after].concat();
+        for headers in [
+            // Another cookie with a byte that is not UTF-8, before or after ours.
+            vec![with(b"other=\xff\xfe; ", b"")],
+            vec![with(b"", b"; other=caf\xe9")],
+            vec![with(b"\x80; a=1; ", b"; \xc3")],
+            // A whole other `Cookie` line that is not UTF-8.
+            vec![b"prefs=\xff".to_vec(), session.as_bytes().to_vec()],
+            vec![session.as_bytes().to_vec(), b"prefs=\xff".to_vec()],
+        ] {
+            assert_eq!(
+                read(headers.clone()).await,
+                "Some(1)",
+                "{format}: {headers:?}"
+            );
+        }
+        // The session cookie's own pair with such a byte is not ours: a fresh session.
+        assert_eq!(read(vec![with(b"", b"\xff")]).await, "None", "{format}");
+    }
+}
+
+#[tokio::test]
 async fn server_side_expiry_is_enforced_whatever_the_browser_sends() {
     for &format in NATIVE {
         let clock = TestClock::new();

@@ -691,3 +691,42 @@ proptest! {
         }
     }
 }
+
+/// Bytes a `Cookie` header may carry (visible ASCII, space and obs-text), except `;`.
+fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![0x20u8..0x3b, 0x3cu8..0x7f, 0x80u8..=0xff],
+        0..24,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Other cookies holding bytes that are not UTF-8, before or after the session cookie, in
+    /// the same header or on their own line, never hide the session.
+    #[test]
+    fn bytes_that_are_not_utf8_never_hide_the_session(
+        before in header_bytes(),
+        after in header_bytes(),
+        separate_lines in any::<bool>(),
+    ) {
+        let data: Map<String, Value> = serde_json::from_str(r#"{"user":42}"#).unwrap();
+        for (name, layer) in layers() {
+            let ours = cookie_pairs(&layer, data.clone());
+            let other = |bytes: &[u8]| [b"x=".as_slice(), bytes].concat();
+            let cookies: Vec<HeaderValue> = if separate_lines {
+                [other(&before), ours.clone().into_bytes(), other(&after)]
+                    .iter()
+                    .map(|line| HeaderValue::from_bytes(line).unwrap())
+                    .collect()
+            } else {
+                let line = [other(&before), b"; ".to_vec(), ours.clone().into_bytes(), b"; ".to_vec(), other(&after)].concat();
+                vec![HeaderValue::from_bytes(&line).unwrap()]
+            };
+            let (status, seen) = request(&layer, "/read", &cookies);
+            prop_assert_eq!(status, StatusCode::OK, "{}", name);
+            prop_assert_eq!(&seen, &data, "{}", name);
+        }
+    }
+}

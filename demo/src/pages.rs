@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use base64::Engine as _;
-use cookie_session::cookie::cookie_values;
+use cookie_session::cookie::{cookie_values, utf8_pairs};
 use cookie_session::format::{Format, Rejection};
 use cookie_session::Session;
 use serde::Deserialize;
@@ -277,10 +277,11 @@ pub(crate) async fn inside(
     let name = state.cookie_name.as_str();
     let sig_name = format!("{name}.sig");
     let express = matches!(state.format, Format::Express(_));
+    // Pair by pair where a header is not UTF-8, as the session layer reads it.
     let cookie_headers: Vec<&str> = headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| utf8_pairs(v.as_bytes()))
         .collect();
     let values: Vec<&str> = cookie_values(cookie_headers.iter().copied(), name).collect();
     let sigs: Vec<&str> = if express {

@@ -8,5 +8,5 @@ mod render;
 pub use attributes::{
     CookieAttributes, CookieConfigError, Priority, SameSite, MAX_COOKIE_LIFETIME,
 };
-pub use parse::{cookie_values, first_cookie_value};
+pub use parse::{cookie_values, first_cookie_value, utf8_pairs};
 pub use render::{render_set_cookie, HeaderStyle, Lifetime};

@@ -33,6 +33,30 @@ where
         })
 }
 
+/// The text of one `Cookie` header value given as bytes, for [`cookie_values`]: the whole
+/// header when it is UTF-8 (the usual case: one check, nothing copied), else each
+/// `;`-separated pair that is — so one pair with a byte that is not UTF-8 (another site's
+/// cookie, say) drops that pair only, never the session cookie beside it. `;` never occurs
+/// inside a UTF-8 sequence, so splitting there cuts no character.
+///
+/// ```
+/// use cookie_session::cookie::{cookie_values, utf8_pairs};
+///
+/// let header = b"other=caf\xe9; session=abc";
+/// let found: Vec<&str> = cookie_values(utf8_pairs(header), "session").collect();
+/// assert_eq!(found, ["abc"]);
+/// ```
+pub fn utf8_pairs(header: &[u8]) -> impl Iterator<Item = &str> + Clone {
+    let whole = std::str::from_utf8(header).ok();
+    let pairs = whole
+        .is_none()
+        .then_some(header)
+        .into_iter()
+        .flat_map(|header| header.split(|b| *b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok());
+    whole.into_iter().chain(pairs)
+}
+
 /// The first value of the cookie `name` in `headers`, as Express reads it.
 pub fn first_cookie_value<'h, I>(headers: I, name: &str) -> Option<&'h str>
 where
@@ -72,6 +96,27 @@ mod tests {
             first_cookie_value(["x=1", "session=c"], "session"),
             Some("c")
         );
+    }
+
+    #[test]
+    fn a_pair_that_is_not_utf8_drops_only_itself() {
+        let values = |header: &'static [u8]| -> Vec<&'static str> {
+            cookie_values(utf8_pairs(header), "session").collect()
+        };
+        assert_eq!(values(b"a=\xff; session=v"), ["v"]);
+        assert_eq!(values(b"session=v; a=\xc3"), ["v"]);
+        assert_eq!(
+            values(b"\xfe\xff;session=v;x=\x80\x80;session=w"),
+            ["v", "w"]
+        );
+        // The pair holding the bad byte is the one skipped, even the session's own.
+        assert_eq!(values(b"session=v\xff; session=w"), ["w"]);
+        assert!(values(b"session=\xff").is_empty());
+        // Valid UTF-8 (non-ASCII included) is kept whole.
+        let whole: Vec<&str> = utf8_pairs("a=£; session=v".as_bytes()).collect();
+        assert_eq!(whole, ["a=£; session=v"]);
+        assert_eq!(values("a=£; session=v".as_bytes()), ["v"]);
+        assert_eq!(utf8_pairs(b"").collect::<Vec<_>>(), [""]);
     }
 
     #[test]

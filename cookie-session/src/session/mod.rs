@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cookie::{first_cookie_value, CookieAttributes, CookieConfigError};
+use crate::cookie::{first_cookie_value, utf8_pairs, CookieAttributes, CookieConfigError};
 use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
@@ -624,11 +624,11 @@ impl Inner {
     }
 }
 
-/// The `Cookie` header values as text; values that are not UTF-8 cannot hold our cookies.
+/// The `Cookie` header values as text, read pair by pair where a value is not UTF-8: a byte
+/// that is not UTF-8 drops only the pair it is in (our cookies are ASCII), never the session
+/// cookie beside it.
 fn utf8_headers(cookies: &[HeaderValue]) -> impl Iterator<Item = &str> + Clone {
-    cookies
-        .iter()
-        .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+    cookies.iter().flat_map(|v| utf8_pairs(v.as_bytes()))
 }
 
 impl Shared {
