@@ -8,9 +8,14 @@
 //! | `PUT /api/session` + object | replaces the session, 200 + the session |
 //! | `DELETE /api/session` | destroys the session (the cookie is cleared), 204 |
 //!
-//! `?max_age_ms=N` on any of them sets this response's cookie lifetime (Express's
-//! `req.sessionOptions.maxAge = N`). A bad `max_age_ms`, a body that is not JSON or not a JSON
-//! object gives 400 `{"error": …}` and the session is not touched (not even read).
+//! `?max_age_ms=N` on `POST`, `PUT` and `DELETE` sets this response's cookie lifetime (Express's
+//! `req.sessionOptions.maxAge = N`), cut to the configured lifetime (`SESSION_MAX_AGE`, else the
+//! 24 hours of browser-session cookies): a request may shorten its session, never lengthen it,
+//! so a stolen cookie cannot be kept alive past the configuration. On `GET` it is refused
+//! (400): `SameSite=Lax` sends the cookie with a top-level link from another site, and such a
+//! link must not change the cookie (when a read re-issues it, after a key rotation say).
+//! A bad `max_age_ms`, a body that is not JSON or not a JSON object gives 400
+//! `{"error": …}` and the session is not touched (not even read).
 //!
 //! CSRF: these routes take no token. They only accept `Content-Type: application/json`
 //! (anything else is 415), and a cross-site HTML form can only send
@@ -114,14 +119,15 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Applies `max_age_ms` the way Express's `cookies` does: `0` is a browser-session cookie, a
-/// negative value an already-expired one.
-fn apply_max_age(session: &Session, ms: Option<i64>) {
+/// Applies `max_age_ms` the way Express's `cookies` does (`0` is a browser-session cookie, a
+/// negative value an already-expired one), but never longer than `max`, the configured
+/// lifetime.
+fn apply_max_age(session: &Session, ms: Option<i64>, max: Duration) {
     match ms {
         None => {}
         Some(0) => session.set_max_age(None),
         Some(ms) if ms < 0 => session.set_max_age(Some(Duration::ZERO)),
-        Some(ms) => session.set_max_age(Some(Duration::from_millis(ms.unsigned_abs()))),
+        Some(ms) => session.set_max_age(Some(Duration::from_millis(ms.unsigned_abs()).min(max))),
     }
 }
 
@@ -171,14 +177,18 @@ async fn load(session: &Session) -> Result<(), ApiError> {
     })
 }
 
-/// `GET /api/session`.
+/// `GET /api/session`. A read never changes the cookie's options: `max_age_ms` is refused.
 pub(crate) async fn get(
     RawQuery(query): RawQuery,
     Extension(session): Extension<Session>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    let ms = max_age_ms(query.as_deref())?;
+    if max_age_ms(query.as_deref())?.is_some() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "max_age_ms is not accepted on GET (a read never changes the cookie); use POST, PUT or DELETE",
+        ));
+    }
     load(&session).await?;
-    apply_max_age(&session, ms);
     Ok(Json(session.data()))
 }
 
@@ -193,7 +203,7 @@ pub(crate) async fn post(
     let ms = max_age_ms(query.as_deref())?;
     let body = object_body(&headers, body)?;
     load(&session).await?;
-    apply_max_age(&session, ms);
+    apply_max_age(&session, ms, state.max_lifetime);
     // The Express format drops the keys Express's Session object already has through its
     // prototype (`isNew`, `toString`, `__proto__`…), as the reference app does.
     let body = match state.format {
@@ -208,6 +218,7 @@ pub(crate) async fn post(
 
 /// `PUT /api/session`: replaces the session with the body.
 pub(crate) async fn put(
+    axum::extract::State(state): axum::extract::State<AppState>,
     RawQuery(query): RawQuery,
     Extension(session): Extension<Session>,
     headers: HeaderMap,
@@ -216,19 +227,20 @@ pub(crate) async fn put(
     let ms = max_age_ms(query.as_deref())?;
     let body = object_body(&headers, body)?;
     load(&session).await?;
-    apply_max_age(&session, ms);
+    apply_max_age(&session, ms, state.max_lifetime);
     session.replace(body);
     Ok(Json(session.data()))
 }
 
 /// `DELETE /api/session`: destroys the session.
 pub(crate) async fn delete(
+    axum::extract::State(state): axum::extract::State<AppState>,
     RawQuery(query): RawQuery,
     Extension(session): Extension<Session>,
 ) -> Result<StatusCode, ApiError> {
     let ms = max_age_ms(query.as_deref())?;
     load(&session).await?;
-    apply_max_age(&session, ms);
+    apply_max_age(&session, ms, state.max_lifetime);
     session.destroy();
     Ok(StatusCode::NO_CONTENT)
 }

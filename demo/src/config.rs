@@ -11,6 +11,7 @@
 //! | `SESSION_NAME` | a cookie name | `session` |
 //! | `SESSION_FORMAT` | `encrypted`, `signed`, `express` (`express-sha256`, `express-sha512`) | `encrypted` |
 //! | `SESSION_MAX_AGE` | seconds, `1`–`34560000` (400 days) | none: browser-session cookies |
+//! | `SESSION_ABSOLUTE_LIFETIME` | seconds, `60`–`34560000`: the longest a session lives from its creation (log in again to start a new one); encrypted and signed formats | `2592000` (30 days) |
 //! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
 //! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
 //! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `postgres://…` (a store needs `encrypted` or `signed`) | `cookie` |
@@ -44,13 +45,14 @@ use rand::RngCore as _;
 use zeroize::{Zeroize as _, Zeroizing};
 
 /// Every variable the demo reads.
-pub const VARS: [&str; 9] = [
+pub const VARS: [&str; 10] = [
     "ADDR",
     "PORT",
     "SESSION_KEYS",
     "SESSION_NAME",
     "SESSION_FORMAT",
     "SESSION_MAX_AGE",
+    "SESSION_ABSOLUTE_LIFETIME",
     "SESSION_SECURE",
     "SESSION_TRUST_PROXY",
     "SESSION_STORE",
@@ -61,6 +63,9 @@ pub const DEFAULT_PORT: u16 = 3000;
 
 /// The longest `SESSION_MAX_AGE`: 400 days, the most browsers keep a cookie (RFC 6265bis).
 pub const MAX_MAX_AGE_SECS: u64 = 400 * 24 * 60 * 60;
+
+/// The default `SESSION_ABSOLUTE_LIFETIME`: 30 days, as long as "remember me" lasts.
+pub const DEFAULT_ABSOLUTE_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// A configuration value the demo cannot use. Its text names the variable and what it accepts
 /// on one line, and never contains a secret.
@@ -191,6 +196,7 @@ pub struct DemoConfig {
     format: Format,
     name: String,
     max_age: Option<Duration>,
+    absolute_lifetime: Duration,
     secure: SecureMode,
     trust_proxy: bool,
     generated_key: bool,
@@ -262,6 +268,20 @@ impl DemoConfig {
             },
         };
 
+        let absolute_lifetime = match get("SESSION_ABSOLUTE_LIFETIME") {
+            None => DEFAULT_ABSOLUTE_LIFETIME,
+            Some(value) => match value.parse::<u64>() {
+                Ok(secs @ 60..=MAX_MAX_AGE_SECS) => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "SESSION_ABSOLUTE_LIFETIME",
+                        value,
+                        expected: "a whole number of seconds from 60 to 34560000 (400 days)",
+                    })
+                }
+            },
+        };
+
         let secure = match get("SESSION_SECURE").as_deref() {
             None | Some("auto") => SecureMode::Auto,
             Some("true") => SecureMode::Always,
@@ -302,11 +322,19 @@ impl DemoConfig {
         };
         let key_count = keys.len();
 
+        // No request makes a session outlive what is configured here: the library cuts any
+        // per-request lifetime to `max_lifetime` — the longest the app grants itself, "remember
+        // me" — and the API cuts `max_age_ms` further, to the configured lifetime.
         let mut session = SessionConfig::new(keys)
             .format(format)
             .name(name.clone())
             .max_age(max_age)
+            .max_lifetime(max_lifetime(max_age))
             .trust_proxy(trust_proxy);
+        // The Express format has no server-side time to hold it to.
+        if format.has_server_expiry() {
+            session = session.absolute_lifetime(Some(absolute_lifetime));
+        }
         match secure {
             SecureMode::Auto => {}
             SecureMode::Always => session = session.secure(true),
@@ -327,6 +355,7 @@ impl DemoConfig {
             format,
             name,
             max_age,
+            absolute_lifetime,
             secure,
             trust_proxy,
             generated_key,
@@ -393,6 +422,19 @@ impl DemoConfig {
         self.max_age
     }
 
+    /// The lifetime a session gets from this configuration alone, and the most a request's
+    /// `max_age_ms` may ask for: `SESSION_MAX_AGE`, else the library's 24-hour lifetime of
+    /// browser-session cookies.
+    pub fn session_lifetime(&self) -> Duration {
+        self.max_age.unwrap_or(cookie_session::DEFAULT_TTL)
+    }
+
+    /// `SESSION_ABSOLUTE_LIFETIME`: the longest a session lives from its creation, however
+    /// often it is written (encrypted and signed formats).
+    pub fn absolute_lifetime(&self) -> Duration {
+        self.absolute_lifetime
+    }
+
     /// The `Secure` policy.
     pub fn secure(&self) -> SecureMode {
         self.secure
@@ -419,6 +461,14 @@ impl DemoConfig {
     pub fn layer(&self) -> Option<SessionLayer> {
         self.layer.clone()
     }
+}
+
+/// The longest lifetime one response may give a session: the configured one, or "remember me"
+/// when that is longer.
+fn max_lifetime(max_age: Option<Duration>) -> Duration {
+    max_age
+        .unwrap_or(cookie_session::DEFAULT_TTL)
+        .max(crate::REMEMBER_FOR)
 }
 
 /// Builds a session layer, naming the variable at fault on error.

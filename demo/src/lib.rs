@@ -53,6 +53,8 @@ pub(crate) struct AppState(Arc<StateInner>);
 pub(crate) struct StateInner {
     pub(crate) format: Format,
     pub(crate) cookie_name: String,
+    /// The most `?max_age_ms=` may ask for ([`DemoConfig::session_lifetime`]).
+    pub(crate) max_lifetime: std::time::Duration,
 }
 
 impl std::ops::Deref for AppState {
@@ -70,6 +72,7 @@ pub fn app(config: DemoConfig) -> Router {
     let state = AppState(Arc::new(StateInner {
         format: config.format(),
         cookie_name: config.cookie_name().to_owned(),
+        max_lifetime: config.session_lifetime(),
     }));
     let Some(layer) = config.layer() else {
         tracing::error!(
@@ -136,8 +139,11 @@ one cookie jar can move between the two.</p>\n\
 <dt><code>POST /api/session</code> with a JSON object</dt><dd>merges its keys into the session, answers the session</dd>\n\
 <dt><code>PUT /api/session</code> with a JSON object</dt><dd>replaces the whole session, answers it</dd>\n\
 <dt><code>DELETE /api/session</code></dt><dd>destroys the session and clears the cookie (204)</dd>\n\
-<dt><code>?max_age_ms=N</code></dt><dd>on any of them: this response's cookie lifetime in \
-milliseconds (<code>0</code>: until the browser closes)</dd>\n\
+<dt><code>?max_age_ms=N</code></dt><dd>on <code>POST</code>, <code>PUT</code> and \
+<code>DELETE</code>: this response's cookie lifetime in milliseconds (<code>0</code>: until the \
+browser closes), at most the configured lifetime (<code>SESSION_MAX_AGE</code>, else 24 hours): \
+a request can shorten its session, never lengthen it. Refused (400) on <code>GET</code>: a link \
+from another site must not change the cookie.</dd>\n\
 </dl>\n\
 <p>A body that is not a JSON object gets 400 <code>{\"error\": \"…\"}</code> and the session is \
 left as it was.</p>\n\

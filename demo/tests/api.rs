@@ -12,6 +12,8 @@ use serde_json::json;
 each_format!(
     get_post_put_delete,
     max_age_ms_sets_this_response_lifetime,
+    max_age_ms_cannot_extend_the_session_past_its_configuration,
+    max_age_ms_is_refused_on_get_even_when_a_read_reissues,
     bad_max_age_ms_is_400_and_untouched,
     non_object_body_is_400_and_untouched,
     wrong_content_type_is_415_and_untouched,
@@ -107,10 +109,17 @@ async fn max_age_ms_sets_this_response_lifetime(format: &'static str) {
         "{cookie}"
     );
 
-    // An override alone does not write (Express: no sliding on read).
-    let response = c.get("/api/session?max_age_ms=60000").await;
-    assert!(response.set_cookies.is_empty());
-    assert_eq!(response.json(), json!({"a": 3}));
+    // A read never changes the cookie: refused on GET, with a clear error, nothing sent.
+    for query in ["max_age_ms=60000", "max_age_ms=-1", "max_age_ms=0"] {
+        let response = c.get(&format!("/api/session?{query}")).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(response.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("not accepted on GET"));
+        assert!(response.set_cookies.is_empty(), "{query}");
+    }
+    assert_eq!(c.session().await, json!({"a": 3}));
 
     // On DELETE it is accepted too.
     let response = c
@@ -121,6 +130,70 @@ async fn max_age_ms_sets_this_response_lifetime(format: &'static str) {
         )
         .await;
     assert_eq!(response.status, StatusCode::NO_CONTENT);
+}
+
+/// `SESSION_MAX_AGE=60`: however long a request asks for, its cookie and its sealed expiry
+/// stay within 60 s; shorter is allowed. Without `SESSION_MAX_AGE`, the bound is the 24 hours
+/// of browser-session cookies.
+async fn max_age_ms_cannot_extend_the_session_past_its_configuration(format: &'static str) {
+    for (vars, limit) in [(&[("SESSION_MAX_AGE", "60")][..], 60), (&[][..], 86_400)] {
+        let config = common::config_with(format, common::KEYS, vars);
+        let mut c = Client::with_config(format, config.clone());
+        for (method, body) in [("POST", r#"{"a":1}"#), ("PUT", r#"{"b":1}"#)] {
+            let response = c
+                .json(method, "/api/session?max_age_ms=34560000000", body)
+                .await;
+            assert_eq!(response.status, StatusCode::OK);
+            let (browser, sealed) = c.lifetimes(&config, &response);
+            // Express's `expires` is whole seconds from a clock that may have ticked.
+            assert!(
+                (limit - 1..=limit).contains(&browser),
+                "{format} {method} {vars:?}: {browser}"
+            );
+            if !c.express() {
+                assert_eq!(sealed, Some(limit), "{format} {method} {vars:?}");
+            }
+        }
+        let response = c
+            .json("POST", "/api/session?max_age_ms=30000", r#"{"a":2}"#)
+            .await;
+        let (browser, sealed) = c.lifetimes(&config, &response);
+        assert!((29..=30).contains(&browser), "{format}: {browser}");
+        if !c.express() {
+            assert_eq!(sealed, Some(30), "{format}");
+        }
+    }
+}
+
+/// A GET with `max_age_ms` (a cross-site link can make one) is refused, also while the cookie
+/// would be re-issued (opened under an older key), and leaves the cookie alone.
+async fn max_age_ms_is_refused_on_get_even_when_a_read_reissues(format: &'static str) {
+    let old = "demo-test-key-old-0123456789abcdef0123456789";
+    let mut c = Client::with_config(format, common::config_with(format, old, &[]));
+    c.json("POST", "/api/session", r#"{"a":1}"#).await;
+    let jar = c.jar.clone();
+    // The key rotated: the old key still opens, and a read re-issues under the new one.
+    let rotated = format!("{},{old}", common::KEYS.split(',').next().unwrap());
+    let mut c = Client::with_config(format, common::config_with(format, &rotated, &[]));
+    c.jar = jar.clone();
+    for query in [
+        "max_age_ms=-1",
+        "max_age_ms=0",
+        "max_age_ms=999999999999999",
+    ] {
+        let response = c.get(&format!("/api/session?{query}")).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{format} {query}");
+        assert!(response.set_cookies.is_empty(), "{format} {query}");
+        assert_eq!(c.jar, jar, "{format} {query}");
+    }
+    // Without it, the read re-issues the cookie (the native formats), and keeps the session.
+    let response = c.get("/api/session").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({"a": 1}));
+    if !c.express() {
+        let cookie = response.set_cookie("session").unwrap();
+        assert!(!cookie.contains("Max-Age"), "{cookie}");
+    }
 }
 
 async fn bad_max_age_ms_is_400_and_untouched(format: &'static str) {

@@ -29,6 +29,11 @@ fn defaults_need_no_setup() {
     assert_eq!(config.format().as_str(), "encrypted");
     assert_eq!(config.cookie_name(), "session");
     assert_eq!(config.max_age(), None);
+    assert_eq!(config.session_lifetime(), cookie_session::DEFAULT_TTL);
+    assert_eq!(
+        config.absolute_lifetime(),
+        demo::config::DEFAULT_ABSOLUTE_LIFETIME
+    );
     assert_eq!(config.secure(), SecureMode::Auto);
     assert!(!config.trust_proxy());
     // Empty values count as unset.
@@ -45,6 +50,7 @@ fn every_variable_is_read() {
         ("SESSION_NAME", "sid"),
         ("SESSION_FORMAT", "signed"),
         ("SESSION_MAX_AGE", "3600"),
+        ("SESSION_ABSOLUTE_LIFETIME", "7200"),
         ("SESSION_SECURE", "true"),
         ("SESSION_TRUST_PROXY", "true"),
         ("SESSION_STORE", "cookie"),
@@ -56,6 +62,8 @@ fn every_variable_is_read() {
     assert_eq!(config.format().as_str(), "signed");
     assert_eq!(config.cookie_name(), "sid");
     assert_eq!(config.max_age(), Some(Duration::from_secs(3600)));
+    assert_eq!(config.session_lifetime(), Duration::from_secs(3600));
+    assert_eq!(config.absolute_lifetime(), Duration::from_secs(7200));
     assert_eq!(config.secure(), SecureMode::Always);
     assert!(config.trust_proxy());
 
@@ -89,6 +97,21 @@ fn every_bad_value_names_its_variable() {
             &[("SESSION_MAX_AGE", "34560001")],
             "SESSION_MAX_AGE",
             "400 days",
+        ),
+        (
+            &[("SESSION_ABSOLUTE_LIFETIME", "59")],
+            "SESSION_ABSOLUTE_LIFETIME",
+            "60 to 34560000",
+        ),
+        (
+            &[("SESSION_ABSOLUTE_LIFETIME", "34560001")],
+            "SESSION_ABSOLUTE_LIFETIME",
+            "400 days",
+        ),
+        (
+            &[("SESSION_ABSOLUTE_LIFETIME", "1d")],
+            "SESSION_ABSOLUTE_LIFETIME",
+            "seconds",
         ),
         (
             &[("SESSION_SECURE", "yes")],

@@ -343,8 +343,69 @@ async fn pages_carry_security_headers_and_stable_ids() {
     assert!(docs.body.contains("CORS preflight"));
 }
 
+/// "Remember me" gives a real 30-day cookie: `Max-Age` (Express: `expires`) and, in the native
+/// formats, the authenticated expiry sealed inside — also when `SESSION_MAX_AGE` is shorter,
+/// and again when the session is written later.
 #[tokio::test]
 async fn remember_me_is_30_days() {
-    assert_eq!(demo::REMEMBER_FOR.as_secs(), 2_592_000);
-    let _ = KEYS;
+    const DAYS_30: u64 = 2_592_000;
+    assert_eq!(demo::REMEMBER_FOR.as_secs(), DAYS_30);
+    for format in common::FORMATS {
+        for vars in [&[][..], &[("SESSION_MAX_AGE", "60")][..]] {
+            let config = common::config_with(format, KEYS, vars);
+            let mut c = Client::with_config(format, config.clone());
+            let login = c.login("Ann", true).await;
+            assert_eq!(login.status, StatusCode::SEE_OTHER);
+            let (browser, sealed) = c.lifetimes(&config, &login);
+            assert!(
+                (DAYS_30 - 1..=DAYS_30).contains(&browser),
+                "{format} {vars:?}: {browser}"
+            );
+            if !c.express() {
+                assert_eq!(sealed, Some(DAYS_30), "{format} {vars:?}");
+            }
+            let home = c.get("/").await;
+            let (browser, sealed) = c.lifetimes(&config, &home);
+            assert!(
+                (DAYS_30 - 1..=DAYS_30).contains(&browser),
+                "{format} {vars:?}: {browser}"
+            );
+            if !c.express() {
+                assert_eq!(sealed, Some(DAYS_30), "{format} {vars:?}");
+            }
+        }
+    }
+}
+
+/// `SESSION_ABSOLUTE_LIFETIME` bounds every session from its creation, "remember me" included:
+/// the sealed expiry and the cookie's lifetime never pass it.
+#[tokio::test]
+async fn the_absolute_lifetime_bounds_every_session() {
+    for format in ["encrypted", "signed"] {
+        let config = common::config_with(format, KEYS, &[("SESSION_ABSOLUTE_LIFETIME", "600")]);
+        assert_eq!(config.absolute_lifetime().as_secs(), 600);
+        let mut c = Client::with_config(format, config.clone());
+        let login = c.login("Ann", true).await;
+        let (browser, sealed) = c.lifetimes(&config, &login);
+        assert!((599..=600).contains(&browser), "{format}: {browser}");
+        let times = config
+            .layer()
+            .unwrap()
+            .decode([c.cookie_header().as_str()])
+            .unwrap()
+            .times
+            .unwrap();
+        assert!(
+            times.expires_at <= times.created_at + 600,
+            "{format}: {times:?}"
+        );
+        assert_eq!(sealed, Some(600), "{format}");
+    }
+    // The default: 30 days.
+    let config = common::config_with("encrypted", KEYS, &[]);
+    assert_eq!(
+        config.absolute_lifetime(),
+        demo::config::DEFAULT_ABSOLUTE_LIFETIME
+    );
+    assert_eq!(config.absolute_lifetime().as_secs(), 2_592_000);
 }

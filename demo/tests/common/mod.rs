@@ -162,6 +162,45 @@ impl Client {
         response.json()
     }
 
+    /// The lifetime (Max-Age, or Express's expires) and, in the native formats, the authenticated
+    /// expiry sealed into the cookie, in seconds from now.
+    pub fn lifetimes(&self, config: &DemoConfig, response: &Response) -> (u64, Option<u64>) {
+        let cookie = response.set_cookie("session").unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let browser = if self.express() {
+            let date = cookie
+                .split("expires=")
+                .nth(1)
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap();
+            let at = httpdate::parse_http_date(date).unwrap();
+            cookie_session::unix_secs(at).saturating_sub(now)
+        } else {
+            let max_age = cookie
+                .split("Max-Age=")
+                .nth(1)
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap();
+            max_age.parse().unwrap()
+        };
+        let pair = cookie.split(';').next().unwrap();
+        let sealed = config
+            .layer()
+            .unwrap()
+            .decode([pair])
+            .ok()
+            .and_then(|loaded| loaded.times)
+            .map(|t| t.expires_at - t.issued_at);
+        (browser, sealed)
+    }
+
     /// Logs in as `name` through the form.
     pub async fn login(&mut self, name: &str, remember: bool) -> Response {
         let token = self.get("/login").await.csrf_token();
