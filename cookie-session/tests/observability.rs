@@ -98,3 +98,60 @@ fn rejections_are_counted_and_logged_without_values() {
         }
     });
 }
+
+/// The Express format takes short keys, as keygrip does, but says so when the layer is built:
+/// one warning per short key, naming its position and length, never the key.
+#[test]
+fn short_express_keys_are_warned_about_without_the_key() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let short = "short-secret-Zq7";
+    tracing::subscriber::with_default(subscriber, || {
+        let ring = KeyRing::new(["~", KEY, short]).unwrap();
+        SessionConfig::new(ring)
+            .format(Format::Express(SigAlgorithm::Sha1))
+            .build()
+            .unwrap();
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 2, "{logs}");
+    assert!(
+        warnings[0].contains("key_index=0") && warnings[0].contains("key_len=1"),
+        "{logs}"
+    );
+    assert!(
+        warnings[1].contains("key_index=2") && warnings[1].contains("key_len=16"),
+        "{logs}"
+    );
+    assert!(
+        warnings.iter().all(|w| w.contains("brute-forced")),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(short) && !logs.contains('~') && !logs.contains(KEY),
+        "{logs}"
+    );
+
+    // Long keys, and the native formats (which refuse short keys outright): no warning.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        for format in [Format::Express(SigAlgorithm::Sha256), Format::Encrypted] {
+            SessionConfig::new(KeyRing::new([KEY]).unwrap())
+                .format(format)
+                .build()
+                .unwrap();
+        }
+    });
+    assert!(captured.0.lock().unwrap().is_empty());
+}

@@ -162,10 +162,26 @@ impl ExpressCodec {
     ///
     /// Keys are used as their raw bytes, which is what keygrip does with a JS string key (its
     /// UTF-8 bytes).
+    ///
+    /// A key shorter than [`MIN_SECRET_LEN`](crate::key::MIN_SECRET_LEN) bytes (what the native
+    /// formats require) is accepted for compatibility, but logged as a `tracing` warning naming
+    /// its position and length — never the key: a short HMAC key can be found by brute force,
+    /// and whoever finds it can forge any session.
     pub fn new(ring: &KeyRing, algorithm: SigAlgorithm) -> Self {
         let keys = ring
             .secrets()
-            .map(|secret| KeyState::new(algorithm, secret))
+            .enumerate()
+            .map(|(index, secret)| {
+                if secret.len() < crate::key::MIN_SECRET_LEN {
+                    tracing::warn!(
+                        key_index = index,
+                        key_len = secret.len(),
+                        min_len = crate::key::MIN_SECRET_LEN,
+                        "express format: a short key can be brute-forced and every session forged; use `cookie-session keygen`"
+                    );
+                }
+                KeyState::new(algorithm, secret)
+            })
             .collect();
         Self { algorithm, keys }
     }
