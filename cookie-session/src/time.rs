@@ -50,9 +50,12 @@ pub fn unix_secs(time: SystemTime) -> u64 {
 
 /// The time a Unix-seconds value stands for (saturating far in the future).
 pub fn from_unix_secs(secs: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH
-        .checked_add(Duration::from_secs(secs))
-        .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2))
+    // The first of these the platform's `SystemTime` can hold (Windows' ends in year 30828):
+    // no input, however large, panics.
+    [secs, i64::MAX as u64 / 2, 253_402_300_799]
+        .into_iter()
+        .find_map(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// The rules a native cookie's authenticated times must pass, whatever the browser sends.
