@@ -94,6 +94,19 @@ fn app(config: SessionConfig) -> Router {
             }),
         )
         .route(
+            "/expires-far",
+            get(|s: Session| async move {
+                // `req.sessionOptions.expires` far ahead, the other way to ask for a lifetime.
+                s.update_cookie(|a| {
+                    a.max_age = None;
+                    a.expires = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40));
+                })
+                .unwrap();
+                s.insert("far", true).unwrap();
+                "far"
+            }),
+        )
+        .route(
             "/expiry",
             get(|s: Session| async move {
                 format!("{:?}", s.expires_at().map(cookie_session::unix_secs))
@@ -470,6 +483,15 @@ async fn per_request_lifetime_cannot_pass_the_ceiling() {
         );
         let sealed = body(call(&router, "/expiry", Some(&jar(&res))).await).await;
         assert_eq!(sealed, format!("Some({})", start + 30), "{format}");
+
+        // `expires` instead of `max_age`: the same ceiling.
+        let res = call(&router, "/expires-far", None).await;
+        assert!(
+            set_cookies(&res)[0].contains("; Max-Age=86400;"),
+            "{format}: {res:?}"
+        );
+        let sealed = body(call(&router, "/expiry", Some(&jar(&res))).await).await;
+        assert_eq!(sealed, format!("Some({})", start + 86400), "{format}");
 
         // An explicit ceiling wins over the configured lifetime, both ways.
         let clock = TestClock::new();
