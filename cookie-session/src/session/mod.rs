@@ -13,6 +13,7 @@
 //! | loaded and changed, including emptied | written |
 //! | destroyed | a removal cookie with the same name, path, domain, secure and partitioned |
 
+mod open;
 mod persist;
 mod state;
 mod write;
@@ -31,7 +32,7 @@ use crate::cookie::{first_cookie_value, CookieAttributes, CookieConfigError};
 use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
-use crate::time::{from_unix_secs, unix_secs, SharedClock, TimePolicy};
+use crate::time::{from_unix_secs, SharedClock, TimePolicy};
 
 pub(crate) use persist::{Backend, StoreBackend};
 use state::{Current, Origin};
@@ -627,25 +628,18 @@ fn utf8_headers(cookies: &[HeaderValue]) -> impl Iterator<Item = &str> + Clone {
 
 impl Shared {
     /// Reads and checks the session cookie from `Cookie` header values: the one path every
-    /// request and the `decode` command take.
+    /// request and the `decode` command take. Among cookies of the name, the first that
+    /// authenticates and passes the time policy serves (see [`open`]); the store's checks come
+    /// after, in [`persist::load`].
     pub(crate) fn open<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        let opened = match self.codec.open(headers.clone()) {
-            Err(Rejection::Missing) if !self.chunk_names.is_empty() => self.open_chunks(headers),
-            other => other,
-        };
-        let opened = opened.and_then(|loaded| {
-            if let Some(times) = &loaded.times {
-                self.time.check(times, unix_secs(self.clock.0.now()))?;
-            }
-            Ok(loaded)
-        });
-        if let Err(reason) = opened {
-            self.note_rejection(reason);
+        let mut opening = self.opening(headers);
+        match opening.next_valid() {
+            Some(loaded) => Ok(loaded),
+            None => Err(opening.rejection()),
         }
-        opened
     }
 
     /// A session split over `name.0`, `name.1`, …: the chunks are joined in order (up to the
