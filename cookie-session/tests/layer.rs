@@ -709,6 +709,89 @@ async fn vary_is_not_duplicated() {
     assert_eq!(res.headers().get_all("vary").iter().count(), 1);
 }
 
+/// `Vary: Cookie` whenever the response depends on the session: a read of an existing cookie
+/// (nothing re-sent), a rolling refresh (on a route that never reads it, too), a write, and a
+/// 500 for a cookie too large. (A 503 for a store outage: `tests/store_redis.rs`.)
+#[tokio::test]
+async fn vary_cookie_on_reads_refreshes_and_errors() {
+    for &format in ALL {
+        let clock = TestClock::new();
+        let plain = app(config(format, &[KEY_A], &clock));
+        let cookie = jar(&call(&plain, "/incr", None).await);
+        let res = call(&plain, "/read", Some(&cookie)).await;
+        assert!(set_cookies(&res).is_empty(), "{format}");
+        assert!(vary_cookie(&res), "{format}: read of an existing cookie");
+        let res = call(&plain, "/incr", Some(&cookie)).await;
+        assert_eq!(set_cookies(&res).len(), set_cookies_per_write(format));
+        assert!(vary_cookie(&res), "{format}: write of an existing session");
+        let res = call(&plain, "/big", Some(&cookie)).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{format}");
+        assert!(vary_cookie(&res), "{format}: 500, cookie too large");
+
+        let rolling = app(config(format, &[KEY_A], &clock).rolling(true));
+        for route in ["/read", "/untouched"] {
+            let res = call(&rolling, route, Some(&cookie)).await;
+            assert_eq!(
+                set_cookies(&res).len(),
+                set_cookies_per_write(format),
+                "{format} {route}: rolling re-issues"
+            );
+            assert!(vary_cookie(&res), "{format} {route}: rolling refresh");
+        }
+    }
+}
+
+fn set_cookies_per_write(format: Format) -> usize {
+    if format.has_server_expiry() {
+        1
+    } else {
+        2
+    }
+}
+
+/// Nothing is opened on a route that never touches the session. Every open ends in a served
+/// session or a counted rejection, so an authentic but expired cookie (which authenticates,
+/// parses, and is then refused) is counted exactly when it was decoded: zero times on an
+/// untouched route, once on a route that reads it, and once on an untouched route with
+/// `rolling(true)`, which must open the cookie to re-issue it.
+#[tokio::test]
+async fn untouched_routes_decode_nothing_unless_rolling() {
+    for &format in NATIVE {
+        let clock = TestClock::new();
+        let cfg = || config(format, &[KEY_A], &clock).ttl(Duration::from_secs(60));
+        let minted = app(cfg());
+        let expired = jar(&call(&minted, "/incr", None).await);
+        clock.advance(Duration::from_secs(3600));
+        for rolling in [false, true] {
+            let layer = cfg().rolling(rolling).build().unwrap();
+            let routes = Router::new()
+                .route("/untouched", get(|| async { "plain" }))
+                .route(
+                    "/read",
+                    get(|s: Session| async move { format!("{:?}", s.get::<u64>("views")) }),
+                )
+                .layer(layer.clone());
+            for header in [expired.as_str(), "session=forged"] {
+                let res = call(&routes, "/untouched", Some(header)).await;
+                assert!(set_cookies(&res).is_empty(), "{format}");
+            }
+            let decoded = layer.metrics().count(Rejection::Expired)
+                + layer.metrics().count(Rejection::Malformed);
+            assert_eq!(
+                decoded,
+                u64::from(rolling) * 2,
+                "{format} rolling={rolling}: opens on an untouched route"
+            );
+            call(&routes, "/read", Some(&expired)).await;
+            assert_eq!(
+                layer.metrics().count(Rejection::Expired),
+                1 + u64::from(rolling),
+                "{format} rolling={rolling}: a read opens the cookie once"
+            );
+        }
+    }
+}
+
 #[test]
 fn configuration_errors_are_typed() {
     let short = KeyRing::new(["short"]).unwrap();

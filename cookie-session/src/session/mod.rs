@@ -123,6 +123,8 @@ struct Inner {
     state: Option<Current>,
     /// This response's cookie attributes, when the handler changed any.
     overrides: Option<CookieAttributes>,
+    /// `load` failed (store outage): the response depended on the cookie all the same.
+    load_failed: bool,
 }
 
 /// What the layer must do to the response.
@@ -206,6 +208,7 @@ impl Session {
             secure_request,
             state: None,
             overrides: None,
+            load_failed: false,
         })))
     }
 
@@ -239,7 +242,13 @@ impl Session {
             }
             (inner.shared.clone(), inner.cookies.clone())
         };
-        let current = persist::load(&shared, cookies.as_slice()).await?;
+        let current = match persist::load(&shared, cookies.as_slice()).await {
+            Ok(current) => current,
+            Err(error) => {
+                self.lock().load_failed = true;
+                return Err(error);
+            }
+        };
         let mut inner = self.lock();
         if inner.state.is_none() {
             inner.state = Some(current);
@@ -528,9 +537,13 @@ impl Session {
         let mut inner = self.lock();
         let rolling_load =
             inner.state.is_none() && inner.shared.rolling && !inner.cookies.is_empty();
-        // An untouched session costs nothing more: no clone, no allocation.
+        // An untouched session costs nothing more: no clone, no allocation. One whose load
+        // failed still varies with the cookie that caused the store call.
         if inner.state.is_none() && !rolling_load {
-            return Finish::Ready(Outcome::default());
+            return Finish::Ready(Outcome {
+                touched: inner.load_failed,
+                ..Outcome::default()
+            });
         }
         let shared = inner.shared.clone();
         let overrides = inner.overrides.take();

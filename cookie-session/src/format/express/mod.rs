@@ -11,6 +11,14 @@
 //! **No server-side expiry exists in this format**: an old cookie stays valid for as long as
 //! the key that signed it is in the ring (§6 item 6).
 //!
+//! **Duplicate cookies: the first pair is read, and only it**, as Express's `cookies` does.
+//! The native formats skip a first cookie that fails any check for a later one; this format
+//! does not. Its cookies carry no time, so an older authentic pair planted first is a valid
+//! session by every check the format has, and skipping a forged first pair for a later one
+//! would read sessions Express refuses, breaking byte-exact compatibility with the Express app
+//! sharing the cookie. Applications that must resist planted cookies use a `__Host-` name or a
+//! native format.
+//!
 //! ```
 //! use cookie_session::format::express::{ExpressCodec, SigAlgorithm};
 //! use cookie_session::KeyRing;
