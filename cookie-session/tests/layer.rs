@@ -550,20 +550,79 @@ async fn rolling_slides_within_the_absolute_lifetime() {
     }
 }
 
+/// Collects what a `tracing` subscriber writes, for the log assertions.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// A session grown past the limit over an existing cookie: a 500 with the typed error, no
+/// `Set-Cookie` at all (so the browser keeps its previous cookie, which still reads back the
+/// session as it was), and one error line in the log naming the cookie and its size, never its
+/// value.
 #[tokio::test]
 async fn oversized_sessions_fail_loudly_and_keep_the_old_cookie() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The tests' runtime is single-threaded: the handlers run on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
     for &format in ALL {
         let clock = TestClock::new();
         let app = app(config(format, &[KEY_A], &clock));
-        let res = call(&app, "/big", None).await;
+        let previous = jar(&call(&app, "/incr", None).await);
+        let logged_before = captured.text().len();
+        let res = call(&app, "/big", Some(&previous)).await;
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{format}");
-        assert!(set_cookies(&res).is_empty());
-        match res.extensions().get::<SessionError>() {
+        assert!(set_cookies(&res).is_empty(), "{format}: nothing replaces it");
+        let size = match res.extensions().get::<SessionError>() {
             Some(SessionError::CookieTooLarge { name, size, limit }) => {
                 assert_eq!(name, "session");
-                assert!(*size > 4096 && *limit == 4096);
+                assert!(*size > 4096 && *limit == 4096, "{format}: {size} {limit}");
+                *size
             }
             other => panic!("{format}: {other:?}"),
+        };
+        // The browser sends its previous cookie again: the session before the failed write.
+        assert_eq!(
+            body(call(&app, "/read", Some(&previous)).await).await,
+            "Some(1)",
+            "{format}"
+        );
+        let log = captured.text()[logged_before..].to_owned();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("session not sent"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{format}: {log}");
+        assert!(lines[0].contains("ERROR"), "{format}: {}", lines[0]);
+        assert!(
+            lines[0].contains(&format!(
+                "session cookie \"session\" would be {size} bytes, above the 4096-byte limit"
+            )),
+            "{format}: {}",
+            lines[0]
+        );
+        for pair in previous.split("; ") {
+            let value = pair.split_once('=').unwrap().1;
+            assert!(!log.contains(value), "{format}: a cookie value was logged");
         }
     }
 }
