@@ -131,6 +131,15 @@ impl KeyState {
     }
 }
 
+/// Whether a computed signature equals the one the client sent. The only comparison of
+/// signatures in this format: `subtle`'s, whose time does not depend on where the bytes differ
+/// (the lengths are public: the caller compares them first).
+fn same_sig(computed: &[u8], given: &[u8]) -> bool {
+    #[cfg(test)]
+    tests::SIG_COMPARISONS.with(|n| n.set(n.get() + 1));
+    bool::from(computed.ct_eq(given))
+}
+
 fn sig_with<M: Mac + Clone>(state: &M, parts: &[&[u8]]) -> SigBuf {
     let mut mac = state.clone();
     for part in parts {
@@ -257,7 +266,7 @@ impl ExpressCodec {
         // on keys[i > 0] is answered with a re-signed `.sig` anyway, §1.5).
         self.keys
             .iter()
-            .position(|key| bool::from(key.sig(parts).as_bytes().ct_eq(sig.as_bytes())))
+            .position(|key| same_sig(key.sig(parts).as_bytes(), sig.as_bytes()))
     }
 
     /// Reads a session as cookie-session does, given the FIRST occurrence of `<name>` and of
@@ -469,6 +478,57 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    thread_local! {
+        /// Calls of [`same_sig`] on this thread: which paths go through it.
+        pub(super) static SIG_COMPARISONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn comparisons(f: impl FnOnce()) -> usize {
+        SIG_COMPARISONS.with(|n| n.set(0));
+        f();
+        SIG_COMPARISONS.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn the_signature_comparison_is_exact() {
+        let sig = b"WcRy3bp0__-yp0ragQZ1Tz8zjtg";
+        assert!(same_sig(sig, sig));
+        for i in [0, 13, sig.len() - 1] {
+            let mut other = *sig;
+            other[i] ^= 1;
+            assert!(!same_sig(sig, &other), "byte {i}");
+        }
+        assert!(!same_sig(sig, &sig[..26]));
+        assert!(!same_sig(sig, b""));
+    }
+
+    /// Every signature check of `open` goes through `same_sig` (and so through `subtle`): one
+    /// comparison per key tried, none for a signature of the wrong length, whose length alone
+    /// tells it apart.
+    #[test]
+    fn every_signature_check_goes_through_the_constant_time_comparison() {
+        let c = codec();
+        let (value, sig) = c.seal("session", json!({"a": 1}).as_object().unwrap());
+        let mut wrong = sig.clone().into_bytes();
+        wrong[0] = if wrong[0] == b'A' { b'B' } else { b'A' };
+        let wrong = String::from_utf8(wrong).unwrap();
+        let old_sig = ExpressCodec::new(&KeyRing::new(["key-old"]).unwrap(), SigAlgorithm::Sha1)
+            .sign_cookie("session", &value);
+        let cases: [(&str, usize, bool); 4] = [
+            (sig.as_str(), 1, true),
+            (old_sig.as_str(), 2, true),
+            (wrong.as_str(), 2, false),
+            ("short", 0, false),
+        ];
+        for (given, expected, ok) in cases {
+            let mut result = None;
+            let n = comparisons(|| result = Some(c.open("session", Some(&value), Some(given))));
+            assert_eq!(n, expected, "{given}");
+            assert_eq!(result.unwrap().is_ok(), ok, "{given}");
+        }
+        assert_eq!(comparisons(|| assert_eq!(c.verify(b"x", &wrong), None)), 2);
+    }
 
     fn codec() -> ExpressCodec {
         ExpressCodec::new(
