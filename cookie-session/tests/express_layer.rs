@@ -280,7 +280,10 @@ const SKIPPED: [(&str, &str); 11] = [
 /// Vectors whose options this library refuses at build time (Express sends cookies browsers
 /// drop), with the error's text.
 const REFUSED: [(&str, &str); 2] = [
-    ("sameSite_none_over_http", "SameSite=None requires secure(true)"),
+    (
+        "sameSite_none_over_http",
+        "SameSite=None requires secure(true)",
+    ),
     ("partitioned_priority", "Partitioned requires secure(true)"),
 ];
 

@@ -384,7 +384,10 @@ async fn destroyed_sessions_do_not_come_back_and_can_restart() {
                 "{format}: {cookie}"
             );
         }
-        assert!(cleared[0].starts_with("session=; "), "{format}: {cleared:?}");
+        assert!(
+            cleared[0].starts_with("session=; "),
+            "{format}: {cleared:?}"
+        );
         if let Format::Express(algorithm) = format {
             let keys = KeyRing::new([KEY_A]).unwrap();
             let sig = ExpressCodec::new(&keys, algorithm).sign_cookie("session", "");
@@ -604,7 +607,10 @@ async fn oversized_sessions_fail_loudly_and_keep_the_old_cookie() {
         let logged_before = captured.text().len();
         let res = call(&app, "/big", Some(&previous)).await;
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{format}");
-        assert!(set_cookies(&res).is_empty(), "{format}: nothing replaces it");
+        assert!(
+            set_cookies(&res).is_empty(),
+            "{format}: nothing replaces it"
+        );
         let size = match res.extensions().get::<SessionError>() {
             Some(SessionError::CookieTooLarge { name, size, limit }) => {
                 assert_eq!(name, "session");

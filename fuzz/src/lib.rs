@@ -374,8 +374,7 @@ fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
         if authentic == MAX_CANDIDATES {
             break;
         }
-        let Some((opened, data)) =
-            open(value).and_then(|a| session_of(&a.payload).map(|m| (a, m)))
+        let Some((opened, data)) = open(value).and_then(|a| session_of(&a.payload).map(|m| (a, m)))
         else {
             continue;
         };

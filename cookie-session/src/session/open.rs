@@ -14,6 +14,7 @@
 
 use super::Shared;
 use crate::format::{Loaded, Rejection};
+use crate::metrics::REJECTION_REASONS;
 use crate::time::unix_secs;
 
 /// The most authentic cookies of the name one request makes the server examine. Each costs an
@@ -23,8 +24,10 @@ use crate::time::unix_secs;
 /// round trip and are not counted: they are bounded by the header size alone.
 pub(crate) const MAX_CANDIDATES: usize = 4;
 
-/// The cookies of a request's session name, checked one by one. Every refused cookie is
-/// reported (metrics, `tracing`) as it is refused, whether or not a later one serves.
+/// The cookies of a request's session name, checked one by one. Refusals are reported
+/// (metrics, `tracing`) as they happen, whether or not a later cookie serves, once per reason
+/// per request: a planted expired cookie shows, and a header stuffed with thousands of forged
+/// values counts once, not thousands of times.
 pub(crate) struct Opening<'s, I, V> {
     shared: &'s Shared,
     headers: I,
@@ -33,6 +36,9 @@ pub(crate) struct Opening<'s, I, V> {
     first: Rejection,
     /// Authentic cookies examined so far.
     authentic: usize,
+    /// The reasons already reported for this request, one bit per
+    /// [`REJECTION_REASONS`](crate::metrics::REJECTION_REASONS) entry.
+    noted: u32,
     /// Whether the split session (`name.0`, `name.1`, …) is still to be tried.
     chunks_pending: bool,
 }
@@ -52,6 +58,7 @@ impl Shared {
             headers,
             first: Rejection::Missing,
             authentic: 0,
+            noted: 0,
             chunks_pending: !self.chunk_names.is_empty(),
         }
     }
@@ -103,14 +110,21 @@ where
     }
 
     /// Refuses the cookie last returned by [`Opening::next_valid`] (or one the codec refused):
-    /// it is counted and logged, and the first reason is kept for the request.
+    /// the first reason is kept for the request, and each reason is counted and logged once.
     pub(crate) fn reject(&mut self, reason: Rejection) {
         if reason == Rejection::Missing {
             return;
         }
-        self.shared.note_rejection(reason);
         if self.first == Rejection::Missing {
             self.first = reason;
+        }
+        let bit = REJECTION_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .map_or(0, |i| 1u32 << i);
+        if self.noted & bit == 0 {
+            self.noted |= bit;
+            self.shared.note_rejection(reason);
         }
     }
 
