@@ -72,7 +72,6 @@ where
     /// The next cookie that authenticates and passes the time policy, in header order; `None`
     /// when there is none left or [`MAX_CANDIDATES`] authentic ones were examined.
     pub(crate) fn next_valid(&mut self) -> Option<Loaded> {
-        let now = unix_secs(self.shared.now());
         while self.authentic < MAX_CANDIDATES {
             let candidate = match self.candidates.next() {
                 Some(candidate) => candidate,
@@ -87,6 +86,9 @@ where
             };
             self.authentic += 1;
             if let Some(times) = &loaded.times {
+                // Read here, not up front: a request without an authentic cookie never asks
+                // the clock.
+                let now = unix_secs(self.shared.now());
                 if let Err(reason) = self.shared.time.check(times, now) {
                     self.reject(reason);
                     continue;
@@ -100,10 +102,8 @@ where
     /// A split session, tried once, and only when no cookie of the name itself was present:
     /// the two layouts never mix.
     fn chunks(&mut self) -> Option<Result<Loaded, Rejection>> {
-        if !std::mem::take(&mut self.chunks_pending) || self.first != Rejection::Missing {
-            return None;
-        }
-        if self.authentic > 0 {
+        let pending = std::mem::take(&mut self.chunks_pending);
+        if !pending || self.first != Rejection::Missing || self.authentic > 0 {
             return None;
         }
         Some(self.shared.open_chunks(self.headers.clone()))
