@@ -671,3 +671,39 @@ async fn express_reads_the_first_pair_as_express_does() {
     assert_eq!(body(res).await, json!({}));
     assert_eq!(app.rejected(Rejection::BadSignature), 1);
 }
+
+/// After a key rotation, the valid session behind an expired one is re-issued under the new
+/// key — its own data and creation time, never the expired cookie's.
+#[tokio::test]
+async fn rotation_reissues_the_valid_session_not_the_stale_one() {
+    const NEW: &str = "shadowing-new-key-0123456789abcdef0123456";
+    for &format in NATIVE {
+        let clock = TestClock::new();
+        let ttl = Duration::from_secs(HOUR);
+        let old = App::new(clocked(format, &clock).ttl(ttl));
+        let stale = old.mint("stale").await;
+        clock.advance(2 * HOUR);
+        let valid = old.mint("valid").await;
+        let c = clock.clone();
+        let rotated = App::new(
+            SessionConfig::new(KeyRing::new([NEW, KEY]).unwrap())
+                .format(format)
+                .ttl(ttl)
+                .clock(move || c.now()),
+        );
+        let res = rotated
+            .call("/get", Some(&format!("{stale}; {valid}")))
+            .await;
+        let reissued = jar(&res);
+        assert_eq!(body(res).await, json!({"who": "valid"}), "{format}");
+        let loaded = rotated.layer.decode([reissued.as_str()]).unwrap();
+        assert_eq!(loaded.key_index, 0, "{format}: under the new key");
+        assert_eq!(
+            serde_json::to_value(&loaded.data).unwrap(),
+            json!({"who": "valid"})
+        );
+        let was = old.layer.decode([valid.as_str()]).unwrap().times.unwrap();
+        assert_eq!(loaded.times.unwrap().created_at, was.created_at, "{format}");
+        assert_eq!(rotated.rejected(Rejection::Expired), 1, "{format}");
+    }
+}
