@@ -67,7 +67,9 @@ impl Metrics {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsSnapshot {
-    /// Refused cookies by reason (a request without a cookie is not a rejection).
+    /// Refused cookies by reason (a request without a cookie is not a rejection). A request
+    /// counts each reason once, also when a later cookie of the name served it, however many
+    /// of its cookies were refused for that reason.
     pub rejected: Vec<(Rejection, u64)>,
     /// Responses that failed because the session cookie was too large.
     pub oversized: u64,

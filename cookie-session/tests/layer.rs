@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use cookie_session::cookie::{Priority, SameSite};
 use cookie_session::extract::Typed;
+use cookie_session::format::express::ExpressCodec;
 use cookie_session::format::{Format, Rejection, SigAlgorithm};
 use cookie_session::{ConfigError, KeyError, KeyRing, Session, SessionConfig, SessionError};
 use http::{Request, Response, StatusCode};
@@ -390,13 +391,28 @@ async fn destroyed_sessions_do_not_come_back_and_can_restart() {
         let cookie = jar(&call(&app, "/incr", None).await);
         let res = call(&app, "/destroy", Some(&cookie)).await;
         let cleared = set_cookies(&res);
+        // Every cookie sent is a removal: expired in 1970, the session cookie emptied, and
+        // (Express) the `.sig` cookie holding keygrip's signature of `session=`, as Express
+        // sends it.
+        assert_eq!(cleared.len(), set_cookies_per_write(format), "{format}");
+        for cookie in &cleared {
+            assert!(
+                cookie
+                    .to_ascii_lowercase()
+                    .contains("; expires=thu, 01 jan 1970 00:00:00 gmt"),
+                "{format}: {cookie}"
+            );
+        }
         assert!(
-            cleared
-                .iter()
-                .all(|c| c.contains("=; ") || c.contains(".sig=")),
-            "{cleared:?}"
+            cleared[0].starts_with("session=; "),
+            "{format}: {cleared:?}"
         );
-        assert!(cleared[0].starts_with("session=;"), "{format}: {cleared:?}");
+        if let Format::Express(algorithm) = format {
+            let keys = KeyRing::new([KEY_A]).unwrap();
+            let sig = ExpressCodec::new(&keys, algorithm).sign_cookie("session", "");
+            let expected = format!("session.sig={sig}; ");
+            assert!(cleared[1].starts_with(&expected), "{cleared:?}");
+        }
 
         let res = call(&app, "/destroy-then-flash", Some(&cookie)).await;
         let fresh = jar(&res);
@@ -697,20 +713,82 @@ async fn rolling_slides_within_the_absolute_lifetime() {
     }
 }
 
+/// Collects what a `tracing` subscriber writes, for the log assertions.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// A session grown past the limit over an existing cookie: a 500 with the typed error, no
+/// `Set-Cookie` at all (so the browser keeps its previous cookie, which still reads back the
+/// session as it was), and one error line in the log naming the cookie and its size, never its
+/// value.
 #[tokio::test]
 async fn oversized_sessions_fail_loudly_and_keep_the_old_cookie() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The tests' runtime is single-threaded: the handlers run on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
     for &format in ALL {
         let clock = TestClock::new();
         let app = app(config(format, &[KEY_A], &clock));
-        let res = call(&app, "/big", None).await;
+        let previous = jar(&call(&app, "/incr", None).await);
+        let logged_before = captured.text().len();
+        let res = call(&app, "/big", Some(&previous)).await;
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{format}");
-        assert!(set_cookies(&res).is_empty());
-        match res.extensions().get::<SessionError>() {
+        assert!(
+            set_cookies(&res).is_empty(),
+            "{format}: nothing replaces it"
+        );
+        let size = match res.extensions().get::<SessionError>() {
             Some(SessionError::CookieTooLarge { name, size, limit }) => {
                 assert_eq!(name, "session");
-                assert!(*size > 4096 && *limit == 4096);
+                assert!(*size > 4096 && *limit == 4096, "{format}: {size} {limit}");
+                *size
             }
             other => panic!("{format}: {other:?}"),
+        };
+        // The browser sends its previous cookie again: the session before the failed write.
+        assert_eq!(
+            body(call(&app, "/read", Some(&previous)).await).await,
+            "Some(1)",
+            "{format}"
+        );
+        let log = captured.text()[logged_before..].to_owned();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("session not sent"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{format}: {log}");
+        assert!(lines[0].contains("ERROR"), "{format}: {}", lines[0]);
+        assert!(
+            lines[0].contains(&format!(
+                "session cookie \"session\" would be {size} bytes, above the 4096-byte limit"
+            )),
+            "{format}: {}",
+            lines[0]
+        );
+        for pair in previous.split("; ") {
+            let value = pair.split_once('=').unwrap().1;
+            assert!(!log.contains(value), "{format}: a cookie value was logged");
         }
     }
 }
@@ -854,6 +932,89 @@ async fn vary_is_not_duplicated() {
         .layer(config(Format::Encrypted, &[KEY_A], &clock).build().unwrap());
     let res = call(&app, "/", None).await;
     assert_eq!(res.headers().get_all("vary").iter().count(), 1);
+}
+
+/// `Vary: Cookie` whenever the response depends on the session: a read of an existing cookie
+/// (nothing re-sent), a rolling refresh (on a route that never reads it, too), a write, and a
+/// 500 for a cookie too large. (A 503 for a store outage: `tests/store_redis.rs`.)
+#[tokio::test]
+async fn vary_cookie_on_reads_refreshes_and_errors() {
+    for &format in ALL {
+        let clock = TestClock::new();
+        let plain = app(config(format, &[KEY_A], &clock));
+        let cookie = jar(&call(&plain, "/incr", None).await);
+        let res = call(&plain, "/read", Some(&cookie)).await;
+        assert!(set_cookies(&res).is_empty(), "{format}");
+        assert!(vary_cookie(&res), "{format}: read of an existing cookie");
+        let res = call(&plain, "/incr", Some(&cookie)).await;
+        assert_eq!(set_cookies(&res).len(), set_cookies_per_write(format));
+        assert!(vary_cookie(&res), "{format}: write of an existing session");
+        let res = call(&plain, "/big", Some(&cookie)).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{format}");
+        assert!(vary_cookie(&res), "{format}: 500, cookie too large");
+
+        let rolling = app(config(format, &[KEY_A], &clock).rolling(true));
+        for route in ["/read", "/untouched"] {
+            let res = call(&rolling, route, Some(&cookie)).await;
+            assert_eq!(
+                set_cookies(&res).len(),
+                set_cookies_per_write(format),
+                "{format} {route}: rolling re-issues"
+            );
+            assert!(vary_cookie(&res), "{format} {route}: rolling refresh");
+        }
+    }
+}
+
+fn set_cookies_per_write(format: Format) -> usize {
+    if format.has_server_expiry() {
+        1
+    } else {
+        2
+    }
+}
+
+/// Nothing is opened on a route that never touches the session. Every open ends in a served
+/// session or a counted rejection, so an authentic but expired cookie (which authenticates,
+/// parses, and is then refused) is counted exactly when it was decoded: zero times on an
+/// untouched route, once on a route that reads it, and once on an untouched route with
+/// `rolling(true)`, which must open the cookie to re-issue it.
+#[tokio::test]
+async fn untouched_routes_decode_nothing_unless_rolling() {
+    for &format in NATIVE {
+        let clock = TestClock::new();
+        let cfg = || config(format, &[KEY_A], &clock).ttl(Duration::from_secs(60));
+        let minted = app(cfg());
+        let expired = jar(&call(&minted, "/incr", None).await);
+        clock.advance(Duration::from_secs(3600));
+        for rolling in [false, true] {
+            let layer = cfg().rolling(rolling).build().unwrap();
+            let routes = Router::new()
+                .route("/untouched", get(|| async { "plain" }))
+                .route(
+                    "/read",
+                    get(|s: Session| async move { format!("{:?}", s.get::<u64>("views")) }),
+                )
+                .layer(layer.clone());
+            for header in [expired.as_str(), "session=forged"] {
+                let res = call(&routes, "/untouched", Some(header)).await;
+                assert!(set_cookies(&res).is_empty(), "{format}");
+            }
+            let decoded = layer.metrics().count(Rejection::Expired)
+                + layer.metrics().count(Rejection::Malformed);
+            assert_eq!(
+                decoded,
+                u64::from(rolling) * 2,
+                "{format} rolling={rolling}: opens on an untouched route"
+            );
+            call(&routes, "/read", Some(&expired)).await;
+            assert_eq!(
+                layer.metrics().count(Rejection::Expired),
+                1 + u64::from(rolling),
+                "{format} rolling={rolling}: a read opens the cookie once"
+            );
+        }
+    }
 }
 
 #[test]

@@ -500,6 +500,42 @@ pub async fn destroy_deletes_the_record(store: Arc<dyn SessionStore>, format: Fo
     assert_eq!(body(h.call("/get", Some(&cookie)).await).await, "{}");
 }
 
+/// A cookie of a destroyed session, or of an expired record, sent before the valid one (a
+/// planted cookie, or one left under another path) does not shadow it: each is looked up,
+/// refused, and the valid session is served and written; nothing is created or revived.
+pub async fn dead_sessions_sent_first_do_not_shadow_the_valid_one(
+    store: Arc<dyn SessionStore>,
+    format: Format,
+) {
+    let h = Harness::new(store, Options::new(format));
+    let expired = jar(&h.call("/set/who/expired", None).await);
+    h.clock.advance(2 * 3600);
+    let destroyed = jar(&h.call("/set/who/destroyed", None).await);
+    h.call("/destroy", Some(&destroyed)).await;
+    let valid = jar(&h.call("/set/who/valid", None).await);
+    h.calls();
+    let header = format!("{expired}; {destroyed}; {valid}");
+    let res = h.call("/get", Some(&header)).await;
+    assert!(set_cookies(&res).is_empty(), "a read re-issues nothing");
+    assert_eq!(body(res).await, r#"{"who":"valid"}"#);
+    assert_eq!(h.calls(), ["load", "load", "load"]);
+    let res = h.call("/set/k/v", Some(&header)).await;
+    assert!(set_cookies(&res).is_empty(), "the id does not change");
+    assert_eq!(h.calls(), ["load", "load", "load", "update"]);
+    let record = h.record(&valid).await.unwrap();
+    assert_eq!(
+        serde_json::Value::Object(record.data),
+        serde_json::json!({"who": "valid", "k": "v"})
+    );
+    assert!(h.record(&destroyed).await.is_none(), "not revived");
+    assert!(h.record(&expired).await.is_none(), "not revived");
+    // The valid cookie first: one lookup, the others are never examined.
+    let res = h.call("/get", Some(&format!("{valid}; {destroyed}"))).await;
+    let read: serde_json::Value = serde_json::from_str(&body(res).await).unwrap();
+    assert_eq!(read, serde_json::json!({"who": "valid", "k": "v"}));
+    assert_eq!(h.calls(), ["load"]);
+}
+
 pub async fn concurrent_writes_to_different_keys_both_survive(
     store: Arc<dyn SessionStore>,
     format: Format,
@@ -758,6 +794,7 @@ macro_rules! conformance {
             case!(per_request_lifetime_stays_within_the_ceiling);
             case!(regenerate_moves_the_data_to_a_new_id);
             case!(destroy_deletes_the_record);
+            case!(dead_sessions_sent_first_do_not_shadow_the_valid_one);
             case!(concurrent_writes_to_different_keys_both_survive);
             case!(a_reader_writes_nothing_back);
             case!(a_request_started_before_destroy_cannot_revive_it);

@@ -760,6 +760,12 @@ async fn an_outage_is_an_opaque_503_and_the_same_app_recovers() {
         let took = started.elapsed();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{uri}");
         assert!(res.headers().get("set-cookie").is_none());
+        // The answer depends on the cookie (without one, no store call is made).
+        assert_eq!(
+            res.headers().get("vary").map(|v| v.to_str().unwrap()),
+            Some("cookie"),
+            "{uri}: Vary on a 503"
+        );
         let text = body(res).await;
         assert!(
             ["", "Service Unavailable"].contains(&text.as_str()),

@@ -322,9 +322,11 @@ pub fn cookie_header(data: &[u8]) {
 }
 
 /// What the layer accepted must be what the documented rules pick: native formats (and `jwt`)
-/// take the first cookie of the name that authenticates and holds a JSON object (or, when
-/// there is no non-empty one and splitting is on, the joined chunks), and its times must be
-/// valid at [`NOW`]; Express takes the first `session` and `session.sig` cookies.
+/// take the first cookie of the name that authenticates, holds a JSON object and has times
+/// valid at [`NOW`] — an authentic cookie with bad times is skipped, not served and not a stop
+/// — among the first [`MAX_CANDIDATES`] authentic ones (or, when there is no non-empty one and
+/// splitting is on, the joined chunks); Express takes the first `session` and `session.sig`
+/// cookies.
 fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
     let format = layer.format;
     if let Format::Express(alg) = format {
@@ -366,12 +368,25 @@ fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
         }
         candidates.push(joined);
     }
-    let first = candidates
-        .iter()
-        .find_map(|value| open(value).and_then(|a| session_of(&a.payload).map(|m| (a, m))));
+    let mut first = None;
+    let mut authentic = 0;
+    for value in &candidates {
+        if authentic == MAX_CANDIDATES {
+            break;
+        }
+        let Some((opened, data)) = open(value).and_then(|a| session_of(&a.payload).map(|m| (a, m)))
+        else {
+            continue;
+        };
+        authentic += 1;
+        if times_valid(opened.times) {
+            first = Some((opened, data));
+            break;
+        }
+    }
     let Some((authentic, data)) = first else {
         panic!(
-            "FORGERY: layer {format} (split: {}) accepted {headers:?}",
+            "FORGERY or SHADOWING: layer {format} (split: {}) accepted {headers:?}",
             layer.split
         );
     };
@@ -384,10 +399,23 @@ fn check_layer_accept(layer: &Layer, headers: &[&str], loaded: &Loaded) {
         authentic.times
     );
     assert!(
-        created <= issued && issued <= NOW + SKEW && NOW <= expires.saturating_add(SKEW),
+        times_valid([created, issued, expires]),
         "layer {format} accepted times {:?} at {NOW}",
         authentic.times
     );
+}
+
+/// How many authentic cookies of the name the layer examines at most
+/// (`MAX_CANDIDATES` in `cookie-session/src/session/open.rs`).
+const MAX_CANDIDATES: usize = 4;
+
+/// Whether `[created, issued, expires]` pass the layers' time policy at [`NOW`] (ordered,
+/// not issued in the future, not expired; the fixture layers set no absolute lifetime).
+fn times_valid([created, issued, expires]: [u64; 3]) -> bool {
+    created <= issued
+        && issued <= expires
+        && issued <= NOW + SKEW
+        && NOW <= expires.saturating_add(SKEW)
 }
 
 /// The session map of an authentic native payload: JSON, or 0x00 + raw deflate of it (at most

@@ -221,48 +221,71 @@ impl Codec {
         }
     }
 
-    /// Reads the session from `Cookie` header values, as the server does.
+    /// Reads the first authentic session from `Cookie` header values, without a clock.
     ///
-    /// Native formats try every cookie of the name in order and take the first that
-    /// authenticates, so a cookie injected before ours (from a sibling subdomain) cannot shadow
-    /// it and an unauthenticated one is never used (SECURITY.md §8.5 item 39). The Express
-    /// format reads the first occurrence of each cookie, exactly as Express does (SPEC §1.4).
+    /// Native formats try every cookie of the name in header order and return the first that
+    /// authenticates and holds a JSON object; a forged or damaged one is never used. The
+    /// Express format reads only the first occurrence of each cookie, exactly as Express does
+    /// (see [`crate::format::express`]).
     ///
-    /// The times are returned, not checked: that is [`TimePolicy`](crate::TimePolicy)'s job.
+    /// This is authenticity only: the times are returned, not checked. The session layer
+    /// ([`SessionLayer::decode`](crate::SessionLayer::decode) and every request) goes further
+    /// and serves the first cookie that passes *every* check — authenticity, the
+    /// [`TimePolicy`](crate::TimePolicy), revocation and, in store mode, the record — so a
+    /// cookie planted before ours (from a sibling subdomain), whether forged or authentic but
+    /// expired, revoked or destroyed, cannot shadow a valid one behind it.
     pub fn open<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        let (opened, data) = match &self.inner {
+        let mut first_error = Rejection::Missing;
+        for candidate in self.candidates(headers) {
+            match candidate {
+                Ok(loaded) => return Ok(loaded),
+                Err(e) if first_error == Rejection::Missing => first_error = e,
+                Err(_) => {}
+            }
+        }
+        Err(first_error)
+    }
+
+    /// Every cookie of the name, opened lazily in header order: one item per value (an empty
+    /// value is [`Rejection::Missing`]). The Express format yields exactly one item, the first
+    /// `name`/`name.sig` pair (Missing when absent), as Express reads nothing else.
+    pub(crate) fn candidates<'a, 'h, I>(
+        &'a self,
+        headers: I,
+    ) -> Candidates<'a, impl Iterator<Item = &'h str> + use<'a, 'h, I>>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
+        match &self.inner {
             Inner::Express(codec) => {
                 let value = first_cookie_value(headers.clone(), &self.name);
                 let sig = first_cookie_value(headers, &self.sig_name);
-                let (key_index, data) = codec.open(&self.name, value, sig)?;
-                let canonical = express::unquote(value.unwrap_or_default())
-                    .as_bytes()
-                    .to_vec();
-                return Ok(Loaded {
-                    key_index,
-                    times: None,
-                    data,
-                    canonical,
+                let loaded = codec.open(&self.name, value, sig).map(|(key_index, data)| {
+                    let canonical = express::unquote(value.unwrap_or_default())
+                        .as_bytes()
+                        .to_vec();
+                    Loaded {
+                        key_index,
+                        times: None,
+                        data,
+                        canonical,
+                    }
                 });
+                Candidates {
+                    codec: self,
+                    express: Some(loaded),
+                    values: None,
+                }
             }
-            Inner::Encrypted(codec) => {
-                first_opened(headers, &self.name, |v| codec.open(&self.name, v))?
-            }
-            Inner::Signed(codec) => {
-                first_opened(headers, &self.name, |v| codec.open(&self.name, v))?
-            }
-            #[cfg(feature = "jwt")]
-            Inner::Jwt(codec) => first_opened(headers, &self.name, |v| codec.open(&self.name, v))?,
-        };
-        Ok(Loaded {
-            key_index: opened.key_index,
-            times: opened.times,
-            data,
-            canonical: opened.json,
-        })
+            _ => Candidates {
+                codec: self,
+                express: None,
+                values: Some(cookie_values(headers, &self.name)),
+            },
+        }
     }
 
     /// The session's canonical text: its JSON (native formats) or its base64 cookie value
@@ -334,41 +357,57 @@ impl Codec {
     }
 }
 
-/// The first cookie of `name` that opens, parsed as a JSON object; else the first rejection.
-fn first_opened<'h, I>(
-    headers: I,
-    name: &str,
-    open: impl Fn(&str) -> Result<super::Opened, Rejection>,
-) -> Result<(super::Opened, Map<String, Value>), Rejection>
-where
-    I: IntoIterator<Item = &'h str>,
-{
-    let mut first_error = Rejection::Missing;
-    for value in cookie_values(headers, name) {
-        let attempt = if value.is_empty() {
-            Err(Rejection::Missing)
-        } else {
-            open(value).and_then(|mut opened| {
-                // Inflated and deserialised only after authentication (SECURITY.md §8.1
-                // item 12, §8.4 item 32); serde_json's recursion limit bounds nesting.
-                if opened.json.first() == Some(&COMPRESSED) {
-                    opened.json = miniz_oxide::inflate::decompress_to_vec_with_limit(
-                        &opened.json[1..],
-                        super::MAX_DECOMPRESSED_LEN,
-                    )
-                    .map_err(|_| Rejection::BadPayload)?;
-                }
-                match serde_json::from_slice::<Map<String, Value>>(&opened.json) {
-                    Ok(map) => Ok((opened, map)),
-                    Err(_) => Err(Rejection::BadPayload),
-                }
-            })
-        };
-        match attempt {
-            Ok(found) => return Ok(found),
-            Err(e) if first_error == Rejection::Missing => first_error = e,
-            Err(_) => {}
+/// The cookies of one name, opened in header order: see [`Codec::candidates`].
+pub(crate) struct Candidates<'a, V> {
+    codec: &'a Codec,
+    /// The Express format's single pair, taken once.
+    express: Option<Result<Loaded, Rejection>>,
+    /// The native formats' values, opened one at a time as they are asked for.
+    values: Option<V>,
+}
+
+impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
+    type Item = Result<Loaded, Rejection>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(express) = self.express.take() {
+            return Some(express);
         }
+        let value = self.values.as_mut()?.next()?;
+        Some(self.codec.open_native(value))
     }
-    Err(first_error)
+}
+
+impl Codec {
+    /// Opens one native cookie value: authenticated first, then inflated and parsed.
+    fn open_native(&self, value: &str) -> Result<Loaded, Rejection> {
+        if value.is_empty() {
+            return Err(Rejection::Missing);
+        }
+        let mut opened = match &self.inner {
+            Inner::Encrypted(codec) => codec.open(&self.name, value)?,
+            Inner::Signed(codec) => codec.open(&self.name, value)?,
+            #[cfg(feature = "jwt")]
+            Inner::Jwt(codec) => codec.open(&self.name, value)?,
+            // Never reached: the Express format has its own path in `candidates`.
+            Inner::Express(_) => return Err(Rejection::Malformed),
+        };
+        // Inflated and deserialised only after authentication (docs/SECURITY-CHECKLIST.md items
+        // 12 and 32); serde_json's recursion limit bounds nesting.
+        if opened.json.first() == Some(&COMPRESSED) {
+            opened.json = miniz_oxide::inflate::decompress_to_vec_with_limit(
+                &opened.json[1..],
+                super::MAX_DECOMPRESSED_LEN,
+            )
+            .map_err(|_| Rejection::BadPayload)?;
+        }
+        let data = serde_json::from_slice::<Map<String, Value>>(&opened.json)
+            .map_err(|_| Rejection::BadPayload)?;
+        Ok(Loaded {
+            key_index: opened.key_index,
+            times: opened.times,
+            data,
+            canonical: opened.json,
+        })
+    }
 }

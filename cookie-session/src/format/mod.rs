@@ -111,5 +111,6 @@ pub const MAX_CHUNKS: usize = 8;
 pub const MAX_DECOMPRESSED_LEN: usize = 64 * 1024;
 
 mod codec;
+pub(crate) use codec::Candidates;
 pub use codec::{Codec, Format, Loaded, Sealed, UnknownFormat};
 pub use express::SigAlgorithm;

@@ -13,6 +13,7 @@
 //! | loaded and changed, including emptied | written |
 //! | destroyed | a removal cookie with the same name, path, domain, secure and partitioned |
 
+mod open;
 mod persist;
 mod state;
 mod write;
@@ -31,7 +32,7 @@ use crate::cookie::{first_cookie_value, utf8_pairs, CookieAttributes, CookieConf
 use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
-use crate::time::{from_unix_secs, unix_secs, SharedClock, TimePolicy};
+use crate::time::{from_unix_secs, SharedClock, TimePolicy};
 
 pub(crate) use persist::{Backend, StoreBackend};
 use state::{Current, Origin};
@@ -124,6 +125,8 @@ struct Inner {
     state: Option<Current>,
     /// This response's cookie attributes, when the handler changed any.
     overrides: Option<CookieAttributes>,
+    /// `load` failed (store outage): the response depended on the cookie all the same.
+    load_failed: bool,
 }
 
 /// What the layer must do to the response.
@@ -207,6 +210,7 @@ impl Session {
             secure_request,
             state: None,
             overrides: None,
+            load_failed: false,
         })))
     }
 
@@ -240,7 +244,13 @@ impl Session {
             }
             (inner.shared.clone(), inner.cookies.clone())
         };
-        let current = persist::load(&shared, cookies.as_slice()).await?;
+        let current = match persist::load(&shared, cookies.as_slice()).await {
+            Ok(current) => current,
+            Err(error) => {
+                self.lock().load_failed = true;
+                return Err(error);
+            }
+        };
         let mut inner = self.lock();
         if inner.state.is_none() {
             inner.state = Some(current);
@@ -533,9 +543,13 @@ impl Session {
         let mut inner = self.lock();
         let rolling_load =
             inner.state.is_none() && inner.shared.rolling && !inner.cookies.is_empty();
-        // An untouched session costs nothing more: no clone, no allocation.
+        // An untouched session costs nothing more: no clone, no allocation. One whose load
+        // failed still varies with the cookie that caused the store call.
         if inner.state.is_none() && !rolling_load {
-            return Finish::Ready(Outcome::default());
+            return Finish::Ready(Outcome {
+                touched: inner.load_failed,
+                ..Outcome::default()
+            });
         }
         let shared = inner.shared.clone();
         let overrides = inner.overrides.take();
@@ -633,25 +647,18 @@ fn utf8_headers(cookies: &[HeaderValue]) -> impl Iterator<Item = &str> + Clone {
 
 impl Shared {
     /// Reads and checks the session cookie from `Cookie` header values: the one path every
-    /// request and the `decode` command take.
+    /// request and the `decode` command take. Among cookies of the name, the first that
+    /// authenticates and passes the time policy serves (see [`open`]); the store's checks come
+    /// after, in [`persist::load`].
     pub(crate) fn open<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        let opened = match self.codec.open(headers.clone()) {
-            Err(Rejection::Missing) if !self.chunk_names.is_empty() => self.open_chunks(headers),
-            other => other,
-        };
-        let opened = opened.and_then(|loaded| {
-            if let Some(times) = &loaded.times {
-                self.time.check(times, unix_secs(self.clock.0.now()))?;
-            }
-            Ok(loaded)
-        });
-        if let Err(reason) = opened {
-            self.note_rejection(reason);
+        let mut opening = self.opening(headers);
+        match opening.next_valid() {
+            Some(loaded) => Ok(loaded),
+            None => Err(opening.rejection()),
         }
-        opened
     }
 
     /// A session split over `name.0`, `name.1`, …: the chunks are joined in order (up to the

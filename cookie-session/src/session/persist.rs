@@ -12,7 +12,7 @@ use super::state::{Current, Origin, RecordMeta};
 use super::write::Writer;
 use super::{finish_cookie, utf8_headers, Outcome, SessionError, Shared};
 use crate::cookie::{CookieAttributes, MAX_COOKIE_LIFETIME};
-use crate::format::{Rejection, Timestamps};
+use crate::format::{Loaded, Rejection, Timestamps};
 use crate::store::{OutagePolicy, Record, SessionId, SessionStore, StoreError, Update};
 use crate::time::unix_secs;
 
@@ -84,51 +84,62 @@ fn outage(
     }
 }
 
-fn rejected(shared: &Shared, reason: Rejection) -> Current {
-    shared.note_rejection(reason);
-    Current::rejected(reason)
-}
-
-/// Loads the session of a request: the cookie first (no store call for a missing, forged or
-/// malformed cookie), then the record or the revocation time.
+/// Loads the session of a request: the cookies first (no store call for a missing, forged,
+/// malformed or expired cookie), then the record or the revocation time. Among cookies of the
+/// name, the first that passes every check serves (see [`super::open`]): one refused here is
+/// skipped for the next, so a planted cookie of a destroyed or revoked session cannot shadow
+/// a valid one. At most [`MAX_CANDIDATES`](super::open::MAX_CANDIDATES) authentic cookies are
+/// examined, so at most that many store round trips are made.
 pub(crate) async fn load(
     shared: &Shared,
     cookies: &[HeaderValue],
 ) -> Result<Current, SessionError> {
-    let loaded = match shared.open(utf8_headers(cookies)) {
-        Ok(loaded) => loaded,
-        Err(reason) => return Ok(Current::rejected(reason)),
-    };
+    let mut opening = shared.opening(utf8_headers(cookies));
+    while let Some(loaded) = opening.next_valid() {
+        match check(shared, loaded).await? {
+            Ok(current) => return Ok(current),
+            Err(reason) => opening.reject(reason),
+        }
+    }
+    Ok(Current::rejected(opening.rejection()))
+}
+
+/// The store's checks of one authentic, unexpired cookie: its session, why it does not serve,
+/// or a store failure the outage policy did not absorb.
+async fn check(
+    shared: &Shared,
+    loaded: Loaded,
+) -> Result<Result<Current, Rejection>, SessionError> {
     let now = unix_secs(shared.now());
     match &shared.backend {
-        Backend::Cookie => Ok(Current::from_cookie(loaded)),
+        Backend::Cookie => Ok(Ok(Current::from_cookie(loaded))),
         Backend::Revocable(backend) => {
             let (Some(user), Some(times)) = (user_of(&loaded.data, &shared.user_key), loaded.times)
             else {
-                return Ok(Current::from_cookie(loaded));
+                return Ok(Ok(Current::from_cookie(loaded)));
             };
             match backend.store.revoked_before(&user, now).await {
-                Ok(Some(at)) if times.created_at < at => Ok(rejected(shared, Rejection::Revoked)),
-                Ok(_) => Ok(Current::from_cookie(loaded)),
-                Err(error) => outage(shared, backend, error),
+                Ok(Some(at)) if times.created_at < at => Ok(Err(Rejection::Revoked)),
+                Ok(_) => Ok(Ok(Current::from_cookie(loaded))),
+                Err(error) => outage(shared, backend, error).map(Ok),
             }
         }
         Backend::Store(backend) => {
             // The id was sealed by us, but is still checked before any store call
-            // (SECURITY.md §8.6 item 44).
+            // (docs/SECURITY-CHECKLIST.md item 44).
             let Some(id) = loaded
                 .data
                 .get(ID_FIELD)
                 .and_then(Value::as_str)
                 .and_then(SessionId::parse)
             else {
-                return Ok(rejected(shared, Rejection::BadPayload));
+                return Ok(Err(Rejection::BadPayload));
             };
             match backend.store.load(&id.store_key(), now).await {
-                Ok(Some(record)) => Ok(Current::from_record(&loaded, id, record)),
+                Ok(Some(record)) => Ok(Ok(Current::from_record(&loaded, id, record))),
                 // Expired, destroyed or revoked: a new session, under a new id when written.
-                Ok(None) => Ok(rejected(shared, Rejection::UnknownSession)),
-                Err(error) => outage(shared, backend, error),
+                Ok(None) => Ok(Err(Rejection::UnknownSession)),
+                Err(error) => outage(shared, backend, error).map(Ok),
             }
         }
     }

@@ -11,6 +11,14 @@
 //! **No server-side expiry exists in this format**: an old cookie stays valid for as long as
 //! the key that signed it is in the ring (§6 item 6).
 //!
+//! **Duplicate cookies: the first pair is read, and only it**, as Express's `cookies` does.
+//! The native formats skip a first cookie that fails any check for a later one; this format
+//! does not. Its cookies carry no time, so an older authentic pair planted first is a valid
+//! session by every check the format has, and skipping a forged first pair for a later one
+//! would read sessions Express refuses, breaking byte-exact compatibility with the Express app
+//! sharing the cookie. Applications that must resist planted cookies use a `__Host-` name or a
+//! native format.
+//!
 //! ```
 //! use cookie_session::format::express::{ExpressCodec, SigAlgorithm};
 //! use cookie_session::KeyRing;
@@ -121,6 +129,15 @@ impl KeyState {
             KeyState::Sha512(mac) => sig_with(mac, parts),
         }
     }
+}
+
+/// Whether a computed signature equals the one the client sent. The only comparison of
+/// signatures in this format: `subtle`'s, whose time does not depend on where the bytes differ
+/// (the lengths are public: the caller compares them first).
+fn same_sig(computed: &[u8], given: &[u8]) -> bool {
+    #[cfg(test)]
+    tests::SIG_COMPARISONS.with(|n| n.set(n.get() + 1));
+    bool::from(computed.ct_eq(given))
 }
 
 fn sig_with<M: Mac + Clone>(state: &M, parts: &[&[u8]]) -> SigBuf {
@@ -265,7 +282,7 @@ impl ExpressCodec {
         // on keys[i > 0] is answered with a re-signed `.sig` anyway, §1.5).
         self.keys
             .iter()
-            .position(|key| bool::from(key.sig(parts).as_bytes().ct_eq(sig.as_bytes())))
+            .position(|key| same_sig(key.sig(parts).as_bytes(), sig.as_bytes()))
     }
 
     /// Reads a session as cookie-session does, given the FIRST occurrence of `<name>` and of
@@ -477,6 +494,57 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    thread_local! {
+        /// Calls of [`same_sig`] on this thread: which paths go through it.
+        pub(super) static SIG_COMPARISONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn comparisons(f: impl FnOnce()) -> usize {
+        SIG_COMPARISONS.with(|n| n.set(0));
+        f();
+        SIG_COMPARISONS.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn the_signature_comparison_is_exact() {
+        let sig = b"WcRy3bp0__-yp0ragQZ1Tz8zjtg";
+        assert!(same_sig(sig, sig));
+        for i in [0, 13, sig.len() - 1] {
+            let mut other = *sig;
+            other[i] ^= 1;
+            assert!(!same_sig(sig, &other), "byte {i}");
+        }
+        assert!(!same_sig(sig, &sig[..26]));
+        assert!(!same_sig(sig, b""));
+    }
+
+    /// Every signature check of `open` goes through `same_sig` (and so through `subtle`): one
+    /// comparison per key tried, none for a signature of the wrong length, whose length alone
+    /// tells it apart.
+    #[test]
+    fn every_signature_check_goes_through_the_constant_time_comparison() {
+        let c = codec();
+        let (value, sig) = c.seal("session", json!({"a": 1}).as_object().unwrap());
+        let mut wrong = sig.clone().into_bytes();
+        wrong[0] = if wrong[0] == b'A' { b'B' } else { b'A' };
+        let wrong = String::from_utf8(wrong).unwrap();
+        let old_sig = ExpressCodec::new(&KeyRing::new(["key-old"]).unwrap(), SigAlgorithm::Sha1)
+            .sign_cookie("session", &value);
+        let cases: [(&str, usize, bool); 4] = [
+            (sig.as_str(), 1, true),
+            (old_sig.as_str(), 2, true),
+            (wrong.as_str(), 2, false),
+            ("short", 0, false),
+        ];
+        for (given, expected, ok) in cases {
+            let mut result = None;
+            let n = comparisons(|| result = Some(c.open("session", Some(&value), Some(given))));
+            assert_eq!(n, expected, "{given}");
+            assert_eq!(result.unwrap().is_ok(), ok, "{given}");
+        }
+        assert_eq!(comparisons(|| assert_eq!(c.verify(b"x", &wrong), None)), 2);
+    }
 
     fn codec() -> ExpressCodec {
         ExpressCodec::new(
