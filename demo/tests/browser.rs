@@ -16,6 +16,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+#[path = "../../cookie-session/tests/skip/mod.rs"]
+mod skip;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -240,7 +242,7 @@ fn journey(format: &str) {
             panic!("the browser test cannot run under CI: {missing}")
         }
         Err(missing) => {
-            eprintln!("skipping: browser journey ({format}): {missing}");
+            skip::skipped(&format!("browser journey ({format}): {missing}"));
             return;
         }
     };

@@ -13,6 +13,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../cookie-session/tests/skip/mod.rs"]
+mod skip;
+
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -87,7 +90,7 @@ fn express_ready() -> bool {
             "{why}: under CI=true the live Express test must run (run npm ci in interop/express)"
         );
     }
-    eprintln!("skipping: run npm ci in interop/express ({why})");
+    skip::skipped(&format!("run npm ci in interop/express ({why})"));
     println!("skipping: run npm ci in interop/express ({why})");
     false
 }
