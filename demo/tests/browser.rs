@@ -1,4 +1,4 @@
-//! The demo in a real browser (issue #3): headless Debian Chromium, driven by
+//! The demo in a real browser: headless Debian Chromium, driven by
 //! `demo/e2e/browser.mjs` (Node + playwright-core), against the app served in-process on
 //! `127.0.0.1:0`, once per format with a fresh app and a fresh browser profile each.
 //!

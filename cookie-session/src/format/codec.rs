@@ -225,8 +225,8 @@ impl Codec {
     ///
     /// Native formats try every cookie of the name in order and take the first that
     /// authenticates, so a cookie injected before ours (from a sibling subdomain) cannot shadow
-    /// it and an unauthenticated one is never used (SECURITY.md §8.5 item 39). The Express
-    /// format reads the first occurrence of each cookie, exactly as Express does (SPEC §1.4).
+    /// it and an unauthenticated one is never used (docs/SECURITY-CHECKLIST.md item 39). The Express
+    /// format reads the first occurrence of each cookie, exactly as Express does (docs/EXPRESS-COMPATIBILITY.md §1.4).
     ///
     /// The times are returned, not checked: that is [`TimePolicy`](crate::TimePolicy)'s job.
     pub fn open<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
@@ -268,7 +268,7 @@ impl Codec {
     /// The session's canonical text: its JSON (native formats) or its base64 cookie value
     /// (Express format, `JSON.stringify`-compatible). A loaded session needs writing back
     /// exactly when this differs from [`Loaded::canonical`], which is also Express's
-    /// `isChanged` rule (SPEC §3.2).
+    /// `isChanged` rule (docs/EXPRESS-COMPATIBILITY.md §3.2).
     pub fn canonical(&self, data: &Map<String, Value>) -> Vec<u8> {
         match self.inner {
             Inner::Express(_) => express::encode_value(data).into_bytes(),
@@ -325,7 +325,7 @@ impl Codec {
         canonical.into()
     }
 
-    /// The keygrip signature of an Express clearing cookie (`sign("<name>=")`, SPEC §4).
+    /// The keygrip signature of an Express clearing cookie (`sign("<name>=")`, docs/EXPRESS-COMPATIBILITY.md §4).
     pub(crate) fn clearing_sig(&self) -> Option<String> {
         match &self.inner {
             Inner::Express(codec) => Some(codec.sign(format!("{}=", self.name).as_bytes())),
@@ -349,7 +349,7 @@ where
             Err(Rejection::Missing)
         } else {
             open(value).and_then(|mut opened| {
-                // Inflated and deserialised only after authentication (SECURITY.md §8.1
+                // Inflated and deserialised only after authentication (docs/SECURITY-CHECKLIST.md
                 // item 12, §8.4 item 32); serde_json's recursion limit bounds nesting.
                 if opened.json.first() == Some(&COMPRESSED) {
                     opened.json = miniz_oxide::inflate::decompress_to_vec_with_limit(

@@ -115,7 +115,7 @@ pub(crate) async fn load(
         }
         Backend::Store(backend) => {
             // The id was sealed by us, but is still checked before any store call
-            // (SECURITY.md §8.6 item 44).
+            // (docs/SECURITY-CHECKLIST.md item 44).
             let Some(id) = loaded
                 .data
                 .get(ID_FIELD)
@@ -196,7 +196,7 @@ async fn finish_store(
                 };
                 match store.create(&id.store_key(), &record).await {
                     Ok(()) => return issue(shared, writer, &id, now),
-                    // Never an overwrite: another id (SECURITY.md §8.6 item 45).
+                    // Never an overwrite: another id (docs/SECURITY-CHECKLIST.md item 45).
                     Err(StoreError::Conflict) => {
                         tracing::warn!("session id collision; retrying with a fresh id")
                     }
