@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side HTTP benchmark of our session layer and its peers (issue #5).
+# Side-by-side HTTP benchmark of our session layer and its peers (docs/PERFORMANCE.md).
 #
 #   bench/run.sh                      # every server, 2 rounds
 #   bench/run.sh bare ours-encrypted  # only these

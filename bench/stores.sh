@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Requests per second of the example app's counter route (`GET /`: read the session, increment
-# `views`, save) on every session store, beside cookie mode (issues #4 and #5).
+# `views`, save) on every session store, beside cookie mode (docs/PERFORMANCE.md).
 #
 #   bench/stores.sh                     # cookie, memory, sqlite, redis, postgres
 #   DURATION=4 ROUNDS=1 bench/stores.sh  # shorter

@@ -1,4 +1,4 @@
-//! The cookie codecs alone (issue #5): each format's encode and decode at session sizes from
+//! The cookie codecs alone (docs/PERFORMANCE.md): each format's encode and decode at session sizes from
 //! 66 bytes to 3.5 KB, beside the floor measured in the same run.
 //!
 //! - `encode/<format>/<size>`: [`Codec::canonical`] (JSON) + [`Codec::seal`] (AEAD or HMAC,

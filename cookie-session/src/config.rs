@@ -20,7 +20,7 @@ pub const DEFAULT_COOKIE_NAME: &str = "session";
 pub const DEFAULT_MAX_COOKIE_SIZE: usize = 4096;
 
 /// How long a native cookie stays valid on the server when no `max_age` is configured: the
-/// authenticated expiry of browser-session cookies (SECURITY.md §8.2 item 17).
+/// authenticated expiry of browser-session cookies (docs/SECURITY-CHECKLIST.md item 17).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A configuration that cannot work, found when the layer is built.
@@ -51,6 +51,8 @@ pub enum ConfigError {
 
 /// The full configuration of a session layer, built with setters and checked by
 /// [`SessionConfig::build`].
+///
+/// # Examples
 ///
 /// ```
 /// use std::time::Duration;
@@ -379,6 +381,24 @@ impl SessionConfig {
     }
 
     /// Checks everything and builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first problem: a key the format cannot use (too short for
+    /// a native format, or two equal keys: [`ConfigError::Key`]), cookie attributes that break
+    /// a rule (a `__Host-` name with a `Domain`, `SameSite=None` or `Partitioned` without
+    /// `Secure`, separators in a name: [`ConfigError::Cookie`]), a size limit outside 64–4096
+    /// bytes, a bad [`split_oversized`](Self::split_oversized), or a store with the `express`
+    /// format. Nothing is checked later, at request time.
+    ///
+    /// ```
+    /// use cookie_session::{ConfigError, KeyError, KeyRing, SessionConfig};
+    ///
+    /// let short = KeyRing::new(["too short for a native format"])?;
+    /// let error = SessionConfig::new(short).build().unwrap_err();
+    /// assert!(matches!(error, ConfigError::Key(KeyError::TooShort { .. })));
+    /// # Ok::<(), KeyError>(())
+    /// ```
     pub fn build(self) -> Result<SessionLayer, ConfigError> {
         self.attributes.validate(&self.name)?;
         if !(64..=DEFAULT_MAX_COOKIE_SIZE).contains(&self.max_cookie_size) {

@@ -41,7 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .cloned()
             .ok_or((StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER))?;
         // With a store: one round trip, here. A failure was logged by the session; the client
-        // gets an opaque 503 (SECURITY.md §8.6 item 53).
+        // gets an opaque 503 (docs/SECURITY-CHECKLIST.md item 53).
         match session.load().await {
             Ok(()) => Ok(session),
             Err(_) => Err((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")),

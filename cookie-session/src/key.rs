@@ -25,7 +25,7 @@ pub const SESSION_KEYS_VAR: &str = "SESSION_KEYS";
 /// The shortest secret the native formats (`encrypted`, `signed`) accept, in bytes.
 ///
 /// 32 bytes is the key size of the ciphers and MACs behind them; a shorter secret would make
-/// the derived keys weaker than the algorithms (SECURITY.md §8.3 item 22). `keygen` prints
+/// the derived keys weaker than the algorithms (docs/SECURITY-CHECKLIST.md item 22). `keygen` prints
 /// 32 random bytes as 43 base64url characters.
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -76,6 +76,32 @@ pub enum KeyError {
 /// [`KeyRing::from_env`]. Which format uses it decides the minimum length: the native formats
 /// need [`MIN_SECRET_LEN`] bytes per key, the Express format accepts any non-empty string, as
 /// keygrip does. That check runs when the session layer is built, never at request time.
+///
+/// # Examples
+///
+/// ```
+/// use cookie_session::KeyRing;
+///
+/// // Rotation: the new key first; cookies sealed by the old one still open, and are re-issued.
+/// let keys = KeyRing::new([
+///     "the new secret, at least thirty-two bytes long",
+///     "the old secret, at least thirty-two bytes long",
+/// ])?;
+/// assert_eq!(keys.len(), 2);
+///
+/// // In an application: `SESSION_KEYS` (or `.env`), e.g. from `cookie-session keygen`.
+/// # if false {
+/// let keys = KeyRing::from_env()?;
+/// # }
+/// # Ok::<(), cookie_session::KeyError>(())
+/// ```
+///
+/// # Errors
+///
+/// Building a ring fails with a [`KeyError`] on an empty list or an empty secret, and
+/// [`from_env`](Self::from_env) also when `SESSION_KEYS` is unset or not UTF-8 or a `.env`
+/// file cannot be read. A secret too short for the chosen format, or two equal secrets, are
+/// refused by [`SessionConfig::build`](crate::SessionConfig::build). No error holds a secret.
 #[derive(Clone)]
 pub struct KeyRing {
     secrets: Vec<Zeroizing<Vec<u8>>>,
@@ -217,7 +243,7 @@ pub(crate) fn load_dotenv() -> Result<(), KeyError> {
 /// A 32-byte subkey derived from `secret` for one purpose, with HKDF-SHA256 (RFC 5869).
 ///
 /// The label names the format and the purpose ("cookie-session/v1/encrypted", …), so a key
-/// derived for one format never works for another (SECURITY.md §8.3 item 28).
+/// derived for one format never works for another (docs/SECURITY-CHECKLIST.md item 28).
 pub(crate) fn derive_subkey(secret: &[u8], label: &str) -> Zeroizing<[u8; 32]> {
     let mut out = Zeroizing::new([0u8; 32]);
     // Infallible: 32 bytes is far below HKDF-SHA256's 255 * 32 output limit.

@@ -39,13 +39,13 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `axum` | no | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
+//! | `axum` | yes | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
 //! | `jwt` | no | the `jwt` format (`format::jwt`, `Format::Jwt`): the session as an HS256 JWS other services can read (adds `jsonwebtoken` and `ring`) |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
 //! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled) |
 //! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx) |
 //! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 pub mod cookie;

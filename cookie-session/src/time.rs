@@ -74,10 +74,10 @@ pub fn from_unix_secs(secs: u64) -> SystemTime {
 pub struct TimePolicy {
     /// How far clocks of the servers sharing the keys may disagree. A cookie issued up to this
     /// far in the future, or expired up to this long ago, is still accepted; beyond, it fails
-    /// closed (SECURITY.md §8.2 items 15 and 66).
+    /// closed (docs/SECURITY-CHECKLIST.md items 15 and 66).
     pub clock_skew: Duration,
     /// The longest a session may live from its creation, however often it is re-issued
-    /// (OWASP's absolute timeout; SECURITY.md §8.2 item 18). `None`: no limit beyond `expires_at`.
+    /// (OWASP's absolute timeout; docs/SECURITY-CHECKLIST.md item 18). `None`: no limit beyond `expires_at`.
     pub absolute_lifetime: Option<Duration>,
 }
 

@@ -1,4 +1,4 @@
-//! Heap allocations per request inside the layer (issue #5), counted with a counting global
+//! Heap allocations per request inside the layer (docs/PERFORMANCE.md), counted with a counting global
 //! allocator. Its own test binary: the allocator is process-wide.
 //!
 //! The counter is `stats_alloc`'s instrumented system allocator, installed without any
@@ -144,7 +144,7 @@ fn allocations_per_request_inside_the_layer() {
         ("signed", Format::Signed),
         ("express", Format::Express(SigAlgorithm::Sha1)),
     ];
-    // Upper bounds = the counts measured when this test was written (issue #5). Lower them
+    // Upper bounds = the counts measured when this test was written (docs/PERFORMANCE.md). Lower them
     // when the hot path improves; a rise means a new allocation per request.
     // (format, /visit, /read, /plain)
     let bounds = [

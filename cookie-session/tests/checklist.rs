@@ -1,4 +1,4 @@
-//! Items of the security checklist (SECURITY.md §8) not already covered by a format's or the
+//! Items of the security checklist (docs/SECURITY-CHECKLIST.md) not already covered by a format's or the
 //! layer's own tests. Each test names its item.
 #![allow(clippy::unwrap_used, missing_docs)]
 

@@ -226,7 +226,7 @@ enum Expect {
     /// Nothing sent: a refused cookie is simply not used (Express clears `.sig`).
     Nothing,
     /// The old-key cookie is re-issued whole, with the configured attributes (Express re-signs
-    /// only `.sig`, with default attributes: pillarjs/cookies#22).
+    /// only `.sig`, with default attributes: https://github.com/pillarjs/cookies/issues/22).
     ReissuedWhole,
     /// Written, where Express writes nothing: exactly these headers.
     Exactly(Vec<&'static str>),

@@ -390,7 +390,7 @@ fn spec_sig_and_quote_cases() {
         )
         .unwrap();
     assert_eq!(map, obj(&json!({"views": 1})));
-    // Upstream's test vector with keys ['a','b'] (SPEC §1.3).
+    // Upstream's test vector with keys ['a','b'] (docs/EXPRESS-COMPATIBILITY.md §1.3).
     let ab = ExpressCodec::new(&KeyRing::new(["a", "b"]).unwrap(), SigAlgorithm::Sha1);
     let v = Some("eyJtZXNzYWdlIjoiaGkifQ==");
     assert_eq!(
@@ -575,7 +575,7 @@ mod properties {
             let decoded = decode_value(&encoded).unwrap();
             prop_assert_eq!(&decoded, &cookie_session::format::express::filter_reserved(m));
             // Canonical: re-encoding what was loaded gives the same bytes (no spurious
-            // rewrite by Express, SPEC §3.2).
+            // rewrite by Express, docs/EXPRESS-COMPATIBILITY.md §3.2).
             prop_assert_eq!(encode_value(&decoded), encoded);
         }
 

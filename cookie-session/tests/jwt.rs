@@ -363,7 +363,7 @@ fn claims_that_are_not_ours_are_bad_payloads() {
         claims.remove(missing);
         bad.push(Value::Object(claims).to_string());
     }
-    // Times that are not integers in 0..2^64 (SECURITY.md §8.2 item 16).
+    // Times that are not integers in 0..2^64 (docs/SECURITY-CHECKLIST.md item 16).
     for time in [
         "-1",
         "1.5",

@@ -1,4 +1,4 @@
-//! The tamper matrix for the native formats (SECURITY.md §8.1 and §8.3): the same
+//! The tamper matrix for the native formats (docs/SECURITY-CHECKLIST.md §8.1 and §8.3): the same
 //! assertions run against `encrypted`, `signed` and (feature `jwt`) `jwt` through the
 //! [`Codec`] trait below.
 //!
@@ -317,7 +317,7 @@ fn keys_and_rotation<C: Codec>() {
     let opened = rotated.open(NAME, &old_value).unwrap();
     assert_eq!(opened.key_index, 1);
     assert_eq!(opened.json, JSON);
-    // ...and what the rotated ring seals verifies under the new key alone (SECURITY.md §8.3.24).
+    // ...and what the rotated ring seals verifies under the new key alone (docs/SECURITY-CHECKLIST.md item 24).
     let new_value = rotated.seal(NAME, TIMES, JSON);
     assert_eq!(rotated.open(NAME, &new_value).unwrap().key_index, 0);
     assert_eq!(stranger.open(NAME, &new_value).unwrap().key_index, 0);

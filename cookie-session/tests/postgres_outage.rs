@@ -8,6 +8,8 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod skip;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +49,7 @@ impl Cluster {
                 "under CI, scripts/services.sh must set DATABASE_URL, TEST_PG_CTL, TEST_PGDATA and TEST_PG_OPTS"
             ),
             _ => {
-                eprintln!("skipping: no throwaway cluster (TEST_PG_CTL, TEST_PGDATA, TEST_PG_OPTS) to stop");
+                skip::skipped("no throwaway cluster (TEST_PG_CTL, TEST_PGDATA, TEST_PG_OPTS) to stop");
                 None
             }
         }

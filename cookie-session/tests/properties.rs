@@ -1,4 +1,4 @@
-//! Property tests over every format (issue #6; SECURITY.md §8.1 item 13, §8.4 item 33, §8.8
+//! Property tests over every format (docs/SECURITY-CHECKLIST.md items 13, 33 and
 //! item 61), through the public [`Codec`] and [`SessionLayer`] entry points:
 //!
 //! - round trip: for arbitrary JSON session maps, `open(seal(canonical(s))) == s` in every
@@ -270,7 +270,7 @@ fn request_full(
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// SECURITY.md §8.1 item 13: `decode(encode(s)) == s` in every format. Native formats hold
+    /// docs/SECURITY-CHECKLIST.md item 13: `decode(encode(s)) == s` in every format. Native formats hold
     /// JSON exactly; Express holds what JS would (reserved keys dropped, numbers as doubles).
     #[test]
     fn every_format_round_trips_any_session(s in session()) {
@@ -292,7 +292,7 @@ proptest! {
                 let got = Value::Object(loaded.data.clone());
                 prop_assert!(same_as_js(&got, &want), "{}: {} != {}", codec.format(), got, want);
             }
-            // Unchanged after a read: no rewrite (Express's isChanged, SPEC §3.2). Express
+            // Unchanged after a read: no rewrite (Express's isChanged, docs/EXPRESS-COMPATIBILITY.md §3.2). Express
             // drops reserved keys on load, so a cookie holding one differs from its session,
             // there as here; the session API never writes one.
             let reserved = s.keys().any(|k| cookie_session::format::express::is_reserved(k));
@@ -401,7 +401,7 @@ proptest! {
     }
 }
 
-// ---- limits (SECURITY.md §8.4 item 33) ----
+// ---- limits (docs/SECURITY-CHECKLIST.md item 33) ----
 
 /// The headers a browser would send back for `data`, through the layer's own writer.
 fn cookie_pairs(layer: &SessionLayer, data: Map<String, Value>) -> String {

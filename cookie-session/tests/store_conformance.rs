@@ -5,6 +5,8 @@
 //! (loudly) when it is unset, except under `CI=true`, where a missing server is a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod skip;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -812,7 +814,7 @@ fn server_url(var: &str) -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} must be set under CI"),
         _ => {
-            eprintln!("skipping: {var} is not set");
+            skip::skipped(&format!("{var} is not set"));
             None
         }
     }

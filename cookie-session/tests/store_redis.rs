@@ -6,6 +6,8 @@
 //! starts its own `redis-server` (Debian package `redis-server`) on a free loopback port.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod skip;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,7 +38,7 @@ fn server_url() -> Option<String> {
             panic!("REDIS_URL must be set under CI")
         }
         _ => {
-            eprintln!("skipping: REDIS_URL is not set");
+            skip::skipped("REDIS_URL is not set");
             None
         }
     }
@@ -736,7 +738,7 @@ async fn an_outage_is_an_opaque_503_and_the_same_app_recovers() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("redis-server must be installed under CI");
         }
-        eprintln!("skipping: no redis-server binary");
+        skip::skipped("no redis-server binary");
         return;
     };
     let mut server = Server {

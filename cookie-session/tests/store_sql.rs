@@ -5,6 +5,8 @@
 #![cfg(any(feature = "sqlite", feature = "postgres"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod skip;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -474,7 +476,7 @@ mod postgres {
                 panic!("DATABASE_URL must be set under CI")
             }
             _ => {
-                eprintln!("skipping: DATABASE_URL is not set");
+                super::skip::skipped("DATABASE_URL is not set");
                 None
             }
         }

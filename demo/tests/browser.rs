@@ -1,4 +1,4 @@
-//! The demo in a real browser (issue #3): headless Debian Chromium, driven by
+//! The demo in a real browser: headless Debian Chromium, driven by
 //! `demo/e2e/browser.mjs` (Node + playwright-core), against the app served in-process on
 //! `127.0.0.1:0`, once per format with a fresh app and a fresh browser profile each.
 //!
@@ -16,6 +16,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+#[path = "../../cookie-session/tests/skip/mod.rs"]
+mod skip;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -240,7 +242,7 @@ fn journey(format: &str) {
             panic!("the browser test cannot run under CI: {missing}")
         }
         Err(missing) => {
-            eprintln!("skipping: browser journey ({format}): {missing}");
+            skip::skipped(&format!("browser journey ({format}): {missing}"));
             return;
         }
     };

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
+#[path = "../../cookie-session/tests/skip/mod.rs"]
+mod skip;
 
 use axum::http::StatusCode;
 use common::{config_with, Client, KEYS};
@@ -14,7 +16,7 @@ fn server_url(var: &str) -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} must be set under CI"),
         _ => {
-            eprintln!("skipping: {var} is not set");
+            skip::skipped(&format!("{var} is not set"));
             None
         }
     }

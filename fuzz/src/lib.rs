@@ -1,4 +1,4 @@
-//! The checks behind the fuzz targets of `cookie-session` (issue #6, SECURITY.md §8.8 items
+//! The checks behind the fuzz targets of `cookie-session` (docs/SECURITY-CHECKLIST.md items
 //! 60–61), and the fixtures they share with the seed generator (`examples/seeds.rs`).
 //!
 //! Every target in `fuzz_targets/` is three lines calling the function of the same name here,
@@ -252,7 +252,7 @@ pub fn express_open(data: &[u8]) {
 
 /// `express::decode_value` (Node's lenient base64, then `JSON.parse`), which runs only after
 /// the signature verified, but must still be total; and what it loads is canonical: written
-/// back, it loads and re-encodes to the same text (no rewrite loop, SPEC §3.2).
+/// back, it loads and re-encodes to the same text (no rewrite loop, docs/EXPRESS-COMPATIBILITY.md §3.2).
 pub fn express_decode_value(data: &[u8]) {
     let text = text(data);
     let decoded = node_base64_decode(&text);

@@ -1,4 +1,4 @@
-//! Live interoperability test against the real Express `cookie-session` 2.1.1 (issue #2).
+//! Live interoperability test against the real Express `cookie-session` 2.1.1.
 //!
 //! Each test starts `node interop/express/server.js` and the demo app (express format, same
 //! keys) on 127.0.0.1, and moves one cookie jar back and forth between them: a session made
@@ -12,6 +12,9 @@
 //! "skipping: run npm ci in interop/express" and passes, except under `CI=true`, where it fails.
 
 #![allow(clippy::unwrap_used)]
+
+#[path = "../../cookie-session/tests/skip/mod.rs"]
+mod skip;
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -87,7 +90,7 @@ fn express_ready() -> bool {
             "{why}: under CI=true the live Express test must run (run npm ci in interop/express)"
         );
     }
-    eprintln!("skipping: run npm ci in interop/express ({why})");
+    skip::skipped(&format!("run npm ci in interop/express ({why})"));
     println!("skipping: run npm ci in interop/express ({why})");
     false
 }
@@ -837,7 +840,7 @@ async fn key_rotation_both_ways() {
         b.read_unchanged(&pair, Side::Rust, &expected).await;
     }
 
-    // Express reads an old-key cookie: it re-signs only `.sig` (SPEC §1.5).
+    // Express reads an old-key cookie: it re-signs only `.sig` (docs/EXPRESS-COMPATIBILITY.md §1.5).
     let mut b = Browser {
         jar: old_jar.clone(),
         ..Browser::new()

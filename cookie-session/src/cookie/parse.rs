@@ -1,9 +1,9 @@
 //! Finding a cookie in a request's `Cookie` header.
 //!
 //! The rule is the one Express's `cookies` 0.9.1 applies with its regex
-//! `(?:^|;) *<name>=([^;]*)` (SPEC §1.4): pairs are separated by `;`, only spaces (not tabs)
+//! `(?:^|;) *<name>=([^;]*)` (docs/EXPRESS-COMPATIBILITY.md §1.4): pairs are separated by `;`, only spaces (not tabs)
 //! are skipped before a name, the name is compared byte for byte (no percent-decoding, no case
-//! folding: `%5F%5FHost-id` or `__host-id` never match `__Host-id`, SECURITY.md §8.5 item 38),
+//! folding: `%5F%5FHost-id` or `__host-id` never match `__Host-id`, docs/SECURITY-CHECKLIST.md item 38),
 //! and the value runs to the next `;`, untrimmed. Several `Cookie` header lines are read in
 //! order, as if joined with `"; "` (what Node does).
 

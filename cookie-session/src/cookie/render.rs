@@ -10,7 +10,7 @@ use super::attributes::CookieAttributes;
 pub enum HeaderStyle {
     /// RFC 6265bis spelling: `Path=/; Max-Age=60; Expires=…; HttpOnly; SameSite=Lax`.
     Standard,
-    /// Exactly what Express's `cookies` 0.9.1 writes (SPEC §4): lowercase names in the fixed
+    /// Exactly what Express's `cookies` 0.9.1 writes (docs/EXPRESS-COMPATIBILITY.md §4): lowercase names in the fixed
     /// order path, expires, domain, priority, samesite, secure, httponly, partitioned, and no
     /// `Max-Age`, so a header diff against an Express app shows nothing.
     Express,
@@ -24,7 +24,7 @@ pub enum Lifetime {
     /// Keep it this long from now (`Max-Age` in whole seconds, `Expires` = now + this).
     For(Duration),
     /// Remove it: `Max-Age=0` and an `Expires` in the past (the caller passes an empty value,
-    /// or for Express's `.sig` cookie the signature of the empty value, SPEC §4).
+    /// or for Express's `.sig` cookie the signature of the empty value, docs/EXPRESS-COMPATIBILITY.md §4).
     Clear,
 }
 
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn express_order_and_case_match_cookies_0_9_1() {
-        // [vec:all_attributes_order] and SPEC §4.
+        // [vec:all_attributes_order] and docs/EXPRESS-COMPATIBILITY.md §4.
         let header = render_set_cookie(
             HeaderStyle::Express,
             "session",

@@ -291,7 +291,7 @@ impl Codec {
     /// The session's canonical text: its JSON (native formats) or its base64 cookie value
     /// (Express format, `JSON.stringify`-compatible). A loaded session needs writing back
     /// exactly when this differs from [`Loaded::canonical`], which is also Express's
-    /// `isChanged` rule (SPEC §3.2).
+    /// `isChanged` rule (docs/EXPRESS-COMPATIBILITY.md §3.2).
     pub fn canonical(&self, data: &Map<String, Value>) -> Vec<u8> {
         match self.inner {
             Inner::Express(_) => express::encode_value(data).into_bytes(),
@@ -348,7 +348,7 @@ impl Codec {
         canonical.into()
     }
 
-    /// The keygrip signature of an Express clearing cookie (`sign("<name>=")`, SPEC §4).
+    /// The keygrip signature of an Express clearing cookie (`sign("<name>=")`, docs/EXPRESS-COMPATIBILITY.md §4).
     pub(crate) fn clearing_sig(&self) -> Option<String> {
         match &self.inner {
             Inner::Express(codec) => Some(codec.sign(format!("{}=", self.name).as_bytes())),

@@ -107,7 +107,7 @@ pub const MAX_INPUT_LEN: usize = MAX_CHUNKS * 4096;
 pub const MAX_CHUNKS: usize = 8;
 
 /// The most bytes a compressed session may inflate to. Decompression runs only after the
-/// cookie authenticated, and stops at this size (SECURITY.md §8.4 item 32: no zip bombs).
+/// cookie authenticated, and stops at this size (docs/SECURITY-CHECKLIST.md item 32: no zip bombs).
 pub const MAX_DECOMPRESSED_LEN: usize = 64 * 1024;
 
 mod codec;

@@ -7,7 +7,7 @@
 //! picks an AVX2 backend at run time whose helpers are not inlined, and a seal of a 66-byte
 //! session took ~2.1 µs (0.65 µs with `--cfg poly1305_force_soft`, a flag only the
 //! application's build can set). `ring`'s assembly ChaCha20-Poly1305 is ~0.25 µs for the same
-//! session, with no build flag (issue #5; figures in `docs/PERFORMANCE.md`). `ring` has no
+//! session, with no build flag (figures in `docs/PERFORMANCE.md`). `ring` has no
 //! XChaCha20, so the extended nonce is added here, as draft-irtf-cfrg-xchacha-03 §2.3 defines
 //! it:
 //!

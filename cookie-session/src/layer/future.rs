@@ -84,7 +84,7 @@ fn apply<B: Default>(mut response: Response<B>, outcome: Outcome) -> Response<B>
 
 /// The response that replaces the handler's when the session could not be sent or saved.
 ///
-/// Size honesty (issue #2 §6): an oversized cookie is never dropped silently. The browser
+/// Size honesty (docs/SECURITY-CHECKLIST.md item 30): an oversized cookie is never dropped silently. The browser
 /// keeps its previous, valid cookie; the operator sees which cookie and how large; the client
 /// sees a plain 500; an outer layer can read the typed error from the extensions. A store
 /// outage is an opaque 503 (the store's own words go to the log only).
@@ -104,7 +104,7 @@ fn failed<B: Default>(error: SessionError) -> Response<B> {
 }
 
 /// `Vary: Cookie` on every response whose session was read or written, so no cache serves one
-/// visitor's page to another (Flask CVE-2023-30861; SECURITY.md §8.7 item 57).
+/// visitor's page to another (Flask CVE-2023-30861; docs/SECURITY-CHECKLIST.md item 57).
 fn add_vary_cookie<B>(response: &mut Response<B>) {
     let headers = response.headers_mut();
     let present = headers.get_all(VARY).iter().any(|v| {

@@ -2,7 +2,7 @@
 //!
 //! The handle is lazy: nothing is parsed, verified, decrypted or fetched until the session is
 //! used, so a route that never touches it pays nothing. When the response leaves, the layer
-//! asks the session what to send, following cookie-session's rules (SPEC §3.3):
+//! asks the session what to send, following cookie-session's rules (docs/EXPRESS-COMPATIBILITY.md §3.3):
 //!
 //! | state at response time | `Set-Cookie` |
 //! |---|---|
@@ -88,6 +88,8 @@ pub enum SessionError {
 /// With a server-side store, or revocation checks, call [`Session::load`] once before use (the
 /// axum extractor does it for you).
 ///
+/// # Examples
+///
 /// ```
 /// # use cookie_session::Session;
 /// fn count_visit(session: &Session) -> u64 {
@@ -96,6 +98,15 @@ pub enum SessionError {
 ///     views
 /// }
 /// ```
+///
+/// # Errors
+///
+/// Reading never fails: a missing key, or a value of another type, is `None`
+/// ([`try_get`](Self::try_get) tells the two apart). [`insert`](Self::insert) fails with
+/// [`SessionError::Serialize`] when the value is not JSON (a map with non-string keys, say), and
+/// [`load`](Self::load) with [`SessionError::Store`] when the store cannot be reached. A
+/// session too large for its cookie is reported at the end of the request, by the layer (see
+/// [`SessionError::CookieTooLarge`]).
 #[derive(Clone)]
 pub struct Session(Arc<Mutex<Inner>>);
 
@@ -321,7 +332,7 @@ impl Session {
     }
 
     /// Replaces the whole session with `data` (Express's `req.session = {…}`; the Express
-    /// format drops the keys cookie-session never loads, SPEC §1.2).
+    /// format drops the keys cookie-session never loads, docs/EXPRESS-COMPATIBILITY.md §1.2).
     pub fn replace(&self, data: Map<String, Value>) {
         let mut inner = self.lock();
         let express = matches!(inner.shared.codec.format(), Format::Express(_));
@@ -589,7 +600,7 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
             ..
         } => {
             // Express compares every loaded session (a non-canonical cookie is rewritten,
-            // SPEC §3.2); a native session can only differ after a mutation.
+            // docs/EXPRESS-COMPATIBILITY.md §3.2); a native session can only differ after a mutation.
             let express = matches!(shared.codec.format(), Format::Express(_));
             let changed = (current.dirty || express)
                 .then(|| shared.codec.canonical(&current.data))

@@ -207,7 +207,7 @@ async fn finish_store(
                 };
                 match store.create(&id.store_key(), &record).await {
                     Ok(()) => return issue(shared, writer, &id, now),
-                    // Never an overwrite: another id (SECURITY.md §8.6 item 45).
+                    // Never an overwrite: another id (docs/SECURITY-CHECKLIST.md item 45).
                     Err(StoreError::Conflict) => {
                         tracing::warn!("session id collision; retrying with a fresh id")
                     }

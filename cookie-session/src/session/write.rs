@@ -117,7 +117,7 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// The cookies that remove the session (SPEC §4 "Clearing"; SECURITY.md §8.5 item 40):
+    /// The cookies that remove the session (docs/EXPRESS-COMPATIBILITY.md §4 "Clearing"; docs/SECURITY-CHECKLIST.md item 40):
     /// the session cookie, Express's `.sig` (carrying `sign("<name>=")`, as Express does), and
     /// any chunks the request carried.
     pub(crate) fn clear(&self) -> Outcome {
@@ -150,7 +150,7 @@ impl<'a> Writer<'a> {
         let expires_at = expires_at.unwrap_or_else(|| self.fresh_expiry(created_at));
         let lifetime = match self.lifetime() {
             // The browser never keeps a native cookie longer than the server accepts it
-            // (SECURITY.md §8.2 item 19); Express cookies have no server-side expiry.
+            // (docs/SECURITY-CHECKLIST.md item 19); Express cookies have no server-side expiry.
             Some(wanted) if codec.format().has_server_expiry() => {
                 Lifetime::For(wanted.min(Duration::from_secs(expires_at.saturating_sub(now))))
             }

@@ -80,7 +80,7 @@ impl SessionId {
     }
 
     /// Parses an id, refusing anything that is not exactly [`SESSION_ID_LEN`] base64url
-    /// characters — before any store is asked (SECURITY.md §8.6 item 44).
+    /// characters — before any store is asked (docs/SECURITY-CHECKLIST.md item 44).
     pub fn parse(text: &str) -> Option<Self> {
         let well_formed = text.len() == SESSION_ID_LEN
             && text
@@ -187,6 +187,33 @@ pub enum StoreError {
 
 /// A place to keep sessions. Every method is one round trip to the backend where the backend
 /// allows it. `now` is Unix seconds, passed in so an injected clock drives expiry in tests.
+///
+/// Applications choose a store and hand it to [`SessionConfig::store`](crate::SessionConfig::store);
+/// the layer calls these methods. Implement the trait to keep sessions elsewhere: records are
+/// keyed by [`StoreKey`] (a hash of the session id, never the id), and
+/// `cookie-session/tests/store_conformance.rs` in the repository is the suite every store here
+/// passes.
+///
+/// # Examples
+///
+/// ```
+/// use cookie_session::store::MemoryStore;
+/// use cookie_session::{KeyRing, SessionConfig};
+///
+/// let keys = KeyRing::new(["a secret of at least thirty-two bytes!"])?;
+/// // The cookie now holds a sealed session id; the data stays in the store.
+/// let layer = SessionConfig::new(keys).store(MemoryStore::new()).build()?;
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Every method returns a [`StoreError`]: [`StoreError::Backend`] when the backend cannot be
+/// reached or refuses, [`StoreError::Corrupt`] when a stored record cannot be read back, and
+/// from [`create`](Self::create), [`StoreError::Conflict`] when the key is taken. The layer
+/// turns them into an opaque 503 (or an anonymous session, per [`OutagePolicy`]) and logs the
+/// text for the operator; clients never see it.
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new record; [`StoreError::Conflict`] when the key exists (live or expired but
     /// not evicted: an id is never reused).

@@ -1,5 +1,5 @@
 //! Node's lenient base64 decoder (`Buffer.from(s, 'base64')`), as cookie-session's `decode`
-//! uses it (SPEC §1.2, `node_base64_decode_vectors`).
+//! uses it (docs/EXPRESS-COMPATIBILITY.md §1.2, `node_base64_decode_vectors`).
 
 /// Marks a byte that is not in either base64 alphabet.
 const INVALID: u8 = 0xff;

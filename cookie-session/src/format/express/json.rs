@@ -1,15 +1,15 @@
 //! `JSON.stringify`-compatible output, and the one `JSON.parse` leniency serde_json lacks.
 //!
-//! Express's `isChanged` compares the raw cookie with `encode(session)` (SPEC §3.2), so the
+//! Express's `isChanged` compares the raw cookie with `encode(session)` (docs/EXPRESS-COMPATIBILITY.md §3.2), so the
 //! bytes we write must be exactly what `JSON.stringify` would write, or every Express request
-//! that reads the session rewrites the cookie (SPEC §6 item 3).
+//! that reads the session rewrites the cookie (docs/EXPRESS-COMPATIBILITY.md §1.2).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
-/// `JSON.stringify(value)`, byte for byte (SPEC §1.2, [vec:json_key_order, json_escaping,
+/// `JSON.stringify(value)`, byte for byte (docs/EXPRESS-COMPATIBILITY.md §1.2, [vec:json_key_order, json_escaping,
 /// json_numbers]).
 ///
 /// - compact, no whitespace;

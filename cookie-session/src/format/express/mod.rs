@@ -219,7 +219,7 @@ impl ExpressCodec {
     /// ```
     /// # use cookie_session::{KeyRing, format::express::{ExpressCodec, SigAlgorithm}};
     /// let codec = ExpressCodec::new(&KeyRing::new(["a", "b"])?, SigAlgorithm::Sha1);
-    /// // Upstream's own test vector (SPEC §1.3).
+    /// // Upstream's own test vector (docs/EXPRESS-COMPATIBILITY.md §1.3).
     /// assert_eq!(codec.sign(b"session=eyJtZXNzYWdlIjoiaGkifQ=="), "vdp2-kj-91tgzbWcV1QzofT3hu0");
     /// # Ok::<(), cookie_session::KeyError>(())
     /// ```
