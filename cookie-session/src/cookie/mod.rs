@@ -9,4 +9,5 @@ pub use attributes::{
     CookieAttributes, CookieConfigError, Priority, SameSite, MAX_COOKIE_LIFETIME,
 };
 pub use parse::{cookie_values, first_cookie_value};
-pub use render::{render_set_cookie, HeaderStyle, Lifetime};
+pub(crate) use render::{render_set_cookie, Lifetime};
+pub use render::HeaderStyle;

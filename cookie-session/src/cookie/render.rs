@@ -18,7 +18,7 @@ pub enum HeaderStyle {
 
 /// How long the browser should keep the cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifetime {
+pub(crate) enum Lifetime {
     /// A browser-session cookie: no `Max-Age`, no `Expires`.
     Session,
     /// Keep it this long from now (`Max-Age` in whole seconds, `Expires` = now + this).
@@ -30,19 +30,7 @@ pub enum Lifetime {
 
 /// One `Set-Cookie` header value. `name` and `value` are written as given (the formats only
 /// produce cookie-octets); `secure` is the already-decided `Secure` flag.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use cookie_session::cookie::{render_set_cookie, CookieAttributes, HeaderStyle, Lifetime};
-///
-/// let attrs = CookieAttributes::default();
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_705_320_000);
-/// let header = render_set_cookie(HeaderStyle::Standard, "id", "v", &attrs, false, Lifetime::For(Duration::from_secs(60)), now);
-/// assert_eq!(header, "id=v; Path=/; Max-Age=60; Expires=Mon, 15 Jan 2024 12:01:00 GMT; HttpOnly; SameSite=Lax");
-/// let express = render_set_cookie(HeaderStyle::Express, "session", "e30=", &attrs, false, Lifetime::Session, now);
-/// assert_eq!(express, "session=e30=; path=/; samesite=lax; httponly");
-/// ```
-pub fn render_set_cookie(
+pub(crate) fn render_set_cookie(
     style: HeaderStyle,
     name: &str,
     value: &str,
@@ -135,6 +123,28 @@ mod tests {
     fn now() -> SystemTime {
         // 2024-01-15T12:00:00Z, the vectors' frozen clock.
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_705_320_000_000)
+    }
+
+    #[test]
+    fn standard_and_express_spelling() {
+        let attrs = CookieAttributes::default();
+        let for_a_minute = Lifetime::For(Duration::from_secs(60));
+        let header =
+            render_set_cookie(HeaderStyle::Standard, "id", "v", &attrs, false, for_a_minute, now());
+        assert_eq!(
+            header,
+            "id=v; Path=/; Max-Age=60; Expires=Mon, 15 Jan 2024 12:01:00 GMT; HttpOnly; SameSite=Lax"
+        );
+        let express = render_set_cookie(
+            HeaderStyle::Express,
+            "session",
+            "e30=",
+            &attrs,
+            false,
+            Lifetime::Session,
+            now(),
+        );
+        assert_eq!(express, "session=e30=; path=/; samesite=lax; httponly");
     }
 
     fn all_attributes() -> CookieAttributes {
