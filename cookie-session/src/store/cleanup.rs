@@ -21,12 +21,13 @@ const MIN_PERIOD: Duration = Duration::from_secs(1);
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), cookie_session::store::StoreError> {
+/// use std::sync::Arc;
 /// use std::time::Duration;
-/// use cookie_session::store::{spawn_cleanup, SqliteStore};
+/// use cookie_session::store::{spawn_cleanup, SessionStore, SqliteStore};
 ///
-/// let store = SqliteStore::open("sessions.db").await?;
+/// let store: Arc<dyn SessionStore> = Arc::new(SqliteStore::open("sessions.db").await?);
 /// let cleanup = spawn_cleanup(store.clone(), Duration::from_secs(3600));
-/// // ... serve with `SessionConfig::new(keys).store(store)` ...
+/// // ... serve with `SessionConfig::new(keys).shared_store(store)` ...
 /// let deleted = cleanup.stop().await;
 /// # Ok(()) }
 /// ```
@@ -36,7 +37,7 @@ const MIN_PERIOD: Duration = Duration::from_secs(1);
 /// # Panics
 ///
 /// Outside a tokio runtime, as `tokio::spawn` does.
-pub fn spawn_cleanup(store: impl SessionStore, period: Duration) -> CleanupTask {
+pub fn spawn_cleanup(store: Arc<dyn SessionStore>, period: Duration) -> CleanupTask {
     let period = period.max(MIN_PERIOD);
     let deleted = Arc::new(AtomicU64::new(0));
     let (stop, mut stopped) = watch::channel(false);
