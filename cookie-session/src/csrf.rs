@@ -8,9 +8,9 @@
 //!   token matches nothing.
 //! - [`Session::regenerate`] (call it at login) drops the token, so the next
 //!   [`Session::csrf_token`] makes a new one: a token seen before login is worthless after.
-//! - With axum, [`CsrfGuard`](crate::extract::CsrfGuard) refuses unsafe methods (anything but
+//! - With axum, [`CsrfGuard`] refuses unsafe methods (anything but
 //!   `GET`, `HEAD`, `OPTIONS` and `TRACE`) without the [`CSRF_HEADER`] header, and
-//!   [`CsrfForm`](crate::extract::CsrfForm) also accepts the [`CSRF_FIELD`] form field; both
+//!   [`CsrfForm`] also accepts the [`CSRF_FIELD`] form field; both
 //!   answer `403 Forbidden`.
 //!
 //! What it protects against: a page on another site making the browser send a request with
@@ -182,10 +182,7 @@ mod extract {
     }
 
     fn header_token(parts: &Parts) -> Option<&str> {
-        parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
+        parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
     }
 
     impl<S: Send + Sync> FromRequestParts<S> for CsrfGuard {

@@ -110,8 +110,8 @@ impl<T: SessionValue> Typed<T> {
     /// [`SessionError::Serialize`] when `T` cannot be turned into JSON.
     pub fn save(&mut self) -> Result<(), SessionError> {
         self.modified = false;
-        let value =
-            serde_json::to_value(&self.value).map_err(|e| SessionError::Serialize(e.to_string()))?;
+        let value = serde_json::to_value(&self.value)
+            .map_err(|e| SessionError::Serialize(e.to_string()))?;
         // Unchanged: no write, so neither a cookie nor a store round trip.
         if self.session.get_value(T::KEY).as_ref() != Some(&value) {
             self.session.insert_value(T::KEY, value);

@@ -26,7 +26,7 @@
 //! }
 //! ```
 //!
-//! With axum, the [`Flash`](crate::extract::Flash) extractor does the taking.
+//! With axum, the [`Flash`] extractor does the taking.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -353,7 +353,8 @@ mod tests {
     /// variable set there wins over the file.
     #[test]
     fn dotenv_is_read_without_touching_the_environment() {
-        let dir = std::env::temp_dir().join(format!("cookie-session-dotenv-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("cookie-session-dotenv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(".env");
         std::fs::write(

@@ -109,8 +109,8 @@ impl TestSession {
                 continue;
             };
             let (name, value) = (name.trim(), value.trim());
-            let removed = value.is_empty()
-                || attributes.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            let removed =
+                value.is_empty() || attributes.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
             self.cookies.retain(|(n, _)| n != name);
             if !removed {
                 self.cookies.push((name.to_owned(), value.to_owned()));

@@ -24,7 +24,10 @@ fn record(expires_at: u64) -> Record {
 /// after it stopped.
 async fn deletes_expired_records_until_stopped(store: Arc<dyn SessionStore>) {
     let now = unix_secs(SystemTime::now());
-    let (expired, live) = (SessionId::generate().store_key(), SessionId::generate().store_key());
+    let (expired, live) = (
+        SessionId::generate().store_key(),
+        SessionId::generate().store_key(),
+    );
     store.create(&expired, &record(2)).await.unwrap();
     store.create(&live, &record(now + 3600)).await.unwrap();
 
@@ -52,7 +55,9 @@ async fn sqlite_expired_records_are_deleted_in_the_background() {
         std::process::id(),
         unix_secs(SystemTime::now())
     ));
-    let store = cookie_session::store::SqliteStore::open(&path).await.unwrap();
+    let store = cookie_session::store::SqliteStore::open(&path)
+        .await
+        .unwrap();
     deletes_expired_records_until_stopped(Arc::new(store)).await;
     let _ = std::fs::remove_file(&path);
 }
@@ -63,7 +68,9 @@ async fn postgres_expired_records_are_deleted_in_the_background() {
     use cookie_session::store::{sqlx::PgPool, PostgresStore};
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("DATABASE_URL must be set under CI"),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("DATABASE_URL must be set under CI")
+        }
         _ => {
             eprintln!("skipping: DATABASE_URL is not set");
             return;

@@ -150,10 +150,7 @@ fn typed_app(layer: SessionLayer, gate: Option<Arc<(Notify, Notify)>>) -> Router
 
 #[tokio::test]
 async fn a_typed_value_keeps_the_other_keys() {
-    for layer in [
-        cookie_layer(),
-        store_layer(Arc::new(MemoryStore::new())),
-    ] {
+    for layer in [cookie_layer(), store_layer(Arc::new(MemoryStore::new()))] {
         let app = typed_app(layer, None);
         let mut jar = Jar::default();
         get_(&app, "/login/ada", &mut jar).await;
@@ -170,7 +167,10 @@ async fn a_typed_value_keeps_the_other_keys() {
 #[tokio::test]
 async fn a_typed_value_survives_beside_a_concurrent_writer() {
     let gate = Arc::new((Notify::new(), Notify::new()));
-    let app = typed_app(store_layer(Arc::new(MemoryStore::new())), Some(gate.clone()));
+    let app = typed_app(
+        store_layer(Arc::new(MemoryStore::new())),
+        Some(gate.clone()),
+    );
     let mut jar = Jar::default();
     get_(&app, "/login/ada", &mut jar).await;
 
@@ -278,10 +278,7 @@ async fn a_plain_tower_service_must_load_a_revocable_session_too() {
         session.insert("views", 1).unwrap();
         Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
     }));
-    let res = service
-        .oneshot(Request::new(Body::empty()))
-        .await
-        .unwrap();
+    let res = service.oneshot(Request::new(Body::empty())).await.unwrap();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
@@ -340,10 +337,7 @@ fn flash_app(layer: SessionLayer) -> Router {
 
 #[tokio::test]
 async fn flash_messages_are_read_once_on_the_next_request() {
-    for layer in [
-        cookie_layer(),
-        store_layer(Arc::new(MemoryStore::new())),
-    ] {
+    for layer in [cookie_layer(), store_layer(Arc::new(MemoryStore::new()))] {
         let app = flash_app(layer);
         let mut jar = Jar::default();
         send(&app, Method::POST, "/login", &mut jar, &[], None).await;
@@ -430,10 +424,7 @@ fn csrf_app(layer: SessionLayer) -> Router {
 
 #[tokio::test]
 async fn unsafe_requests_need_the_sessions_csrf_token() {
-    for layer in [
-        cookie_layer(),
-        store_layer(Arc::new(MemoryStore::new())),
-    ] {
+    for layer in [cookie_layer(), store_layer(Arc::new(MemoryStore::new()))] {
         let app = csrf_app(layer);
         let mut jar = Jar::default();
 
@@ -450,9 +441,14 @@ async fn unsafe_requests_need_the_sessions_csrf_token() {
         assert_eq!(get_(&app, "/api", &mut jar).await.0, StatusCode::OK);
         // Missing, wrong, or one character off: 403, and nothing is changed.
         let wrong = format!("{}A", &token[..42]);
-        for headers in [vec![], vec![(CSRF_HEADER, "nope")], vec![(CSRF_HEADER, wrong.as_str())]] {
+        for headers in [
+            vec![],
+            vec![(CSRF_HEADER, "nope")],
+            vec![(CSRF_HEADER, wrong.as_str())],
+        ] {
             for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
-                let (status, _) = send(&app, method.clone(), "/api", &mut jar, &headers, None).await;
+                let (status, _) =
+                    send(&app, method.clone(), "/api", &mut jar, &headers, None).await;
                 assert_eq!(status, StatusCode::FORBIDDEN, "{method} {headers:?}");
             }
         }
@@ -470,31 +466,50 @@ async fn unsafe_requests_need_the_sessions_csrf_token() {
             send(&app, Method::POST, "/form", &mut jar, &[], Some(&form)).await,
             (StatusCode::OK, "Ada L".to_owned())
         );
-        let (status, _) =
-            send(&app, Method::POST, "/form", &mut jar, &[], Some("name=x&csrf_token=bad")).await;
+        let (status, _) = send(
+            &app,
+            Method::POST,
+            "/form",
+            &mut jar,
+            &[],
+            Some("name=x&csrf_token=bad"),
+        )
+        .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let (status, _) = send(&app, Method::POST, "/form", &mut jar, &[], Some("name=x")).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         // The right token but not the expected fields: 422.
-        let (status, _) =
-            send(&app, Method::POST, "/form", &mut jar, &[], Some(&format!("csrf_token={token}")))
-                .await;
+        let (status, _) = send(
+            &app,
+            Method::POST,
+            "/form",
+            &mut jar,
+            &[],
+            Some(&format!("csrf_token={token}")),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
         // Login regenerates the session, and with it the token: the old one is refused.
         assert_eq!(
-            send(&app, Method::POST, "/login", &mut jar, &ok, None).await.0,
+            send(&app, Method::POST, "/login", &mut jar, &ok, None)
+                .await
+                .0,
             StatusCode::OK
         );
         assert_eq!(
-            send(&app, Method::POST, "/api", &mut jar, &ok, None).await.0,
+            send(&app, Method::POST, "/api", &mut jar, &ok, None)
+                .await
+                .0,
             StatusCode::FORBIDDEN
         );
         let fresh = get_(&app, "/token", &mut jar).await.1;
         assert_ne!(fresh, token);
         let ok = [(CSRF_HEADER, fresh.as_str())];
         assert_eq!(
-            send(&app, Method::POST, "/api", &mut jar, &ok, None).await.0,
+            send(&app, Method::POST, "/api", &mut jar, &ok, None)
+                .await
+                .0,
             StatusCode::OK
         );
     }
@@ -508,7 +523,9 @@ async fn another_sessions_token_is_refused() {
     let theirs = get_(&app, "/token", &mut mallory).await.1;
     let headers = [(CSRF_HEADER, theirs.as_str())];
     assert_eq!(
-        send(&app, Method::POST, "/api", &mut alice, &headers, None).await.0,
+        send(&app, Method::POST, "/api", &mut alice, &headers, None)
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
 }
@@ -544,7 +561,10 @@ async fn test_sessions_drive_a_handler_in_every_mode() {
         session.absorb(&response);
 
         let data = session.data().await.unwrap();
-        assert_eq!(Value::Object(data), json!({"user": "ada", "cart": ["pear", "apple"]}));
+        assert_eq!(
+            Value::Object(data),
+            json!({"user": "ada", "cart": ["pear", "apple"]})
+        );
         assert!(session.cookie_header().is_some());
         assert!(matches!(
             session.set(json!([1])).await,
@@ -598,7 +618,11 @@ fn options_the_format_would_ignore_are_refused() {
     assert_eq!(unsupported(express().compress(true)), "compress");
     #[cfg(feature = "jwt")]
     assert_eq!(
-        unsupported(SessionConfig::new(keys()).format(Format::Jwt).compress(true)),
+        unsupported(
+            SessionConfig::new(keys())
+                .format(Format::Jwt)
+                .compress(true)
+        ),
         "compress"
     );
     // The same options with a native format are honoured.

@@ -177,7 +177,10 @@ pub(crate) async fn login(session: Session, Form(form): Form<LoginForm>) -> Resp
         session.remove(REMEMBER);
         session.set_max_age(None);
     }
-    flash(&session, FlashMessage::success(format!("Welcome, {name}! You are logged in.")));
+    flash(
+        &session,
+        FlashMessage::success(format!("Welcome, {name}! You are logged in.")),
+    );
     Redirect::to("/").into_response()
 }
 

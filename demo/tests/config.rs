@@ -186,7 +186,11 @@ fn binary_reads_dotenv_and_the_environment_wins() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(".env"), "SESSION_FORMAT=jwe\n").unwrap();
     let run = |vars: &[(&str, &str)]| {
-        let output = demo_command().current_dir(&dir).envs(vars.iter().copied()).output().unwrap();
+        let output = demo_command()
+            .current_dir(&dir)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{vars:?}");
         String::from_utf8(output.stderr).unwrap()
     };
@@ -195,7 +199,10 @@ fn binary_reads_dotenv_and_the_environment_wins() {
     assert!(stderr.contains("SESSION_FORMAT"), "{stderr}");
     // ...unless the environment sets a good one: then the next bad value is the one reported.
     let stderr = run(&[("SESSION_FORMAT", "signed"), ("SESSION_SECURE", "maybe")]);
-    assert!(stderr.contains("SESSION_SECURE") && !stderr.contains("SESSION_FORMAT"), "{stderr}");
+    assert!(
+        stderr.contains("SESSION_SECURE") && !stderr.contains("SESSION_FORMAT"),
+        "{stderr}"
+    );
     // A malformed file is an error of its own.
     std::fs::write(dir.join(".env"), "SESSION_FORMAT='unterminated\n").unwrap();
     let stderr = run(&[]);

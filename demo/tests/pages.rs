@@ -184,7 +184,9 @@ async fn csrf_token_rotates_at_login(format: &'static str) {
     let after = c.get("/").await.csrf_token();
     assert_ne!(after, before, "a new token after login");
     // The token from before the login no longer works; the new one does.
-    let response = c.post_form("/logout", &format!("csrf_token={before}")).await;
+    let response = c
+        .post_form("/logout", &format!("csrf_token={before}"))
+        .await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
     let response = c.post_form("/logout", &format!("csrf_token={after}")).await;
     assert_eq!(response.status, StatusCode::SEE_OTHER);

@@ -9,5 +9,5 @@ pub use attributes::{
     CookieAttributes, CookieConfigError, Priority, SameSite, MAX_COOKIE_LIFETIME,
 };
 pub use parse::{cookie_values, first_cookie_value};
-pub(crate) use render::{render_set_cookie, Lifetime};
 pub use render::HeaderStyle;
+pub(crate) use render::{render_set_cookie, Lifetime};

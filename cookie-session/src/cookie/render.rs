@@ -129,8 +129,15 @@ mod tests {
     fn standard_and_express_spelling() {
         let attrs = CookieAttributes::default();
         let for_a_minute = Lifetime::For(Duration::from_secs(60));
-        let header =
-            render_set_cookie(HeaderStyle::Standard, "id", "v", &attrs, false, for_a_minute, now());
+        let header = render_set_cookie(
+            HeaderStyle::Standard,
+            "id",
+            "v",
+            &attrs,
+            false,
+            for_a_minute,
+            now(),
+        );
         assert_eq!(
             header,
             "id=v; Path=/; Max-Age=60; Expires=Mon, 15 Jan 2024 12:01:00 GMT; HttpOnly; SameSite=Lax"

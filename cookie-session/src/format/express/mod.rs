@@ -636,7 +636,10 @@ mod tests {
         assert_eq!(decode_value("MQ==").unwrap().len(), 0); // "1": an empty session
         assert_eq!(decode_value("!!!notbase64"), None);
         assert_eq!(node_base64_decode("eyJ2aWV3cyI6MX0="), br#"{"views":1}"#);
-        assert_eq!(node_base64_decode("eyJ2!aWV3cyI6MX0=AAAA"), br#"{"views":1}"#);
+        assert_eq!(
+            node_base64_decode("eyJ2!aWV3cyI6MX0=AAAA"),
+            br#"{"views":1}"#
+        );
         assert_eq!(node_base64_decode("hello"), [0x85, 0xe9, 0x65]);
         let v = json!({"b": 1, "a": [1.0, -0.0, 1e21], "10": "x/\u{2028}", "2": null});
         assert_eq!(
@@ -646,12 +649,18 @@ mod tests {
         let mut map = serde_json::Map::new();
         map.insert("views".into(), 1.into());
         assert_eq!(stringify_map(&map), r#"{"views":1}"#);
-        assert_eq!(replace_lone_surrogates(r#"{"s":"\ud800x"}"#), r#"{"s":"\ufffdx"}"#);
+        assert_eq!(
+            replace_lone_surrogates(r#"{"s":"\ud800x"}"#),
+            r#"{"s":"\ufffdx"}"#
+        );
         assert_eq!(
             replace_lone_surrogates(r#"{"s":"\ud83d\ude00"}"#),
             r#"{"s":"\ud83d\ude00"}"#
         );
-        assert_eq!(replace_lone_surrogates(r#"{"s":"\\ud800"}"#), r#"{"s":"\\ud800"}"#);
+        assert_eq!(
+            replace_lone_surrogates(r#"{"s":"\\ud800"}"#),
+            r#"{"s":"\\ud800"}"#
+        );
     }
 
     #[test]
