@@ -38,6 +38,18 @@
 //! | [`csrf`] | CSRF tokens bound to the session |
 //! | `testing` | unit-testing handlers with a session, without a server (feature `testing`) |
 //!
+//! # serde_json's features change for your whole build
+//!
+//! This crate turns on serde_json's `preserve_order` and `float_roundtrip` features, and Cargo
+//! unifies features: every crate of an application that depends on this one gets them too.
+//! `serde_json::Map` then keeps insertion order (an `IndexMap` instead of a `BTreeMap`:
+//! maps iterate and serialize in insertion order rather than sorted, and `Map::remove` moves
+//! the last entry into the hole — use `shift_remove` to keep the order), and floats are parsed
+//! exactly, a little more slowly. Both are needed here: the `express` format must write
+//! `JSON.stringify`'s exact bytes, which follow insertion order, and a session must load back
+//! with its keys in order and its floats bit for bit, or it would be rewritten on every read.
+//! Code that relies on sorted `serde_json::Map` output should sort explicitly.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |

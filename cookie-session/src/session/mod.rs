@@ -376,6 +376,10 @@ impl Session {
 
     /// Replaces the whole session with `value`, which must serialize to a JSON object.
     /// Nothing is marked changed when the value equals the session.
+    ///
+    /// Keys `value` does not hold are removed, and with a store the whole record wins over a
+    /// concurrent request's changes: to keep one typed value beside the session's other keys,
+    /// use [`insert`](Self::insert) under a key of its own (what `extract::Typed` does).
     pub fn set_as<T: Serialize>(&self, value: &T) -> Result<(), SessionError> {
         match serde_json::to_value(value).map_err(|e| SessionError::Serialize(e.to_string()))? {
             Value::Object(map) => {
