@@ -48,7 +48,9 @@
 //! exactly, a little more slowly. Both are needed here: the `express` format must write
 //! `JSON.stringify`'s exact bytes, which follow insertion order, and a session must load back
 //! with its keys in order and its floats bit for bit, or it would be rewritten on every read.
-//! Code that relies on sorted `serde_json::Map` output should sort explicitly.
+//! (Built without `preserve_order`, the recorded Express vectors are no longer reproduced byte
+//! for byte: `tests/express_layer.rs` and `tests/express_vectors.rs` fail.) Code that relies
+//! on sorted `serde_json::Map` output should sort explicitly.
 //!
 //! # Features
 //!
