@@ -1,4 +1,5 @@
-//! A typed session: a shopping cart as a serde struct, through the `Typed<T>` extractor.
+//! A typed session value: a shopping cart as a serde struct under the session key `cart`,
+//! through the `Typed<T>` extractor.
 //!
 //! Run it:
 //!
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 
 use axum::extract::Query;
 use axum::{routing::get, Json, Router};
-use cookie_session::extract::Typed;
+use cookie_session::extract::{SessionValue, Typed};
 use cookie_session::{KeyRing, SessionConfig};
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +31,14 @@ struct Cart {
     items: Vec<String>,
 }
 
+/// The cart lives under its own session key, beside whatever else the session holds (a
+/// logged-in user, flash messages): `Typed<Cart>` reads and writes only `"cart"`.
+impl SessionValue for Cart {
+    const KEY: &'static str = "cart";
+}
+
 async fn show(cart: Typed<Cart>) -> Json<Cart> {
-    Json(cart.clone())
+    Json((*cart).clone())
 }
 
 async fn add(mut cart: Typed<Cart>, Query(query): Query<HashMap<String, String>>) -> Json<Cart> {
@@ -39,7 +46,7 @@ async fn add(mut cart: Typed<Cart>, Query(query): Query<HashMap<String, String>>
         // Written back to the session when `cart` is dropped, after the handler returns.
         cart.items.push(item.clone());
     }
-    Json(cart.clone())
+    Json((*cart).clone())
 }
 
 #[tokio::main]

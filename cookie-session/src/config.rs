@@ -47,7 +47,25 @@ pub enum ConfigError {
     /// A server-side store needs a native format to seal the session id.
     #[error("a session store needs a native format (encrypted, signed or jwt), not {0}")]
     StoreNeedsNativeFormat(Format),
+    /// An option the chosen format would silently ignore: revocation and an absolute
+    /// lifetime need the authenticated times of a native format (the express format has
+    /// none), and compression applies to the `encrypted` and `signed` formats only.
+    #[error("{option} has no effect with the {format} format")]
+    Unsupported {
+        /// The setter that was called.
+        option: &'static str,
+        /// The format that cannot honour it.
+        format: Format,
+    },
+    /// The clock skew is above [`MAX_CLOCK_SKEW`]: so large a tolerance would keep expired
+    /// cookies valid, and accept cookies sealed far in the future.
+    #[error("clock skew of {0:?} is above the {MAX_CLOCK_SKEW:?} maximum")]
+    ClockSkew(Duration),
 }
+
+/// The largest [`SessionConfig::clock_skew`] accepted: five minutes, ample for servers
+/// synchronised with NTP.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// The full configuration of a session layer, built with setters and checked by
 /// [`SessionConfig::build`].
@@ -103,7 +121,7 @@ pub(crate) enum StoreUse {
 }
 
 /// The default session key that names a session's user, for revocation.
-pub const DEFAULT_USER_KEY: &str = "user";
+pub(crate) const DEFAULT_USER_KEY: &str = "user";
 
 impl std::fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -269,13 +287,15 @@ impl SessionConfig {
     }
 
     /// The longest a session may live from its creation, however often it is re-issued.
-    /// Default none. Native formats only.
+    /// Default none. Native formats only: with the express format [`build`](Self::build)
+    /// fails with [`ConfigError::Unsupported`].
     pub fn absolute_lifetime(mut self, limit: Option<Duration>) -> Self {
         self.time.absolute_lifetime = limit;
         self
     }
 
-    /// How far the clocks of servers sharing the keys may disagree. Default 60 seconds.
+    /// How far the clocks of servers sharing the keys may disagree. Default 60 seconds, at
+    /// most [`MAX_CLOCK_SKEW`] ([`build`](Self::build) fails with [`ConfigError::ClockSkew`]).
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.time.clock_skew = skew;
         self
@@ -326,6 +346,9 @@ impl SessionConfig {
     /// that its user (the [`user_key`](Self::user_key) value) was not revoked after the
     /// session was created — one store read per request that touches a session with a user.
     /// [`SessionLayer::revoke_user`] then ends every cookie session of a user at once.
+    ///
+    /// Native formats only (the check compares the session's authenticated creation time):
+    /// with the express format [`build`](Self::build) fails with [`ConfigError::Unsupported`].
     pub fn revocation(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.store = Some((store, StoreUse::Revocation));
         self
@@ -365,6 +388,10 @@ impl SessionConfig {
 
     /// Compress native payloads before sealing when that makes them smaller (raw deflate).
     /// Decompression happens only after authentication and is capped at 64 KiB. Default off.
+    ///
+    /// The `encrypted` and `signed` formats only: the express and jwt formats carry plain
+    /// JSON other programs read, and [`build`](Self::build) refuses `compress(true)` with
+    /// them ([`ConfigError::Unsupported`]).
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
         self
@@ -380,6 +407,32 @@ impl SessionConfig {
         self.format
     }
 
+    /// Refuses options the format or mode would accept and then ignore.
+    fn check_options(&self) -> Result<(), ConfigError> {
+        let unsupported = |option| {
+            Err(ConfigError::Unsupported {
+                option,
+                format: self.format,
+            })
+        };
+        if self.time.clock_skew > MAX_CLOCK_SKEW {
+            return Err(ConfigError::ClockSkew(self.time.clock_skew));
+        }
+        if !self.format.has_server_expiry() {
+            // No authenticated times: nothing to compare a revocation or a lifetime with.
+            if matches!(self.store, Some((_, StoreUse::Revocation))) {
+                return unsupported("revocation");
+            }
+            if self.time.absolute_lifetime.is_some() {
+                return unsupported("absolute_lifetime");
+            }
+        }
+        if self.compress && !matches!(self.format, Format::Encrypted | Format::Signed) {
+            return unsupported("compress");
+        }
+        Ok(())
+    }
+
     /// Checks everything and builds the layer.
     ///
     /// # Errors
@@ -389,7 +442,9 @@ impl SessionConfig {
     /// a rule (a `__Host-` name with a `Domain`, `SameSite=None` or `Partitioned` without
     /// `Secure`, separators in a name: [`ConfigError::Cookie`]), a size limit outside 64–4096
     /// bytes, a bad [`split_oversized`](Self::split_oversized), or a store with the `express`
-    /// format. Nothing is checked later, at request time.
+    /// format, or an option the format or mode would silently ignore
+    /// ([`ConfigError::Unsupported`], [`ConfigError::ClockSkew`]). Nothing is checked later, at
+    /// request time.
     ///
     /// ```
     /// use cookie_session::{ConfigError, KeyError, KeyRing, SessionConfig};
@@ -399,8 +454,19 @@ impl SessionConfig {
     /// assert!(matches!(error, ConfigError::Key(KeyError::TooShort { .. })));
     /// # Ok::<(), KeyError>(())
     /// ```
+    ///
+    /// ```
+    /// use cookie_session::{ConfigError, KeyRing, SessionConfig, format::{Format, SigAlgorithm}};
+    ///
+    /// let express = SessionConfig::new(KeyRing::new(["an Express secret"])?)
+    ///     .format(Format::Express(SigAlgorithm::Sha1))
+    ///     .absolute_lifetime(Some(std::time::Duration::from_secs(86400)));
+    /// assert!(matches!(express.build(), Err(ConfigError::Unsupported { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<SessionLayer, ConfigError> {
         self.attributes.validate(&self.name)?;
+        self.check_options()?;
         if !(64..=DEFAULT_MAX_COOKIE_SIZE).contains(&self.max_cookie_size) {
             return Err(ConfigError::MaxCookieSize(self.max_cookie_size));
         }

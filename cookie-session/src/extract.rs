@@ -1,5 +1,5 @@
-//! axum extractors (feature `axum`): [`Session`] itself, and [`Typed`], the whole session as
-//! a serde struct.
+//! axum extractors (feature `axum`): [`Session`] itself, [`Typed`], a serde struct kept under
+//! a key of its own, and the [`Flash`] and [`CsrfGuard`] helpers.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -25,6 +25,8 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::csrf::{CsrfForm, CsrfGuard, CsrfRejection};
+pub use crate::flash::Flash;
 use crate::{Session, SessionError};
 
 /// The message of the rejection when no [`SessionLayer`](crate::SessionLayer) runs in front.
@@ -49,35 +51,72 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// The whole session as a `T`. A session that does not fit `T` (an older schema, or a fresh
-/// session) starts from `T::default()`; it never fails the request.
+/// A type kept in the session under a key of its own, for [`Typed`].
 ///
-/// Changes made through `DerefMut` are written back to the session when the extractor is
-/// dropped, which happens when the handler returns (or call [`Typed::save`] to see errors).
-/// Only reading leaves the session untouched.
+/// The key keeps the value beside the session's other keys: a `Typed<Cart>` never touches a
+/// logged-in `user`, and a concurrent request writing another key is not overwritten (store
+/// mode merges per key).
 ///
 /// ```
-/// use cookie_session::extract::Typed;
+/// use cookie_session::extract::SessionValue;
 ///
 /// #[derive(Default, serde::Serialize, serde::Deserialize)]
 /// struct Cart { items: Vec<String> }
+///
+/// impl SessionValue for Cart {
+///     const KEY: &'static str = "cart";
+/// }
+/// ```
+pub trait SessionValue: Serialize + DeserializeOwned + Default {
+    /// The session key the value is stored under.
+    const KEY: &'static str;
+}
+
+/// A typed value of the session, stored under [`SessionValue::KEY`]. A value that is absent
+/// or does not fit `T` (an older schema, or a fresh session) starts from `T::default()`; it
+/// never fails the request.
+///
+/// Changes made through `DerefMut` are written back to the session's `T::KEY` (and only
+/// there) when the extractor is dropped, which happens when the handler returns, or call
+/// [`Typed::save`] to see errors. Only reading leaves the session untouched, and so does a
+/// write that leaves the value as it was.
+///
+/// ```
+/// use cookie_session::extract::{SessionValue, Typed};
+///
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// struct Cart { items: Vec<String> }
+///
+/// impl SessionValue for Cart {
+///     const KEY: &'static str = "cart";
+/// }
 ///
 /// async fn add(mut cart: Typed<Cart>) -> String {
 ///     cart.items.push("apple".into());
 ///     format!("{} items", cart.items.len())
 /// }
 /// ```
-pub struct Typed<T: Serialize> {
+pub struct Typed<T: SessionValue> {
     session: Session,
     value: T,
     modified: bool,
 }
 
-impl<T: Serialize> Typed<T> {
-    /// Writes the value back to the session now.
+impl<T: SessionValue> Typed<T> {
+    /// Writes the value back to the session's `T::KEY` now.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Serialize`] when `T` cannot be turned into JSON.
     pub fn save(&mut self) -> Result<(), SessionError> {
         self.modified = false;
-        self.session.set_as(&self.value)
+        let value = serde_json::to_value(&self.value)
+            .map_err(|e| SessionError::Serialize(e.to_string()))?;
+        // Unchanged: no write, so neither a cookie nor a store round trip.
+        if self.session.get_value(T::KEY).as_ref() != Some(&value) {
+            self.session.insert_value(T::KEY, value);
+        }
+        Ok(())
     }
 
     /// The underlying session handle.
@@ -86,7 +125,7 @@ impl<T: Serialize> Typed<T> {
     }
 }
 
-impl<T: Serialize> Deref for Typed<T> {
+impl<T: SessionValue> Deref for Typed<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -94,18 +133,18 @@ impl<T: Serialize> Deref for Typed<T> {
     }
 }
 
-impl<T: Serialize> DerefMut for Typed<T> {
+impl<T: SessionValue> DerefMut for Typed<T> {
     fn deref_mut(&mut self) -> &mut T {
         self.modified = true;
         &mut self.value
     }
 }
 
-impl<T: Serialize> Drop for Typed<T> {
+impl<T: SessionValue> Drop for Typed<T> {
     fn drop(&mut self) {
         if self.modified {
             if let Err(error) = self.save() {
-                tracing::error!(%error, "typed session not saved");
+                tracing::error!(%error, "typed session value not saved");
             }
         }
     }
@@ -113,14 +152,14 @@ impl<T: Serialize> Drop for Typed<T> {
 
 impl<T, S> FromRequestParts<S> for Typed<T>
 where
-    T: Serialize + DeserializeOwned + Default + Send,
+    T: SessionValue + Send,
     S: Send + Sync,
 {
     type Rejection = (StatusCode, &'static str);
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state).await?;
-        let value = session.get_as::<T>().unwrap_or_default();
+        let value = session.get::<T>(T::KEY).unwrap_or_default();
         Ok(Typed {
             session,
             value,

@@ -173,20 +173,49 @@ impl KeyRing {
         ring
     }
 
-    /// A ring from the `SESSION_KEYS` environment variable, after loading a `.env` file from
-    /// the current directory (or a parent) when one exists. Variables already set in the
-    /// environment win over the file, as `dotenvy` does.
+    /// A ring from the `SESSION_KEYS` environment variable or, when it is not set, from a
+    /// `SESSION_KEYS=` line of a `.env` file in the current directory (or a parent). The
+    /// process environment wins over the file, as with `dotenvy`.
+    ///
+    /// The file is only read: nothing is written to the process environment (setting
+    /// variables is unsound while other threads may read them), so other programs' settings
+    /// in `.env` are not seen by this process through `std::env`.
     ///
     /// The list is read with [`KeyRing::parse_list`].
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Empty`] when neither the environment nor `.env` sets `SESSION_KEYS`,
+    /// [`KeyError::DotEnv`] for a `.env` that cannot be read or parsed, and the errors of
+    /// [`KeyRing::parse_list`].
     pub fn from_env() -> Result<Self, KeyError> {
-        load_dotenv()?;
-        match std::env::var(SESSION_KEYS_VAR) {
-            Ok(list) => {
-                let list = Zeroizing::new(list);
-                Self::parse_list(&list)
-            }
-            Err(std::env::VarError::NotPresent) => Err(KeyError::Empty),
+        let dotenv = match dotenvy::dotenv_iter() {
+            Ok(iter) => Some(iter),
+            Err(e) if e.not_found() => None,
+            Err(e) => return Err(KeyError::DotEnv(e.to_string())),
+        };
+        Self::from_env_and(std::env::var(SESSION_KEYS_VAR), dotenv)
+    }
+
+    /// `from_env` with its two sources given: the variable's value in the process
+    /// environment, and the pairs of a `.env` file.
+    fn from_env_and<R: std::io::Read>(
+        var: Result<String, std::env::VarError>,
+        dotenv: Option<dotenvy::Iter<R>>,
+    ) -> Result<Self, KeyError> {
+        // The whole file is parsed even when the environment wins: a malformed `.env` is an
+        // error either way, as it was with `dotenvy::dotenv()`.
+        let from_file = match dotenv {
+            Some(iter) => dotenv_value(iter, SESSION_KEYS_VAR)?,
+            None => None,
+        };
+        match var {
+            Ok(list) => Self::parse_list(&Zeroizing::new(list)),
             Err(std::env::VarError::NotUnicode(_)) => Err(KeyError::NotUnicode),
+            Err(std::env::VarError::NotPresent) => match from_file {
+                Some(list) => Self::parse_list(&list),
+                None => Err(KeyError::Empty),
+            },
         }
     }
 
@@ -230,14 +259,22 @@ impl fmt::Debug for KeyRing {
     }
 }
 
-/// Loads `.env` when one exists; a missing file is not an error, a malformed one is.
-pub(crate) fn load_dotenv() -> Result<(), KeyError> {
-    match dotenvy::dotenv() {
-        Ok(_) => Ok(()),
-        Err(e) if e.not_found() => Ok(()),
+/// The last value `.env` gives `name`, read without touching the process environment.
+/// Every line is parsed, so a malformed file is an error whatever it holds.
+fn dotenv_value<R: std::io::Read>(
+    iter: dotenvy::Iter<R>,
+    name: &str,
+) -> Result<Option<Zeroizing<String>>, KeyError> {
+    let mut found = None;
+    for item in iter {
         // dotenvy's errors name the line, never echo a value.
-        Err(e) => Err(KeyError::DotEnv(e.to_string())),
+        let (key, value) = item.map_err(|e| KeyError::DotEnv(e.to_string()))?;
+        let value = Zeroizing::new(value);
+        if key == name {
+            found = Some(value);
+        }
     }
+    Ok(found)
 }
 
 /// A 32-byte subkey derived from `secret` for one purpose, with HKDF-SHA256 (RFC 5869).
@@ -336,6 +373,52 @@ mod tests {
         let b = derive_subkey(b"secret", "cookie-session/v1/signed");
         assert_ne!(*a, *b);
         assert_eq!(*a, *derive_subkey(b"secret", "cookie-session/v1/encrypted"));
+    }
+
+    /// `.env` is read, never loaded: the process environment is the same afterwards, and a
+    /// variable set there wins over the file.
+    #[test]
+    fn dotenv_is_read_without_touching_the_environment() {
+        let dir =
+            std::env::temp_dir().join(format!("cookie-session-dotenv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".env");
+        std::fs::write(
+            &path,
+            "COOKIE_SESSION_DOTENV_PROBE=from-file\nSESSION_KEYS=first,second\n",
+        )
+        .unwrap();
+        let before: Vec<_> = std::env::vars_os().collect();
+
+        let ring = KeyRing::from_env_and(
+            Err(std::env::VarError::NotPresent),
+            Some(dotenvy::from_path_iter(&path).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(ring.len(), 2);
+        let ring = KeyRing::from_env_and(
+            Ok("only-one".to_owned()),
+            Some(dotenvy::from_path_iter(&path).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(ring.secrets().collect::<Vec<_>>(), [b"only-one".as_slice()]);
+
+        assert_eq!(std::env::vars_os().collect::<Vec<_>>(), before);
+        assert!(std::env::var_os("COOKIE_SESSION_DOTENV_PROBE").is_none());
+
+        std::fs::write(&path, "SESSION_KEYS='unterminated\n").unwrap();
+        let err = KeyRing::from_env_and(
+            Ok("only-one".to_owned()),
+            Some(dotenvy::from_path_iter(&path).unwrap()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, KeyError::DotEnv(_)), "{err:?}");
+        assert_eq!(
+            KeyRing::from_env_and::<std::fs::File>(Err(std::env::VarError::NotPresent), None)
+                .unwrap_err(),
+            KeyError::Empty
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

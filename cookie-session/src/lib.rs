@@ -33,22 +33,42 @@
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
 //! | [`store`] | server-side stores behind one trait |
-//! | `extract` | axum extractors (feature `axum`) |
+//! | `extract` | axum extractors (feature `axum`): the session, typed values, flash messages, CSRF checks |
+//! | [`flash`] | one-shot flash messages |
+//! | [`csrf`] | CSRF tokens bound to the session |
+//! | `testing` | unit-testing handlers with a session, without a server (feature `testing`) |
+//!
+//! # serde_json's features change for your whole build
+//!
+//! This crate turns on serde_json's `preserve_order` and `float_roundtrip` features, and Cargo
+//! unifies features: every crate of an application that depends on this one gets them too.
+//! `serde_json::Map` then keeps insertion order (an `IndexMap` instead of a `BTreeMap`:
+//! maps iterate and serialize in insertion order rather than sorted, and `Map::remove` moves
+//! the last entry into the hole — use `shift_remove` to keep the order), and floats are parsed
+//! exactly, a little more slowly. Both are needed here: the `express` format must write
+//! `JSON.stringify`'s exact bytes, which follow insertion order, and a session must load back
+//! with its keys in order and its floats bit for bit, or it would be rewritten on every read.
+//! (Built without `preserve_order`, the recorded Express vectors are no longer reproduced byte
+//! for byte: `tests/express_layer.rs` and `tests/express_vectors.rs` fail.) Code that relies
+//! on sorted `serde_json::Map` output should sort explicitly.
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `axum` | yes | `FromRequestParts` for [`Session`] and the typed `extract::Typed<T>` |
+//! | `axum` | yes | `FromRequestParts` for [`Session`], the typed `extract::Typed<T>`, `extract::Flash`, `extract::CsrfGuard` and `extract::CsrfForm` |
+//! | `testing` | no | `testing::TestSession`: drive your handlers with a session in unit tests |
 //! | `jwt` | no | the `jwt` format (`format::jwt`, `Format::Jwt`): the session as an HS256 JWS other services can read (adds `jsonwebtoken` and `ring`) |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
-//! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled) |
-//! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx) |
+//! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled), and `store::spawn_cleanup` |
+//! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx), and `store::spawn_cleanup` |
 //! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 pub mod cookie;
+pub mod csrf;
+pub mod flash;
 pub mod format;
 pub mod key;
 pub mod layer;
@@ -59,9 +79,12 @@ mod time;
 
 #[cfg(feature = "axum")]
 pub mod extract;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{
     ConfigError, SessionConfig, DEFAULT_COOKIE_NAME, DEFAULT_MAX_COOKIE_SIZE, DEFAULT_TTL,
+    MAX_CLOCK_SKEW,
 };
 pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};

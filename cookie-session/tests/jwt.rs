@@ -482,16 +482,22 @@ fn expiry_is_enforced_by_the_session_layer() {
     );
 }
 
-/// Compression is never applied to this format: the `ses` claim stays plain JSON.
+/// Compression is never applied to this format (the `ses` claim stays plain JSON), so asking
+/// for it is refused rather than silently ignored.
 #[test]
 fn compression_is_not_applied() {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(TIMES.issued_at);
-    let layer = SessionConfig::new(KeyRing::new([SECRET]).unwrap())
+    let config = SessionConfig::new(KeyRing::new([SECRET]).unwrap())
         .format(Format::Jwt)
-        .compress(true)
-        .clock(move || at)
-        .build()
-        .unwrap();
+        .clock(move || at);
+    assert!(matches!(
+        config.clone().compress(true).build(),
+        Err(cookie_session::ConfigError::Unsupported {
+            option: "compress",
+            ..
+        })
+    ));
+    let layer = config.build().unwrap();
     let data = json!({"text": "a".repeat(1000)})
         .as_object()
         .cloned()

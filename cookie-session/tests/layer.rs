@@ -10,7 +10,7 @@ use axum::extract::Query;
 use axum::routing::get;
 use axum::Router;
 use cookie_session::cookie::{Priority, SameSite};
-use cookie_session::extract::Typed;
+use cookie_session::extract::{SessionValue, Typed};
 use cookie_session::format::express::ExpressCodec;
 use cookie_session::format::{Format, Rejection, SigAlgorithm};
 use cookie_session::{ConfigError, KeyError, KeyRing, Session, SessionConfig, SessionError};
@@ -185,6 +185,10 @@ fn app(config: SessionConfig) -> Router {
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Cart {
     items: Vec<String>,
+}
+
+impl SessionValue for Cart {
+    const KEY: &'static str = "cart";
 }
 
 async fn call(app: &Router, uri: &str, cookie: Option<&str>) -> Response<Body> {

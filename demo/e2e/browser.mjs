@@ -286,7 +286,7 @@ async function journey() {
   check((await count('#user')) === 0, 'logout, reload: still logged out');
   await visit('/inside');
   const afterLogout = JSON.parse(await text('#decoded'));
-  check(!('user' in afterLogout) && !('remember' in afterLogout) && !('flash' in afterLogout),
+  check(!('user' in afterLogout) && !('remember' in afterLogout) && !('_flash' in afterLogout),
     'logout: the session holds no user, remember or flash', JSON.stringify(afterLogout));
 
   // 6. Log in without "remember me": a browser-session cookie.

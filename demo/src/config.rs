@@ -208,21 +208,31 @@ pub struct DemoConfig {
 }
 
 impl DemoConfig {
-    /// Reads the configuration from the process environment, after loading `.env` from the
-    /// current directory (or a parent) when one exists. Variables already set win over the file.
+    /// Reads the configuration from the process environment and from `.env` in the current
+    /// directory (or a parent) when one exists. Variables set in the environment win over the
+    /// file. The file is only read: nothing is written to the process environment (setting
+    /// variables is unsound while other threads may read them).
     pub fn from_env() -> Result<Self, ConfigError> {
-        match dotenvy::dotenv() {
-            Ok(_) => {}
-            Err(e) if e.not_found() => {}
+        let file = match dotenvy::dotenv_iter() {
             // dotenvy's messages name the line, never echo a value.
+            Ok(iter) => iter
+                .collect::<Result<std::collections::HashMap<_, _>, _>>()
+                .map_err(|e| ConfigError::DotEnv(e.to_string()))?,
+            Err(e) if e.not_found() => std::collections::HashMap::new(),
             Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
-        }
+        };
         for var in VARS {
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(var) {
                 return Err(ConfigError::NotUnicode(var));
             }
         }
-        Self::from_vars(|name| std::env::var(name).ok())
+        let config =
+            Self::from_vars(|name| std::env::var(name).ok().or_else(|| file.get(name).cloned()));
+        // The file's values may hold secrets (SESSION_KEYS): wipe them once read.
+        for (_, mut value) in file {
+            zeroize::Zeroize::zeroize(&mut value);
+        }
+        config
     }
 
     /// Reads the configuration from `get`, which returns a variable's value (or `None` when

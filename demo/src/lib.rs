@@ -30,7 +30,6 @@
 
 mod api;
 pub mod config;
-mod csrf;
 mod html;
 mod pages;
 

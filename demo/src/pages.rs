@@ -8,12 +8,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use base64::Engine as _;
 use cookie_session::cookie::{cookie_values, utf8_pairs};
+use cookie_session::csrf::CSRF_FIELD;
+use cookie_session::flash::FlashMessage;
 use cookie_session::format::{Format, Rejection};
 use cookie_session::Session;
 use serde::Deserialize;
 
 use crate::html::{escape_html, fmt_utc, hex_dump, page, printable};
-use crate::{csrf, AppState};
+use crate::AppState;
 
 /// "Remember me": a 30-day cookie.
 pub const REMEMBER_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -25,14 +27,16 @@ const MAX_NAME_CHARS: usize = 64;
 const VIEWS: &str = "views";
 const USER: &str = "user";
 const REMEMBER: &str = "remember";
-const FLASH: &str = "flash";
 
-/// Takes the one-time message out of the session.
+/// Takes the one-time messages out of the session (the library's flash messages), as one
+/// line of text.
 fn take_flash(session: &Session) -> Option<String> {
-    match session.remove(FLASH)? {
-        serde_json::Value::String(text) => Some(text),
-        other => Some(other.to_string()),
+    let messages = session.take_flashes::<FlashMessage>();
+    if messages.is_empty() {
+        return None;
     }
+    let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+    Some(texts.join(" "))
 }
 
 /// A "remember me" session keeps its 30-day cookie each time it is written again.
@@ -47,7 +51,7 @@ fn logout_form(token: &str) -> String {
         "<form class=\"inline\" method=\"post\" action=\"/logout\">\
 <input type=\"hidden\" name=\"{field}\" value=\"{token}\">\
 <button id=\"logout\" type=\"submit\">Log out</button></form>",
-        field = csrf::FIELD,
+        field = CSRF_FIELD,
         token = escape_html(token),
     )
 }
@@ -68,7 +72,7 @@ pub(crate) async fn home(session: Session) -> Html<String> {
             } else {
                 " (until the browser closes)"
             },
-            logout_form(&csrf::token(&session)),
+            logout_form(&session.csrf_token()),
         ),
         None => "<p id=\"anonymous\">You are not logged in. <a href=\"/login\">Log in</a> \
                  with any name: no password needed.</p>"
@@ -97,8 +101,8 @@ fn login_page(session: &Session, flash: Option<&str>, error: Option<&str>, name:
 <p class=\"note\">No password: this is a demo of sessions, not of authentication. \
 Without \"remember me\" the cookie has no <code>Max-Age</code> and is gone when the browser \
 closes; with it, it lasts 30 days.</p>",
-        field = csrf::FIELD,
-        token = escape_html(&csrf::token(session)),
+        field = CSRF_FIELD,
+        token = escape_html(&session.csrf_token()),
         name = escape_html(name),
     );
     page("Log in", flash, &body)
@@ -124,6 +128,15 @@ pub(crate) struct LoginForm {
 }
 
 /// The answer to a form whose token does not match the session's. The session is untouched.
+///
+/// Every form carries the session's CSRF token (`cookie_session::csrf`: 32 random bytes, kept
+/// in the session, compared in constant time, replaced at login by `Session::regenerate`).
+/// It stops another site from posting these forms with the visitor's cookie (which
+/// `SameSite=Lax` mostly stops already). It does not stop an attacker who can set cookies for
+/// this host — a sibling subdomain can plant its own valid session cookie, token included, and
+/// so log the visitor into the attacker's session — nor script running on this origin. Only a
+/// `__Host-` cookie name (`SESSION_NAME=__Host-session` with `Secure`) shuts out sibling
+/// subdomains.
 fn forbidden() -> Response {
     let body = "<p id=\"csrf-error\" class=\"error\">This form did not come from this site, \
 or it is out of date: its security token does not match your session. Nothing was changed.</p>\n\
@@ -133,7 +146,7 @@ or it is out of date: its security token does not match your session. Nothing wa
 
 /// `POST /login`: sets `user`, and the cookie's lifetime from "remember me".
 pub(crate) async fn login(session: Session, Form(form): Form<LoginForm>) -> Response {
-    if !csrf::verify(&session, &form.csrf_token) {
+    if !session.verify_csrf_token(&form.csrf_token) {
         return forbidden();
     }
     let name = form.name.trim();
@@ -153,7 +166,7 @@ pub(crate) async fn login(session: Session, Form(form): Form<LoginForm>) -> Resp
 
     // A new identity at every privilege change, against session fixation: with a store the
     // data moves to a fresh id and the old record is deleted; in cookie mode a fresh cookie is
-    // sealed.
+    // sealed. The CSRF token goes with the old identity: the next page makes a new one.
     session.regenerate();
     session.insert_value(USER, name.into());
     // A ticked checkbox is sent (as "on"), an unticked one is not sent at all.
@@ -164,7 +177,10 @@ pub(crate) async fn login(session: Session, Form(form): Form<LoginForm>) -> Resp
         session.remove(REMEMBER);
         session.set_max_age(None);
     }
-    session.insert_value(FLASH, format!("Welcome, {name}! You are logged in.").into());
+    flash(
+        &session,
+        FlashMessage::success(format!("Welcome, {name}! You are logged in.")),
+    );
     Redirect::to("/").into_response()
 }
 
@@ -177,13 +193,20 @@ pub(crate) struct LogoutForm {
 
 /// `POST /logout`: destroys the session, then leaves a flash in a fresh one.
 pub(crate) async fn logout(session: Session, Form(form): Form<LogoutForm>) -> Response {
-    if !csrf::verify(&session, &form.csrf_token) {
+    if !session.verify_csrf_token(&form.csrf_token) {
         return forbidden();
     }
     session.destroy();
     // Writing after `destroy` starts a new session: its cookie replaces the old one.
-    session.insert_value(FLASH, "You are logged out.".into());
+    flash(&session, FlashMessage::info("You are logged out."));
     Redirect::to("/").into_response()
+}
+
+/// Leaves a message for the next page. A `FlashMessage` is always JSON, so this cannot fail.
+fn flash(session: &Session, message: FlashMessage) {
+    if let Err(error) = session.flash(message) {
+        tracing::error!(%error, "flash message not kept");
+    }
 }
 
 /// Why a cookie was refused, in words.

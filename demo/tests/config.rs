@@ -212,6 +212,37 @@ fn binary_reports_bad_values_on_one_line_with_status_2() {
     }
 }
 
+/// `.env` is read (its values count), and a variable set in the environment wins over it.
+#[test]
+fn binary_reads_dotenv_and_the_environment_wins() {
+    let dir = std::env::temp_dir().join(format!("demo-dotenv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), "SESSION_FORMAT=jwe\n").unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let output = demo_command()
+            .current_dir(&dir)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{vars:?}");
+        String::from_utf8(output.stderr).unwrap()
+    };
+    // The file's bad format is reported...
+    let stderr = run(&[]);
+    assert!(stderr.contains("SESSION_FORMAT"), "{stderr}");
+    // ...unless the environment sets a good one: then the next bad value is the one reported.
+    let stderr = run(&[("SESSION_FORMAT", "signed"), ("SESSION_SECURE", "maybe")]);
+    assert!(
+        stderr.contains("SESSION_SECURE") && !stderr.contains("SESSION_FORMAT"),
+        "{stderr}"
+    );
+    // A malformed file is an error of its own.
+    std::fs::write(dir.join(".env"), "SESSION_FORMAT='unterminated\n").unwrap();
+    let stderr = run(&[]);
+    assert!(stderr.contains(".env"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[cfg(unix)]
 #[test]
 fn binary_serves_warns_once_and_stops_on_sigterm() {

@@ -14,6 +14,7 @@ each_format!(
     login_without_remember_me,
     logout_clears_and_flashes_once,
     csrf_refuses_forged_posts,
+    csrf_token_rotates_at_login,
     login_rejects_empty_name,
     inside_shows_the_cookie,
     inside_shows_rejections_and_old_keys,
@@ -173,6 +174,24 @@ async fn csrf_refuses_forged_posts(format: &'static str) {
     assert_eq!(response.status, StatusCode::FORBIDDEN);
 }
 
+async fn csrf_token_rotates_at_login(format: &'static str) {
+    let mut c = Client::new(format);
+    let before = c.get("/login").await.csrf_token();
+    let response = c
+        .post_form("/login", &format!("csrf_token={before}&name=Eva"))
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    let after = c.get("/").await.csrf_token();
+    assert_ne!(after, before, "a new token after login");
+    // The token from before the login no longer works; the new one does.
+    let response = c
+        .post_form("/logout", &format!("csrf_token={before}"))
+        .await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    let response = c.post_form("/logout", &format!("csrf_token={after}")).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+}
+
 async fn login_rejects_empty_name(format: &'static str) {
     let mut c = Client::new(format);
     let token = c.get("/login").await.csrf_token();
@@ -316,8 +335,12 @@ async fn pages_carry_security_headers_and_stable_ids() {
     assert!(login.element("login-form").is_some());
     assert!(login.body.contains("name=\"name\""));
     assert!(login.body.contains("name=\"remember\""));
-    assert_eq!(login.csrf_token().len(), 32);
-    assert!(login.csrf_token().bytes().all(|b| b.is_ascii_hexdigit()));
+    // The library's token: 32 random bytes in base64url.
+    assert_eq!(login.csrf_token().len(), 43);
+    assert!(login
+        .csrf_token()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     assert_eq!(login.headers[header::CACHE_CONTROL], "no-store");
     assert!(login.headers[header::CONTENT_SECURITY_POLICY]
         .to_str()

@@ -9,4 +9,5 @@ pub use attributes::{
     CookieAttributes, CookieConfigError, Priority, SameSite, MAX_COOKIE_LIFETIME,
 };
 pub use parse::{cookie_values, first_cookie_value, utf8_pairs};
-pub use render::{render_set_cookie, HeaderStyle, Lifetime};
+pub use render::HeaderStyle;
+pub(crate) use render::{render_set_cookie, Lifetime};

@@ -18,7 +18,7 @@ pub enum HeaderStyle {
 
 /// How long the browser should keep the cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifetime {
+pub(crate) enum Lifetime {
     /// A browser-session cookie: no `Max-Age`, no `Expires`.
     Session,
     /// Keep it this long from now (`Max-Age` in whole seconds, `Expires` = now + this).
@@ -30,19 +30,7 @@ pub enum Lifetime {
 
 /// One `Set-Cookie` header value. `name` and `value` are written as given (the formats only
 /// produce cookie-octets); `secure` is the already-decided `Secure` flag.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use cookie_session::cookie::{render_set_cookie, CookieAttributes, HeaderStyle, Lifetime};
-///
-/// let attrs = CookieAttributes::default();
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_705_320_000);
-/// let header = render_set_cookie(HeaderStyle::Standard, "id", "v", &attrs, false, Lifetime::For(Duration::from_secs(60)), now);
-/// assert_eq!(header, "id=v; Path=/; Max-Age=60; Expires=Mon, 15 Jan 2024 12:01:00 GMT; HttpOnly; SameSite=Lax");
-/// let express = render_set_cookie(HeaderStyle::Express, "session", "e30=", &attrs, false, Lifetime::Session, now);
-/// assert_eq!(express, "session=e30=; path=/; samesite=lax; httponly");
-/// ```
-pub fn render_set_cookie(
+pub(crate) fn render_set_cookie(
     style: HeaderStyle,
     name: &str,
     value: &str,
@@ -147,10 +135,91 @@ fn http_date(time: Option<SystemTime>) -> httpdate::HttpDate {
 mod tests {
     use super::*;
     use crate::cookie::{Priority, SameSite};
+    use proptest::prelude::*;
 
     fn now() -> SystemTime {
         // 2024-01-15T12:00:00Z, the vectors' frozen clock.
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_705_320_000_000)
+    }
+
+    /// A time anywhere a clock could say: before the epoch, now-ish, past year 9999.
+    fn any_time() -> impl Strategy<Value = SystemTime> {
+        prop_oneof![
+            any::<u64>().prop_map(crate::time::from_unix_secs),
+            (0u64..1 << 40).prop_map(|s| SystemTime::UNIX_EPOCH
+                .checked_sub(Duration::from_secs(s))
+                .unwrap_or(SystemTime::UNIX_EPOCH)),
+            (253_402_300_000u64..253_402_400_000).prop_map(crate::time::from_unix_secs),
+            Just(now()),
+        ]
+    }
+
+    /// A lifetime of any size, down to the nanosecond.
+    fn any_lifetime() -> impl Strategy<Value = Duration> {
+        (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `render_set_cookie` takes any time and lifetime: `Expires` is clamped to the range an
+    /// HTTP date can name (1970 to 9999), `Max-Age` is the whole seconds asked for.
+    #[test]
+    fn render_set_cookie_never_panics(
+        now in any_time(),
+        lifetime in any_lifetime(),
+        express in any::<bool>(),
+    ) {
+        let style = if express { HeaderStyle::Express } else { HeaderStyle::Standard };
+        let attrs = CookieAttributes::default();
+        for lifetime in [Lifetime::For(lifetime), Lifetime::Clear, Lifetime::Session] {
+            let header = render_set_cookie(style, "s", "v", &attrs, false, lifetime, now);
+            let lower = header.to_ascii_lowercase();
+            match lifetime {
+                Lifetime::Session => prop_assert!(!lower.contains("expires="), "{}", header),
+                _ => {
+                    let at = lower.find("expires=").unwrap() + "expires=".len();
+                    let date = header[at..].split(';').next().unwrap();
+                    let parsed = httpdate::parse_http_date(date);
+                    prop_assert!(parsed.is_ok(), "{}", header);
+                }
+            }
+            if let (Lifetime::For(d), HeaderStyle::Standard) = (lifetime, style) {
+                let max_age = format!("; Max-Age={};", d.as_secs());
+                prop_assert!(header.contains(&max_age), "{}", header);
+            }
+        }
+    }
+
+    }
+
+    #[test]
+    fn standard_and_express_spelling() {
+        let attrs = CookieAttributes::default();
+        let for_a_minute = Lifetime::For(Duration::from_secs(60));
+        let header = render_set_cookie(
+            HeaderStyle::Standard,
+            "id",
+            "v",
+            &attrs,
+            false,
+            for_a_minute,
+            now(),
+        );
+        assert_eq!(
+            header,
+            "id=v; Path=/; Max-Age=60; Expires=Mon, 15 Jan 2024 12:01:00 GMT; HttpOnly; SameSite=Lax"
+        );
+        let express = render_set_cookie(
+            HeaderStyle::Express,
+            "session",
+            "e30=",
+            &attrs,
+            false,
+            Lifetime::Session,
+            now(),
+        );
+        assert_eq!(express, "session=e30=; path=/; samesite=lax; httponly");
     }
 
     fn all_attributes() -> CookieAttributes {

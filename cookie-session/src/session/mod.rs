@@ -80,6 +80,12 @@ pub enum SessionError {
     /// The session store failed. Clients get an opaque 503; this text is for the logs.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A session backed by a store (or a revocation check) was used without
+    /// [`Session::load`]: its record was never read, so nothing it held was seen and nothing
+    /// written to it is kept. The layer answers 500 rather than silently losing the writes;
+    /// call `load` first (the axum extractor does).
+    #[error("session used before `Session::load` with a store: call `load().await` first")]
+    NotLoaded,
 }
 
 /// A handle on the current request's session. Cheap to clone: every clone is the same session.
@@ -138,6 +144,8 @@ struct Inner {
     overrides: Option<CookieAttributes>,
     /// `load` failed (store outage): the response depended on the cookie all the same.
     load_failed: bool,
+    /// A store-backed session was read or written before `load`.
+    used_unloaded: bool,
 }
 
 /// What the layer must do to the response.
@@ -222,6 +230,7 @@ impl Session {
             state: None,
             overrides: None,
             load_failed: false,
+            used_unloaded: false,
         })))
     }
 
@@ -368,12 +377,15 @@ impl Session {
     /// old record is deleted; in cookie mode a fresh cookie is issued (the previous cookie stays
     /// valid until it expires — cookie mode has no server state to revoke it without the
     /// revocation check).
+    ///
+    /// The CSRF token ([`Session::csrf_token`]) is dropped too, so the next one is new.
     pub fn regenerate(&self) {
         self.with(|c| {
             if let Some(record) = c.record() {
                 let key = record.id.store_key();
                 c.doomed.push(key);
             }
+            c.data.shift_remove(crate::csrf::CSRF_KEY);
             c.origin = Origin::New;
             c.dirty = true;
             c.changes.replaced = true;
@@ -387,6 +399,10 @@ impl Session {
 
     /// Replaces the whole session with `value`, which must serialize to a JSON object.
     /// Nothing is marked changed when the value equals the session.
+    ///
+    /// Keys `value` does not hold are removed, and with a store the whole record wins over a
+    /// concurrent request's changes: to keep one typed value beside the session's other keys,
+    /// use [`insert`](Self::insert) under a key of its own (what `extract::Typed` does).
     pub fn set_as<T: Serialize>(&self, value: &T) -> Result<(), SessionError> {
         match serde_json::to_value(value).map_err(|e| SessionError::Serialize(e.to_string()))? {
             Value::Object(map) => {
@@ -562,6 +578,15 @@ impl Session {
                 ..Outcome::default()
             });
         }
+        if inner.used_unloaded {
+            // Never saved, never silent: the handler's writes are lost, so the response is
+            // refused (500) and the typed error goes to the logs and the extensions.
+            return Finish::Ready(Outcome {
+                touched: true,
+                set_cookies: Vec::new(),
+                error: Some(SessionError::NotLoaded),
+            });
+        }
         let shared = inner.shared.clone();
         let overrides = inner.overrides.take();
         let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
@@ -628,10 +653,11 @@ impl Inner {
         if self.state.is_none() {
             let current = if self.shared.backend.is_async() {
                 // A store-backed session read without `load()`: it cannot be fetched here
-                // without blocking, so it is treated as anonymous and never saved.
-                tracing::warn!(
-                    "session used before `Session::load` with a store; treating it as anonymous"
+                // without blocking. It reads as empty, and the response fails (see `finish`).
+                tracing::error!(
+                    "session used before `Session::load` with a store: the response will be a 500"
                 );
+                self.used_unloaded = true;
                 Current {
                     anonymous: true,
                     ..Current::fresh()

@@ -58,6 +58,10 @@ pub use sqlite::SqliteStore;
 mod postgres;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod cleanup;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use cleanup::{spawn_cleanup, CleanupTask};
 
 /// A boxed future, as the store trait returns (so stores can be used as trait objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

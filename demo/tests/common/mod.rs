@@ -60,7 +60,8 @@ impl Response {
     pub fn csrf_token(&self) -> String {
         let marker = "name=\"csrf_token\" value=\"";
         let start = self.body.find(marker).expect("a form with a token") + marker.len();
-        self.body[start..start + 32].to_owned()
+        let len = self.body[start..].find('"').expect("a quoted token");
+        self.body[start..start + len].to_owned()
     }
 }
 

@@ -22,14 +22,7 @@ use serde_json::{Map, Number, Value};
 ///
 /// A Rust `String` cannot hold a lone surrogate, so the output is always valid UTF-8 and valid
 /// JSON.
-///
-/// ```
-/// use cookie_session::format::express::stringify;
-/// use serde_json::json;
-///
-/// let v = json!({"b": 1, "a": [1.0, -0.0, 1e21], "10": "x/\u{2028}", "2": null});
-/// assert_eq!(stringify(&v), "{\"2\":null,\"10\":\"x/\u{2028}\",\"b\":1,\"a\":[1,0,1e+21]}");
-/// ```
+#[cfg_attr(not(feature = "__internals"), allow(dead_code))]
 pub fn stringify(value: &Value) -> String {
     let mut out = String::with_capacity(64);
     write_value(&mut out, value);
@@ -37,13 +30,6 @@ pub fn stringify(value: &Value) -> String {
 }
 
 /// [`stringify()`] of an object given as a map, without wrapping it in a [`Value`].
-///
-/// ```
-/// use cookie_session::format::express::stringify_map;
-/// let mut map = serde_json::Map::new();
-/// map.insert("views".into(), 1.into());
-/// assert_eq!(stringify_map(&map), r#"{"views":1}"#);
-/// ```
 pub fn stringify_map(map: &Map<String, Value>) -> String {
     let mut out = String::with_capacity(64);
     write_object(&mut out, map);
@@ -189,13 +175,6 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
 ///
 /// Only real escapes inside strings are touched: an escaped backslash followed by `u`
 /// (`"\\ud800"`) is left alone. Text without a backslash is returned borrowed.
-///
-/// ```
-/// use cookie_session::format::express::replace_lone_surrogates;
-/// assert_eq!(replace_lone_surrogates(r#"{"s":"\ud800x"}"#), r#"{"s":"\ufffdx"}"#);
-/// assert_eq!(replace_lone_surrogates(r#"{"s":"\ud83d\ude00"}"#), r#"{"s":"\ud83d\ude00"}"#);
-/// assert_eq!(replace_lone_surrogates(r#"{"s":"\\ud800"}"#), r#"{"s":"\\ud800"}"#);
-/// ```
 pub fn replace_lone_surrogates(json: &str) -> Cow<'_, str> {
     if !json.contains('\\') {
         return Cow::Borrowed(json);

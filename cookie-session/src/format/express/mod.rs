@@ -53,8 +53,32 @@ use subtle::ConstantTimeEq;
 use super::{Rejection, MAX_INPUT_LEN};
 use crate::KeyRing;
 
+// Test and fuzz helpers: public (and hidden) only with the `__internals` feature, which the
+// fuzz targets and the Express test suites enable; not part of the API.
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
 pub use self::base64::node_base64_decode;
+#[cfg(not(feature = "__internals"))]
+use self::base64::node_base64_decode;
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
 pub use self::json::{replace_lone_surrogates, stringify, stringify_map};
+#[cfg(not(feature = "__internals"))]
+use self::json::{replace_lone_surrogates, stringify_map};
+
+/// Declares a function `pub` and hidden from the docs with the `__internals` feature (for the
+/// fuzz targets and the test suites), crate-private otherwise.
+macro_rules! internal {
+    ($(#[$attr:meta])* fn $name:ident $($rest:tt)*) => {
+        #[cfg(feature = "__internals")]
+        $(#[$attr])*
+        #[doc(hidden)]
+        pub fn $name $($rest)*
+        #[cfg(not(feature = "__internals"))]
+        $(#[$attr])*
+        pub(crate) fn $name $($rest)*
+    };
+}
 
 /// keygrip's HMAC algorithm. Default Sha1 (keygrip default); Sha256/Sha512 like
 /// `new Keygrip(keys, 'sha256')`.
@@ -350,17 +374,10 @@ impl ExpressCodec {
     }
 }
 
+internal! {
 /// Strip one pair of quotes the way cookies 0.9.1 does (value starting with `"` →
 /// `slice(1,-1)`, even if it does not end with a quote) `[vec:quoted_cookie_value]`.
-///
-/// ```
-/// use cookie_session::format::express::unquote;
-/// assert_eq!(unquote("\"abc\""), "abc");
-/// assert_eq!(unquote("\"abc"), "ab"); // JS slice(1, -1) drops the last char whatever it is
-/// assert_eq!(unquote("\""), "");
-/// assert_eq!(unquote("abc\""), "abc\"");
-/// ```
-pub fn unquote(value: &str) -> &str {
+fn unquote(value: &str) -> &str {
     match value.strip_prefix('"') {
         Some(rest) => {
             // slice(-1) drops the last UTF-16 unit; header values are latin1 in Node, so for
@@ -371,6 +388,7 @@ pub fn unquote(value: &str) -> &str {
         }
         None => value,
     }
+}
 }
 
 /// `Buffer.from(JSON.stringify(data)).toString('base64')`: standard alphabet, padded.
@@ -386,6 +404,7 @@ pub fn encode_value(data: &Map<String, Value>) -> String {
     self::base64::encode_standard(stringify_map(data).as_bytes())
 }
 
+internal! {
 /// `JSON.parse(Buffer.from(value, 'base64').toString('utf8'))` then cookie-session's Session
 /// constructor. `None` when `JSON.parse` would throw.
 ///
@@ -402,15 +421,7 @@ pub fn encode_value(data: &Map<String, Value>) -> String {
 /// Known differences from JS, all on input Express never writes: numbers beyond the f64
 /// range (`1e400`, JS `Infinity`) and nesting deeper than serde_json's 128 levels are refused
 /// instead of loaded.
-///
-/// ```
-/// use cookie_session::format::express::decode_value;
-/// use serde_json::json;
-/// assert_eq!(decode_value("eyJ2aWV3cyI6MX0=").unwrap()["views"], json!(1));
-/// assert_eq!(decode_value("MQ==").unwrap().len(), 0); // "1": an empty session
-/// assert_eq!(decode_value("!!!notbase64"), None);
-/// ```
-pub fn decode_value(value: &str) -> Option<Map<String, Value>> {
+fn decode_value(value: &str) -> Option<Map<String, Value>> {
     let bytes = node_base64_decode(value);
     // Valid UTF-8 (every cookie Express writes) is checked by the fast validator; only
     // invalid input pays for the lossy conversion, which gives the same text otherwise.
@@ -421,6 +432,7 @@ pub fn decode_value(value: &str) -> Option<Map<String, Value>> {
     let text = replace_lone_surrogates(&text);
     let parsed: Value = serde_json::from_str(&text).ok()?;
     Some(session_from_json(parsed))
+}
 }
 
 /// cookie-session's `Session` constructor: `for (key in obj) if (!(key in this)) this[key] = obj[key]`.
@@ -466,9 +478,11 @@ pub const RESERVED_KEYS: &[&str] = &[
     "__lookupSetter__",
 ];
 
+internal! {
 /// Whether `key` is one of [`RESERVED_KEYS`].
-pub fn is_reserved(key: &str) -> bool {
+fn is_reserved(key: &str) -> bool {
     RESERVED_KEYS.contains(&key)
+}
 }
 
 /// Drops the top-level [`RESERVED_KEYS`], keeping the order of the rest: what the Session
@@ -694,6 +708,43 @@ mod tests {
     fn invalid_utf8_becomes_replacement() {
         let value = self::base64::encode_standard(b"{\"a\":\"\xff\"}");
         assert_eq!(decode_value(&value).unwrap()["a"], json!("\u{fffd}"));
+    }
+
+    #[test]
+    fn helper_examples() {
+        assert_eq!(unquote("\"abc\""), "abc");
+        assert_eq!(unquote("\"abc"), "ab"); // JS slice(1, -1) drops the last char whatever it is
+        assert_eq!(unquote("\""), "");
+        assert_eq!(unquote("abc\""), "abc\"");
+        assert_eq!(decode_value("eyJ2aWV3cyI6MX0=").unwrap()["views"], json!(1));
+        assert_eq!(decode_value("MQ==").unwrap().len(), 0); // "1": an empty session
+        assert_eq!(decode_value("!!!notbase64"), None);
+        assert_eq!(node_base64_decode("eyJ2aWV3cyI6MX0="), br#"{"views":1}"#);
+        assert_eq!(
+            node_base64_decode("eyJ2!aWV3cyI6MX0=AAAA"),
+            br#"{"views":1}"#
+        );
+        assert_eq!(node_base64_decode("hello"), [0x85, 0xe9, 0x65]);
+        let v = json!({"b": 1, "a": [1.0, -0.0, 1e21], "10": "x/\u{2028}", "2": null});
+        assert_eq!(
+            json::stringify(&v),
+            "{\"2\":null,\"10\":\"x/\u{2028}\",\"b\":1,\"a\":[1,0,1e+21]}"
+        );
+        let mut map = serde_json::Map::new();
+        map.insert("views".into(), 1.into());
+        assert_eq!(stringify_map(&map), r#"{"views":1}"#);
+        assert_eq!(
+            replace_lone_surrogates(r#"{"s":"\ud800x"}"#),
+            r#"{"s":"\ufffdx"}"#
+        );
+        assert_eq!(
+            replace_lone_surrogates(r#"{"s":"\ud83d\ude00"}"#),
+            r#"{"s":"\ud83d\ude00"}"#
+        );
+        assert_eq!(
+            replace_lone_surrogates(r#"{"s":"\\ud800"}"#),
+            r#"{"s":"\\ud800"}"#
+        );
     }
 
     #[test]

@@ -1,0 +1,211 @@
+//! Unit-testing your own handlers with a session, without a server (feature `testing`).
+//!
+//! A [`TestSession`] plays the browser's cookie jar for one [`SessionLayer`]: seed a session
+//! with [`TestSession::set`], put its cookies on a request with [`TestSession::apply`], call
+//! your service (wrapped in the same layer) directly, take the response's `Set-Cookie` back
+//! with [`TestSession::absorb`], and read what the handler left in the session with
+//! [`TestSession::data`]. Every step goes through the layer's real code, so it works the
+//! same in cookie mode and with any store.
+//!
+//! ```
+//! use axum::{body::Body, routing::post, Router};
+//! use cookie_session::testing::TestSession;
+//! use cookie_session::{KeyRing, Session, SessionConfig};
+//! use http::Request;
+//! use tower::ServiceExt;
+//!
+//! async fn add_to_cart(session: Session) -> &'static str {
+//!     let mut cart: Vec<String> = session.get("cart").unwrap_or_default();
+//!     cart.push("apple".into());
+//!     session.insert("cart", cart).ok();
+//!     "added"
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let keys = KeyRing::new(["a secret of at least thirty-two bytes!"]).unwrap();
+//! let layer = SessionConfig::new(keys).build().unwrap();
+//! let app = Router::new().route("/cart", post(add_to_cart)).layer(layer.clone());
+//!
+//! let mut jar = TestSession::new(layer);
+//! jar.set(serde_json::json!({"user": "ada", "cart": ["pear"]})).await.unwrap();
+//!
+//! let mut request = Request::post("/cart").body(Body::empty()).unwrap();
+//! jar.apply(&mut request);
+//! let response = app.oneshot(request).await.unwrap();
+//! jar.absorb(&response);
+//!
+//! let session = jar.data().await.unwrap();
+//! assert_eq!(session["cart"], serde_json::json!(["pear", "apple"]));
+//! assert_eq!(session["user"], "ada");
+//! # });
+//! ```
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderValue, Request, Response};
+use serde_json::{Map, Value};
+use tower_layer::Layer as _;
+use tower_service::Service;
+
+use crate::{Session, SessionError, SessionLayer};
+
+/// A cookie jar for one [`SessionLayer`], for tests. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct TestSession {
+    layer: SessionLayer,
+    /// `name=value` pairs, in the order they were first set.
+    cookies: Vec<(String, String)>,
+}
+
+impl TestSession {
+    /// An empty jar: the first request carries no session.
+    pub fn new(layer: SessionLayer) -> Self {
+        Self {
+            layer,
+            cookies: Vec::new(),
+        }
+    }
+
+    /// The layer the jar's cookies belong to.
+    pub fn layer(&self) -> &SessionLayer {
+        &self.layer
+    }
+
+    /// The `Cookie` header a browser would send now, if the jar holds any cookie.
+    pub fn cookie_header(&self) -> Option<HeaderValue> {
+        if self.cookies.is_empty() {
+            return None;
+        }
+        let header = self
+            .cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        HeaderValue::try_from(header).ok()
+    }
+
+    /// Puts the jar's cookies on `request` (replacing any `Cookie` header it had).
+    pub fn apply<B>(&self, request: &mut Request<B>) {
+        request.headers_mut().remove(COOKIE);
+        if let Some(header) = self.cookie_header() {
+            request.headers_mut().insert(COOKIE, header);
+        }
+    }
+
+    /// Takes the response's `Set-Cookie` headers into the jar, as a browser would: a cookie
+    /// is set or replaced, and removed when it expires at once (`Max-Age=0`) or is empty.
+    pub fn absorb<B>(&mut self, response: &Response<B>) {
+        for header in response.headers().get_all(SET_COOKIE) {
+            let Ok(text) = header.to_str() else { continue };
+            let mut attributes = text.split(';');
+            let Some((name, value)) = attributes.next().and_then(|pair| pair.split_once('='))
+            else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            let removed =
+                value.is_empty() || attributes.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            self.cookies.retain(|(n, _)| n != name);
+            if !removed {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    /// Replaces the session with `data` (a JSON object), as a request whose handler called
+    /// [`Session::replace`] would, and keeps the cookies it is given.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Serialize`] when `data` is not a JSON object, and any error the layer
+    /// would answer with (a store failure, a session too large for a cookie).
+    pub async fn set(&mut self, data: Value) -> Result<(), SessionError> {
+        let Value::Object(map) = data else {
+            return Err(SessionError::Serialize(
+                "a session must be a JSON object".to_owned(),
+            ));
+        };
+        self.run(move |session| session.replace(map)).await?;
+        Ok(())
+    }
+
+    /// The session the jar's cookies stand for now, read through the layer (so with a
+    /// store, the record). An empty map when there is no valid session.
+    ///
+    /// # Errors
+    ///
+    /// Any error the layer would answer with (a store failure).
+    pub async fn data(&mut self) -> Result<Map<String, Value>, SessionError> {
+        self.run(|session| session.data()).await
+    }
+
+    /// Runs one request through the layer whose handler calls `f` on the loaded session,
+    /// and absorbs the response's cookies.
+    async fn run<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&Session) -> R + Send + 'static,
+    ) -> Result<R, SessionError> {
+        let mut request = Request::new(());
+        self.apply(&mut request);
+        let slot: Slot<R> = Arc::new(Mutex::new(None));
+        let probe = Probe {
+            handler: Some(Box::new(move |session: Session| -> ProbeFuture<R> {
+                Box::pin(async move {
+                    session.load().await?;
+                    Ok(f(&session))
+                })
+            })),
+            slot: slot.clone(),
+        };
+        let response = match self.layer.layer(probe).call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        self.absorb(&response);
+        if let Some(error) = response.extensions().get::<SessionError>() {
+            return Err(error.clone());
+        }
+        let result = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        result.unwrap_or(Err(SessionError::NotLoaded))
+    }
+}
+
+type ProbeFuture<R> = Pin<Box<dyn Future<Output = Result<R, SessionError>> + Send>>;
+type ProbeHandler<R> = Box<dyn FnOnce(Session) -> ProbeFuture<R> + Send>;
+type Slot<R> = Arc<Mutex<Option<Result<R, SessionError>>>>;
+
+/// A one-shot service that runs a closure on the request's session and keeps its result.
+struct Probe<R> {
+    handler: Option<ProbeHandler<R>>,
+    slot: Slot<R>,
+}
+
+impl<R: Send + 'static> Service<Request<()>> for Probe<R> {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<()>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<()>) -> Self::Future {
+        let handler = self.handler.take();
+        let session = request.extensions().get::<Session>().cloned();
+        let slot = self.slot.clone();
+        Box::pin(async move {
+            let result = match (handler, session) {
+                (Some(handler), Some(session)) => handler(session).await,
+                _ => Err(SessionError::NotLoaded),
+            };
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+            Ok(Response::new(()))
+        })
+    }
+}
