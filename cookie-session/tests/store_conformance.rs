@@ -798,6 +798,42 @@ pub async fn persistent_cookies_follow_the_record(store: Arc<dyn SessionStore>, 
     );
 }
 
+/// Measures writes per second to one session, through the layer: `WRITERS` requests that
+/// all load, wait at a barrier and then write one key each (contended), and as many writes
+/// one after another (uncontended). Prints the figures; asserts only that every write landed.
+/// The command and the figures are in `docs/PERFORMANCE.md` ("Writes to one session under
+/// contention").
+pub async fn measure_contention(store: Arc<dyn SessionStore>, name: &str) {
+    let h = Harness::new(store, Options::new(Format::Encrypted));
+    for round in 0..3 {
+        let cookie = jar(&h.call("/set/base/0", None).await);
+        let started = std::time::Instant::now();
+        for i in 0..WRITERS {
+            let res = h.call(&format!("/set/s{i}/{i}"), Some(&cookie)).await;
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+        let sequential = started.elapsed();
+
+        h.arm(WRITERS);
+        let started = std::time::Instant::now();
+        let writers = (0..WRITERS)
+            .map(|i| h.spawn(&format!("/slow-set/c{i}/{i}"), Some(&cookie)))
+            .collect();
+        all_ok(writers).await;
+        let contended = started.elapsed();
+        let record = h.record(&cookie).await.unwrap();
+        assert_eq!(record.data.len(), 1 + 2 * WRITERS, "every write landed");
+        let rate = |d: Duration| WRITERS as f64 / d.as_secs_f64();
+        eprintln!(
+            "{name:>16} round {round}: {WRITERS} writers at once: {:>7.0} writes/s ({:>6.1} ms); \
+             one after another: {:>7.0} writes/s",
+            rate(contended),
+            contended.as_secs_f64() * 1e3,
+            rate(sequential),
+        );
+    }
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -830,6 +866,13 @@ macro_rules! conformance {
             case!(revoke_user_ends_every_session_of_that_user);
             case!(cookie_mode_revocation);
             case!(persistent_cookies_follow_the_record);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "a measurement: run with --ignored --nocapture"]
+            async fn contention_writes_per_second() {
+                let Some(store) = $make.await else { return };
+                super::measure_contention(store, stringify!($backend)).await;
+            }
         }
     };
 }

@@ -211,7 +211,7 @@ impl Scripts {
 ///
 /// | key | type | holds | expires |
 /// |---|---|---|---|
-/// | `cs:s:{<store key>}` | string | one record, as JSON | with the record |
+/// | `cs:s:{<store key>}` | hash | one record (fields below) | with the record |
 /// | `cs:u:{<user>}` | sorted set | the store keys of `<user>`'s records, scored by their expiry | with the user's last record |
 /// | `cs:r:{<user>}` | string | `"<at> <until>"`: `<user>`'s cookie sessions from before `<at>` are revoked | at `<until>` |
 ///
@@ -220,10 +220,25 @@ impl Scripts {
 /// only, so a record, an index or a revocation can live on any node. (A prefix that itself
 /// holds `{…}` puts every key in one slot.)
 ///
-/// A record is `{"version":…,"created_at":…,"expires_at":…,"user":…,"data":{…}}`, always in
-/// that order, so the Lua scripts read the version and expiry with an anchored pattern and
-/// rewrite the expiry in place: they never decode and re-encode the data (Lua's JSON would
-/// round numbers and reorder keys).
+/// A record is a hash: `v` (version), `c` (created at), `e` (expires at), `u` (the user, absent
+/// when none), `n` (the last sequence number given), and one field `d:<key>` per session key
+/// holding `<seq> <JSON value>`. The JSON text of each value is written and read by the
+/// application only: the scripts move it as opaque bytes and never decode it (Lua's JSON
+/// would turn numbers into doubles and reorder keys). Sessions are read back in `seq` order,
+/// so the session keeps its key order; a key set again keeps its `seq` (its place), a new
+/// key takes the next one.
+///
+/// # Concurrent updates
+///
+/// [`update`](SessionStore::update) sends the request's [`Patch`] (each changed key's new
+/// JSON text, or its removal, or a whole replacement) to a Lua script that applies it to the
+/// record as Redis holds it at that moment. Redis runs scripts one at a time, so concurrent
+/// requests changing different keys of one session all keep their changes, and none fails
+/// because another wrote first; a record that is gone (destroyed, expired) is not written.
+///
+/// Records written by earlier versions of this store (one JSON string per session) are
+/// still read (one extra `GET`), and the first update or touch rewrites them as a hash,
+/// keeping their TTL.
 ///
 /// # Expiry
 ///
@@ -246,18 +261,20 @@ impl Scripts {
 /// still belongs to that user (a session whose user changed is left alone).
 ///
 /// A `touch` does not know the user. When the record has one, the first call returns the
-/// record instead of touching it, and the store then sends the index update and the touch
+/// user instead of touching it, and the store then sends the index update and the touch
 /// together: two round trips for a logged-in session (once per half idle window), one for an
-/// anonymous one.
+/// anonymous one. An `update` indexes the user the request saw (or the one its patch sets);
+/// if the record's user turns out to be another (a concurrent login), the script writes
+/// nothing and returns that user, and the store indexes it and sends the update again.
 ///
 /// # Round trips
 ///
 /// | method | round trips | commands |
 /// |---|---|---|
-/// | `load` | 1 | `GET` |
-/// | `create` | 1 | `SET NX PX` (pipelined after the index script when the record has a user) |
-/// | `update` | 1 | compare-and-swap script (pipelined after the index script when the record has a user) |
-/// | `touch` | 1; 2 with a user | script that moves the TTL and the `expires_at` inside the value |
+/// | `load` | 1 | `HGETALL` |
+/// | `create` | 1 | script: create unless the key exists (pipelined after the index script when the record has a user) |
+/// | `update` | 1 | script applying the patch (pipelined after the index script when the session has a user); 2 when another request changed the user meanwhile |
+/// | `touch` | 1; 2 with a user | script that moves the TTL and the `e` field |
 /// | `delete` | 1 | `DEL` |
 /// | `delete_user` | 2 | `ZRANGE`; then one pipeline: a check-user-and-delete script per record, `ZREM` |
 /// | `revoke_user` | 1 | script keeping the largest `at` and `until` |

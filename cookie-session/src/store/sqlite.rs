@@ -157,7 +157,9 @@ impl SqliteStore {
     }
 
     /// Uses a pool the application already has (the tables go into its database, created if
-    /// missing).
+    /// missing). Give its connections a busy timeout (`SqliteConnectOptions::busy_timeout`;
+    /// sqlx's default is 5 seconds): concurrent updates wait for the write lock that long
+    /// before failing.
     ///
     /// ```no_run
     /// use cookie_session::store::{sqlx::SqlitePool, SqliteStore};
