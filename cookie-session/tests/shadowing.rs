@@ -21,7 +21,7 @@ use axum::routing::get;
 use axum::Router;
 use cookie_session::format::{Format, Rejection, SigAlgorithm};
 use cookie_session::store::{
-    BoxFuture, MemoryStore, Record, SessionId, SessionStore, StoreError, StoreKey, Update,
+    BoxFuture, MemoryStore, Patch, Record, SessionId, SessionStore, StoreError, StoreKey, Update,
 };
 use cookie_session::{KeyRing, Session, SessionConfig, SessionLayer};
 use http::{Request, Response};
@@ -82,10 +82,10 @@ impl SessionStore for Counting {
     fn update<'a>(
         &'a self,
         key: &'a StoreKey,
-        record: &'a Record,
+        patch: &'a Patch,
         now: u64,
     ) -> BoxFuture<'a, Result<Update, StoreError>> {
-        self.inner.update(key, record, now)
+        self.inner.update(key, patch, now)
     }
     fn touch<'a>(
         &'a self,

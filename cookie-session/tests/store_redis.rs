@@ -18,9 +18,12 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
-use cookie_session::store::{Record, RedisStore, SessionId, SessionStore, StoreError, Update};
+use cookie_session::store::{
+    OutagePolicy, Patch, Record, RedisStore, SessionId, SessionStore, StoreError, Update,
+};
 use cookie_session::{KeyRing, Session, SessionConfig, SessionLayer};
 use http::{Request, Response, StatusCode};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
@@ -93,6 +96,10 @@ struct App {
 
 impl App {
     fn new(store: Arc<dyn SessionStore>, ttl: u64) -> Self {
+        Self::with_policy(store, ttl, OutagePolicy::Fail)
+    }
+
+    fn with_policy(store: Arc<dyn SessionStore>, ttl: u64, outage: OutagePolicy) -> Self {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap()
@@ -101,6 +108,7 @@ impl App {
         let c = clock.clone();
         let layer = SessionConfig::new(KeyRing::new([KEY]).unwrap())
             .shared_store(store)
+            .store_outage(outage)
             .ttl(Duration::from_secs(ttl))
             .clock_skew(Duration::ZERO)
             .clock(move || SystemTime::UNIX_EPOCH + Duration::from_secs(c.load(Ordering::SeqCst)))
@@ -206,11 +214,12 @@ async fn redis_holds_no_session_id_only_hashed_keys() {
                 .await
                 .unwrap()
         } else {
-            vec![redis::cmd("GET")
+            let fields: Vec<(String, String)> = redis::cmd("HGETALL")
                 .arg(key)
                 .query_async(&mut conn)
                 .await
-                .unwrap()]
+                .unwrap();
+            fields.into_iter().flat_map(|(f, v)| [f, v]).collect()
         };
         for id in &ids {
             assert!(!key.contains(id.as_str()), "{key}");
@@ -223,16 +232,22 @@ async fn redis_holds_no_session_id_only_hashed_keys() {
             assert!(!dump.iter().any(|v| v.contains(sealed)));
         }
     }
-    // The record is readable JSON in a fixed field order.
-    let value: String = redis::cmd("GET")
-        .arg(&expected[0])
+    // The record is a hash: metadata, and each session key's JSON text in a field of its own.
+    let record = if keys[0].contains(&ids[0].store_key().as_str()[..16]) {
+        &keys[0]
+    } else {
+        &keys[1]
+    };
+    let mut fields: Vec<(String, String)> = redis::cmd("HGETALL")
+        .arg(record)
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(
-        value.starts_with(r#"{"version":1,"created_at":"#),
-        "{value}"
-    );
+    fields.sort();
+    let names: Vec<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(names, ["c", "d:cart", "e", "n", "v"], "{fields:?}");
+    assert_eq!(fields[1].1, r#"1 "apple""#);
+    assert_eq!(fields[4].1, "1");
 }
 
 #[tokio::test]
@@ -344,11 +359,11 @@ async fn delete_user_skips_sessions_whose_user_changed_and_prunes_the_index() {
         store.create(key, &record("al\"ice", 1)).await.unwrap();
     }
     // One of them is now bob's (logged in as someone else without regenerating).
+    let to_bob = Patch::new(now + 600)
+        .set("user", json!("bob"))
+        .with_user(Some("bob".into()));
     assert_eq!(
-        store
-            .update(&keys[2], &record("bob", 2), now)
-            .await
-            .unwrap(),
+        store.update(&keys[2], &to_bob, now).await.unwrap(),
         Update::Saved
     );
     assert_eq!(store.delete_user("al\"ice").await.unwrap(), 2);
@@ -412,7 +427,7 @@ async fn corrupt_records_and_forgotten_scripts() {
         Err(StoreError::Corrupt(_))
     ));
     assert!(matches!(
-        store.update(&key, &record, 10).await,
+        store.update(&key, &Patch::new(1000), 10).await,
         Err(StoreError::Corrupt(_))
     ));
     assert!(matches!(
@@ -420,6 +435,56 @@ async fn corrupt_records_and_forgotten_scripts() {
         Err(StoreError::Corrupt(_))
     ));
     assert_eq!(store.create(&key, &record).await, Err(StoreError::Conflict));
+    store.delete(&key).await.unwrap();
+    // A hash that is not one of our records: corrupt, and left as it is.
+    for fields in [
+        &[("v", "1"), ("c", "0")][..],
+        &[("v", "1"), ("c", "0"), ("e", "soon")],
+        &[("v", "1"), ("c", "0"), ("e", "1000"), ("d:a", "no json")],
+    ] {
+        let record_key = format!("{prefix}s:{{{}}}", key.as_str());
+        let _: () = redis::cmd("DEL")
+            .arg(&record_key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        for (f, v) in fields {
+            let _: () = redis::cmd("HSET")
+                .arg(&record_key)
+                .arg(f)
+                .arg(v)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+        assert!(
+            matches!(store.load(&key, 10).await, Err(StoreError::Corrupt(_))),
+            "{fields:?}"
+        );
+        if fields.len() < 4 {
+            let patch = Patch::new(1000).set("a", json!(1));
+            assert!(
+                matches!(
+                    store.update(&key, &patch, 10).await,
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{fields:?}"
+            );
+            assert!(
+                matches!(
+                    store.touch(&key, 2000, 10).await,
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{fields:?}"
+            );
+        }
+        let left: usize = redis::cmd("HLEN")
+            .arg(&record_key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, fields.len(), "nothing written");
+    }
     store.delete(&key).await.unwrap();
 
     // A server that forgot its scripts (restart, SCRIPT FLUSH): they are loaded again.
@@ -438,7 +503,10 @@ async fn corrupt_records_and_forgotten_scripts() {
         .await
         .unwrap();
     assert_eq!(
-        store.update(&key, &with_user, 10).await.unwrap(),
+        store
+            .update(&key, &Patch::new(1000).with_user(Some("dan".into())), 10)
+            .await
+            .unwrap(),
         Update::Saved
     );
     let _: () = redis::cmd("SCRIPT")
@@ -467,6 +535,164 @@ async fn corrupt_records_and_forgotten_scripts() {
         .query_async(&mut conn)
         .await
         .unwrap();
+}
+
+/// The merge runs in a Lua script, whose JSON library would turn numbers into doubles and
+/// reorder keys: the store never lets it touch the session's JSON. Numbers keep every digit,
+/// keys keep their order (a key set again keeps its place, a new one goes last).
+#[tokio::test]
+async fn numbers_and_key_order_survive_the_server_side_merge() {
+    let Some(url) = server_url() else { return };
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(unique_prefix());
+    let key = SessionId::generate().store_key();
+    let data = json!({
+        "big": 12345678901234567890u64,
+        "f": 0.30000000000000004,
+        "neg": -1e-7,
+        "s": "x",
+        "o": {"b": 1, "a": [2, 1.5e300, -9007199254740993i64]},
+        "": "empty key",
+        "uni\u{0}code ü": "\u{1F600}"
+    });
+    let record = Record {
+        data: data.as_object().cloned().unwrap(),
+        version: 1,
+        created_at: 10,
+        expires_at: 1000,
+        user: None,
+    };
+    store.create(&key, &record).await.unwrap();
+    assert_eq!(store.load(&key, 10).await.unwrap().unwrap(), record);
+    let patch = Patch::new(2000)
+        .set("s", json!({"z": 1, "y": 18446744073709551615u64}))
+        .remove("neg")
+        .set("new", json!(-0.0))
+        .set("neg", json!(1))
+        .remove("neg");
+    assert_eq!(store.update(&key, &patch, 10).await.unwrap(), Update::Saved);
+    let after = store.load(&key, 10).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_string(&after.data).unwrap(),
+        r#"{"big":12345678901234567890,"f":0.30000000000000004,"s":{"z":1,"y":18446744073709551615},"o":{"b":1,"a":[2,1.5e+300,-9007199254740993]},"":"empty key","uni\u0000code ü":"😀","new":-0.0}"#
+    );
+    assert_eq!((after.version, after.expires_at), (2, 2000));
+    // A replacement, in its own order.
+    let patch =
+        Patch::new(2000).replace_with(json!({"q": 1, "b": 2}).as_object().cloned().unwrap());
+    store.update(&key, &patch, 10).await.unwrap();
+    let after = store.load(&key, 10).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_string(&after.data).unwrap(),
+        r#"{"q":1,"b":2}"#
+    );
+    store.delete(&key).await.unwrap();
+}
+
+/// Records written by the previous version (one JSON string per session) are still read,
+/// and the first update or touch rewrites them as a hash, keeping their TTL.
+#[tokio::test]
+async fn records_of_the_older_layout_are_read_and_upgraded() {
+    let Some(url) = server_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(&prefix);
+    let conn = raw(&url).await;
+    let old = |key: &cookie_session::store::StoreKey, user: &str| {
+        let mut conn = conn.clone();
+        let record_key = format!("{prefix}s:{{{}}}", key.as_str());
+        let value = format!(
+            r#"{{"version":3,"created_at":10,"expires_at":1000,"user":"{user}","data":{{"b":12345678901234567890,"a":1,"user":"{user}"}}}}"#
+        );
+        async move {
+            let _: () = redis::cmd("SET")
+                .arg(&record_key)
+                .arg(value)
+                .arg("EX")
+                .arg(600)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            record_key
+        }
+    };
+    let kind = |record_key: String| {
+        let mut conn = conn.clone();
+        async move {
+            let kind: String = redis::cmd("TYPE")
+                .arg(&record_key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let pttl: i64 = redis::cmd("PTTL")
+                .arg(&record_key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            (kind, pttl)
+        }
+    };
+
+    let key = SessionId::generate().store_key();
+    let record_key = old(&key, "eve").await;
+    let loaded = store.load(&key, 10).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_string(&loaded.data).unwrap(),
+        r#"{"b":12345678901234567890,"a":1,"user":"eve"}"#
+    );
+    assert_eq!((loaded.version, loaded.user.as_deref()), (3, Some("eve")));
+    let patch = Patch::new(1000).set("c", json!(2)).set("a", json!(0));
+    assert_eq!(store.update(&key, &patch, 10).await.unwrap(), Update::Saved);
+    let (kind_now, pttl) = kind(record_key.clone()).await;
+    assert_eq!(kind_now, "hash");
+    assert!(pttl > 0, "{pttl}");
+    let after = store.load(&key, 10).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_string(&after.data).unwrap(),
+        r#"{"b":12345678901234567890,"a":0,"user":"eve","c":2}"#
+    );
+    assert_eq!((after.version, after.user.as_deref()), (4, Some("eve")));
+
+    // A touch upgrades too; delete_user still finds an old record of its user.
+    let touched = SessionId::generate().store_key();
+    let touched_key = old(&touched, "eve").await;
+    assert!(store.touch(&touched, 1500, 10).await.unwrap());
+    assert_eq!(kind(touched_key).await.0, "hash");
+    assert_eq!(
+        store.load(&touched, 10).await.unwrap().unwrap().expires_at,
+        1500
+    );
+    let untouched = SessionId::generate().store_key();
+    let untouched_key = old(&untouched, "mallory").await;
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{prefix}u:{{eve}}"))
+        .arg(1000)
+        .arg(untouched.as_str())
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    assert_eq!(kind(untouched_key.clone()).await.0, "string");
+    assert_eq!(
+        store.delete_user("mallory").await.unwrap(),
+        0,
+        "no index entry"
+    );
+    assert_eq!(
+        store.delete_user("eve").await.unwrap(),
+        2,
+        "the two upgraded records were indexed as they were written; the old record listed \
+         under eve is mallory's and stays"
+    );
+    assert_eq!(store.load(&key, 10).await.unwrap(), None);
+    assert_eq!(store.load(&touched, 10).await.unwrap(), None);
+    assert!(store.load(&untouched, 10).await.unwrap().is_some());
+    for k in [&key, &touched, &untouched] {
+        store.delete(k).await.unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -597,13 +823,16 @@ async fn round_trips_per_request_measured_on_the_wire() {
         (trips, commands)
     };
     let cookie = jar(&app.call("/set/a/1", None).await);
-    assert_eq!(step("new session", wire.take()), (1, vec!["SET".into()]));
+    assert_eq!(
+        step("new session", wire.take()),
+        (1, vec!["EVALSHA".into()])
+    );
     app.call("/get", Some(&cookie)).await;
-    assert_eq!(step("read", wire.take()), (1, vec!["GET".into()]));
+    assert_eq!(step("read", wire.take()), (1, vec!["HGETALL".into()]));
     app.call("/set/b/2", Some(&cookie)).await;
     assert_eq!(
         step("write", wire.take()),
-        (2, vec!["GET".into(), "EVALSHA".into()])
+        (2, vec!["HGETALL".into(), "EVALSHA".into()])
     );
     app.call("/untouched", Some(&cookie)).await;
     assert_eq!(step("untouched", wire.take()), (0, vec![]));
@@ -611,23 +840,28 @@ async fn round_trips_per_request_measured_on_the_wire() {
     app.call("/get", Some(&cookie)).await;
     assert_eq!(
         step("read + touch", wire.take()),
-        (2, vec!["GET".into(), "EVALSHA".into()])
+        (2, vec!["HGETALL".into(), "EVALSHA".into()])
     );
 
     let login = jar(&app.call("/login/alice", Some(&cookie)).await);
     assert_eq!(
         step("login (regenerate)", wire.take()),
-        (3, ["GET", "DEL", "EVAL", "SET"].map(String::from).to_vec())
+        (
+            3,
+            ["HGETALL", "DEL", "EVAL", "EVALSHA"]
+                .map(String::from)
+                .to_vec()
+        )
     );
     app.call("/get", Some(&login)).await;
     assert_eq!(
         step("read, logged in", wire.take()),
-        (1, vec!["GET".into()])
+        (1, vec!["HGETALL".into()])
     );
     app.call("/set/c/3", Some(&login)).await;
     assert_eq!(
         step("write, logged in", wire.take()),
-        (2, ["GET", "EVAL", "EVALSHA"].map(String::from).to_vec())
+        (2, ["HGETALL", "EVAL", "EVALSHA"].map(String::from).to_vec())
     );
     app.advance(60);
     app.call("/get", Some(&login)).await;
@@ -635,7 +869,7 @@ async fn round_trips_per_request_measured_on_the_wire() {
         step("read + touch, logged in", wire.take()),
         (
             3,
-            ["GET", "EVALSHA", "EVAL", "EVALSHA"]
+            ["HGETALL", "EVALSHA", "EVAL", "EVALSHA"]
                 .map(String::from)
                 .to_vec()
         )
@@ -699,11 +933,16 @@ impl Server {
     }
 
     async fn stop(&mut self) {
+        self.shutdown("NOSAVE").await;
+    }
+
+    /// `SHUTDOWN SAVE|NOSAVE`: with `SAVE`, the next start in the same directory has the data.
+    async fn shutdown(&mut self, save: &str) {
         let url = format!("redis://127.0.0.1:{}/", self.port);
         let mut conn = raw(&url).await;
         // The server closes the connection instead of answering.
         let _ = redis::cmd("SHUTDOWN")
-            .arg("NOSAVE")
+            .arg(save)
             .query_async::<()>(&mut conn)
             .await;
         if let Some(mut child) = self.child.take() {
@@ -815,4 +1054,86 @@ async fn an_outage_is_an_opaque_503_and_the_same_app_recovers() {
     );
     // The old session died with the server's data: a new, empty one.
     assert_eq!(body(app.call("/get", Some(&cookie)).await).await, "{}");
+}
+
+/// `OutagePolicy::Anonymous` against a real outage: while Redis is down, requests go on with
+/// an empty session that is never saved (200, no `Set-Cookie`); once it is back, the
+/// visitor's stored session is there, untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_under_the_anonymous_policy_serves_empty_sessions_and_overwrites_nothing() {
+    if server_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("cookie-session-anonymous-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some(child) = Server::start(port, &dir) else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("redis-server must be installed under CI");
+        }
+        eprintln!("skipping: no redis-server binary");
+        return;
+    };
+    let mut server = Server {
+        child: Some(child),
+        port,
+        dir: dir.clone(),
+    };
+    server.wait_ready().await;
+    let url = format!("redis://127.0.0.1:{port}/");
+    let store = Arc::new(RedisStore::connect(&url).await.unwrap());
+    let app = App::with_policy(store, 3600, OutagePolicy::Anonymous);
+    let cookie = jar(&app.call("/login/alice", None).await);
+    assert_eq!(
+        body(app.call("/get", Some(&cookie)).await).await,
+        r#"{"user":"alice"}"#
+    );
+
+    // Saved to disk on the way down, so that the restarted server has the session.
+    server.shutdown("SAVE").await;
+    if let Some(mut child) = server.child.take() {
+        child.wait().unwrap();
+    }
+    for (uri, cookie) in [
+        ("/get", Some(cookie.as_str())),
+        ("/set/user/mallory", Some(cookie.as_str())),
+        ("/login/bob", Some(cookie.as_str())),
+        ("/set/a/1", None),
+    ] {
+        let res = app.call(uri, cookie).await;
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "{uri}: nothing issued, nothing overwritten"
+        );
+        if uri == "/get" {
+            assert_eq!(body(res).await, "{}", "an empty session, not an error");
+        }
+    }
+    assert_eq!(
+        app.layer.metrics().store_errors,
+        4,
+        "every failure is counted for the operator"
+    );
+
+    server.child = Some(Server::start(port, &dir).unwrap());
+    server.wait_ready().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = app.call("/get", Some(&cookie)).await;
+        let text = body(res).await;
+        if text != "{}" {
+            assert_eq!(
+                text, r#"{"user":"alice"}"#,
+                "the stored session is untouched"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the store never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -18,8 +18,6 @@ use crate::time::unix_secs;
 
 /// How many times `create` is retried with a fresh id after a collision.
 const CREATE_ATTEMPTS: usize = 4;
-/// How many times a write is re-applied after a concurrent write won the race.
-const UPDATE_ATTEMPTS: usize = 8;
 /// The key of the session id inside a store-mode cookie.
 const ID_FIELD: &str = "sid";
 
@@ -211,7 +209,7 @@ async fn finish_store(
                     Err(StoreError::Conflict) => {
                         tracing::warn!("session id collision; retrying with a fresh id")
                     }
-                    Err(error) => return store_failed(shared, error),
+                    Err(error) => return write_failed(shared, backend, error),
                 }
             }
             store_failed(
@@ -228,36 +226,29 @@ async fn finish_store(
             if current.changes.is_empty() {
                 return refresh(shared, store, writer, meta, reissue).await;
             }
-            let mut version = meta.version;
-            let mut data = current.data.clone();
-            for _ in 0..UPDATE_ATTEMPTS {
-                let record = Record {
-                    user: user_of(&data, &shared.user_key),
-                    data,
-                    version: version.saturating_add(1),
+            let expires_at = writer.fresh_expiry(meta.created_at);
+            // Only this request's changes go to the store, which applies them to the record
+            // as it is then, atomically: a concurrent write is waited for, never lost.
+            let patch = current
+                .changes
+                .patch(&current.data, &shared.user_key, expires_at)
+                .with_if_unchanged(Record {
+                    data: current.data.clone(),
+                    version: meta.version,
                     created_at: meta.created_at,
-                    expires_at: writer.fresh_expiry(meta.created_at),
-                };
-                match store.update(&meta.id.store_key(), &record, now).await {
-                    Ok(Update::Saved) if reissue || writer.has_lifetime() => {
-                        return issue(shared, writer, &meta.id, meta.created_at);
-                    }
-                    Ok(Update::Saved) => return Outcome::touched(),
-                    // Destroyed or expired meanwhile: a request that started before the logout
-                    // must not bring the session back (rack-session CVE-2025-46336).
-                    Ok(Update::Gone) => return Outcome::touched(),
-                    // Someone wrote first: re-apply only our own changes to their version.
-                    Ok(Update::Conflict(now_stored)) => {
-                        version = now_stored.version;
-                        data = current.changes.apply(&now_stored.data, &current.data);
-                    }
-                    Err(error) => return store_failed(shared, error),
+                    expires_at,
+                    user: user_of(&current.data, &shared.user_key),
+                });
+            match store.update(&meta.id.store_key(), &patch, now).await {
+                Ok(Update::Saved) if reissue || writer.has_lifetime() => {
+                    issue(shared, writer, &meta.id, meta.created_at)
                 }
+                Ok(Update::Saved) => Outcome::touched(),
+                // Destroyed or expired meanwhile: a request that started before the logout
+                // must not bring the session back (rack-session CVE-2025-46336).
+                Ok(Update::Gone) => Outcome::touched(),
+                Err(error) => write_failed(shared, backend, error),
             }
-            store_failed(
-                shared,
-                StoreError::Backend("too many concurrent writes to one session".into()),
-            )
         }
         Origin::Cookie { record: None, .. } => Outcome::touched(),
     }
@@ -288,6 +279,21 @@ async fn refresh(
         issue(shared, writer, &meta.id, meta.created_at)
     } else {
         Outcome::touched()
+    }
+}
+
+/// A failed create or update: under [`OutagePolicy::Anonymous`] the response goes on without
+/// the write (and without a cookie), as a request that could not load goes on anonymously.
+/// Deletes (`destroy`, `regenerate`) are not covered: a logout that did not happen must not
+/// look like one.
+fn write_failed(shared: &Shared, backend: &StoreBackend, error: StoreError) -> Outcome {
+    match backend.outage {
+        OutagePolicy::Fail => store_failed(shared, error),
+        OutagePolicy::Anonymous => {
+            shared.metrics.store_error();
+            tracing::error!(%error, "session store unavailable; the change is not saved");
+            Outcome::touched()
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 
 use serde_json::{Map, Value};
 
+use super::persist::user_of;
 use crate::format::{Loaded, Rejection, Timestamps};
-use crate::store::{Record, SessionId, StoreKey};
+use crate::store::{Patch, Record, SessionId, StoreKey};
 
 /// The loaded session.
 pub(crate) struct Current {
@@ -47,8 +48,8 @@ pub(crate) struct RecordMeta {
     pub(crate) expires_at: u64,
 }
 
-/// The keys a request changed. On a version conflict these, and only these, are re-applied
-/// to the fresh record, so concurrent writes to different keys both survive.
+/// The keys a request changed. These, and only these, go to the store as a [`Patch`], applied
+/// there to the record as it is then, so concurrent writes to different keys all survive.
 #[derive(Default)]
 pub(crate) struct Changes {
     /// The whole session was replaced or cleared.
@@ -68,27 +69,29 @@ impl Changes {
         !self.replaced && self.keys.is_empty()
     }
 
-    /// `base` with this request's changes applied, taking their values from `mine`.
-    pub(crate) fn apply(
+    /// The store patch for these changes, taking the values from `mine` (the session as
+    /// this request left it); the user is decided when the user key was changed.
+    pub(crate) fn patch(
         &self,
-        base: &Map<String, Value>,
         mine: &Map<String, Value>,
-    ) -> Map<String, Value> {
+        user_key: &str,
+        expires_at: u64,
+    ) -> Patch {
+        let mut patch = Patch::new(expires_at);
         if self.replaced {
-            return mine.clone();
-        }
-        let mut merged = base.clone();
-        for key in &self.keys {
-            match mine.get(key) {
-                Some(value) => {
-                    merged.insert(key.clone(), value.clone());
-                }
-                None => {
-                    merged.shift_remove(key);
-                }
+            patch = patch.replace_with(mine.clone());
+        } else {
+            for key in &self.keys {
+                patch = match mine.get(key) {
+                    Some(value) => patch.set(key.clone(), value.clone()),
+                    None => patch.remove(key.clone()),
+                };
             }
         }
-        merged
+        if self.replaced || self.keys.iter().any(|k| k == user_key) {
+            patch = patch.with_user(user_of(mine, user_key));
+        }
+        patch
     }
 }
 
@@ -184,30 +187,39 @@ mod tests {
     }
 
     #[test]
-    fn merge_keeps_other_writers_keys() {
-        let base = map(json!({"a": 1, "b": 2, "other": "theirs"}));
-        let mine = map(json!({"a": 10, "c": 3}));
+    fn a_patch_holds_only_this_requests_keys() {
+        let mine = map(json!({"a": 10, "c": 3, "user": 7}));
         let mut changes = Changes::default();
         changes.key("a");
         changes.key("b");
         changes.key("c");
         changes.key("a");
         assert_eq!(changes.keys, ["a", "b", "c"]);
+        let patch = changes.patch(&mine, "user", 99);
         assert_eq!(
-            changes.apply(&base, &mine),
-            map(json!({"a": 10, "other": "theirs", "c": 3}))
+            patch,
+            Patch::new(99)
+                .set("a", json!(10))
+                .remove("b")
+                .set("c", json!(3))
         );
+        assert_eq!(patch.user, None, "the user key was not touched");
+        changes.key("user");
+        let patch = changes.patch(&mine, "user", 99);
+        assert_eq!(patch.user, Some(Some("7".into())));
     }
 
     #[test]
     fn a_replacement_wins_whole() {
-        let base = map(json!({"a": 1}));
         let mine = map(json!({"z": 0}));
         let changes = Changes {
             replaced: true,
             keys: Vec::new(),
         };
-        assert_eq!(changes.apply(&base, &mine), mine);
+        let patch = changes.patch(&mine, "user", 5);
+        assert!(patch.replace);
+        assert_eq!(patch.entries, [("z".to_owned(), Some(json!(0)))]);
+        assert_eq!(patch.user, Some(None));
         assert!(!changes.is_empty());
         assert!(Changes::default().is_empty());
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
+use super::{BoxFuture, Patch, Record, SessionStore, StoreError, StoreKey, Update};
 
 /// The default bound on how many sessions a [`MemoryStore`] keeps.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -67,8 +67,8 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every critical section is a single map operation: a panic elsewhere cannot leave
-        // the maps half-updated.
+        // Every critical section is a single map operation (or a patch applied to one record,
+        // which does not panic): a panic elsewhere cannot leave the maps half-updated.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -128,19 +128,19 @@ impl SessionStore for MemoryStore {
     fn update<'a>(
         &'a self,
         key: &'a StoreKey,
-        record: &'a Record,
+        patch: &'a Patch,
         now: u64,
     ) -> BoxFuture<'a, Result<Update, StoreError>> {
         Box::pin(async move {
+            // Applied under the lock: concurrent updates take turns on the current record.
             let mut state = self.lock();
-            let Some(current) = state.live(key, now) else {
-                return Ok(Update::Gone);
-            };
-            if current.version.checked_add(1) != Some(record.version) {
-                return Ok(Update::Conflict(current.clone()));
+            match state.records.get_mut(key).filter(|r| r.expires_at > now) {
+                Some(record) => {
+                    patch.apply(record);
+                    Ok(Update::Saved)
+                }
+                None => Ok(Update::Gone),
             }
-            state.records.insert(key.clone(), record.clone());
-            Ok(Update::Saved)
         })
     }
 

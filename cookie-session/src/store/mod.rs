@@ -10,11 +10,12 @@
 //!   the server never issued is never adopted.
 //! - **Create is not save:** [`SessionStore::create`] refuses an existing key
 //!   ([`StoreError::Conflict`]); the layer retries with a fresh id and never overwrites.
-//! - **No lost updates:** records carry a version. A request writes back only the keys it
-//!   changed, with a compare-and-swap on the version ([`SessionStore::update`]); on a conflict
-//!   it reloads, re-applies its own changes to the fresh data, and tries again. A request that
-//!   only read writes nothing. A request that started before `destroy()` finds the record gone
-//!   and does not bring it back.
+//! - **No lost updates:** a request hands the store only what it changed (a [`Patch`]: keys
+//!   set or removed, or a whole replacement) and the store applies it to the record as it is
+//!   *now*, atomically ([`SessionStore::update`]): concurrent requests changing different keys
+//!   all keep their changes, and contention costs waiting, never an error. A request that only
+//!   read writes nothing. A request that started before `destroy()` finds the record gone and
+//!   does not bring it back.
 //! - **Expiry** is checked on every load (a record the backend has not evicted yet is still
 //!   expired). The idle expiry is refreshed by [`SessionStore::touch`], and never past the
 //!   absolute lifetime.
@@ -36,6 +37,9 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+mod patch;
+pub use patch::Patch;
 
 #[cfg(feature = "memory")]
 mod memory;
@@ -140,7 +144,7 @@ fn hex(bytes: &[u8]) -> String {
 pub struct Record {
     /// The session data.
     pub data: Map<String, Value>,
-    /// Bumped by every update; the compare-and-swap token.
+    /// Bumped (wrapping) by every update: how many writes the record has seen.
     pub version: u64,
     /// When the session was created (Unix seconds).
     pub created_at: u64,
@@ -152,12 +156,10 @@ pub struct Record {
 }
 
 /// The result of [`SessionStore::update`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Update {
-    /// Written.
+    /// The patch was applied.
     Saved,
-    /// Someone else wrote first: here is the record as it is now.
-    Conflict(Record),
     /// The record is gone (destroyed, revoked or expired): nothing was written.
     Gone,
 }
@@ -170,7 +172,10 @@ pub enum OutagePolicy {
     #[default]
     Fail,
     /// Go on with an anonymous session that is never saved: pages that work without a login
-    /// keep working; nothing the visitor had is overwritten.
+    /// keep working; nothing the visitor had is overwritten. A write that fails (a new
+    /// session, a change) is dropped, logged and counted, and no cookie is sent; a `destroy`
+    /// or `regenerate` whose delete fails still answers 503, so that a logout that did not
+    /// happen never looks like one.
     Anonymous,
 }
 
@@ -234,12 +239,23 @@ pub trait SessionStore: Send + Sync + 'static {
         now: u64,
     ) -> BoxFuture<'a, Result<Option<Record>, StoreError>>;
 
-    /// Replaces the record if its version is still `record.version - 1` and it is live at
-    /// `now`; otherwise reports the conflict (with the current record) or that it is gone.
+    /// Applies `patch` to the record under `key` if it is live at `now`, **atomically**: the
+    /// patch goes onto the record as it is at that moment (not as the request loaded it), as
+    /// [`Patch::apply`] does — the keys set or removed, or the whole data replaced; the user
+    /// set when the patch decides it; the expiry moved to `patch.expires_at`; the version
+    /// bumped. Concurrent updates of one record take turns inside the store (a lock, a
+    /// transaction, a server-side script): none is lost, none fails because another won.
+    /// A record that is absent or expired is not written ([`Update::Gone`]): a session
+    /// destroyed while a request ran stays destroyed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when the stored
+    /// record cannot be read; nothing is written then.
     fn update<'a>(
         &'a self,
         key: &'a StoreKey,
-        record: &'a Record,
+        patch: &'a Patch,
         now: u64,
     ) -> BoxFuture<'a, Result<Update, StoreError>>;
 

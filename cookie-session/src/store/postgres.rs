@@ -7,7 +7,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, Row as _};
 
 use super::sql::{self, backend, Row};
-use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
+use super::{BoxFuture, Patch, Record, SessionStore, StoreError, StoreKey, Update};
 
 /// Sessions in PostgreSQL: one store for every instance of the application, persistent, with
 /// the database's own durability and backups.
@@ -24,7 +24,7 @@ use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
 /// CREATE TABLE cookie_sessions (
 ///     key        text   PRIMARY KEY,  -- hex SHA-256 of the session id, never the id
 ///     data       text   NOT NULL,     -- JSON object as text (jsonb would reorder its keys)
-///     version    bigint NOT NULL,     -- the compare-and-swap token (u64 bit for bit)
+///     version    bigint NOT NULL,     -- bumped by every update (u64 bit for bit)
 ///     created_at bigint NOT NULL,     -- Unix seconds
 ///     expires_at bigint NOT NULL,     -- Unix seconds
 ///     user_id    text                 -- for delete_user
@@ -43,13 +43,14 @@ use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
 ///
 /// Every method is **one statement, one round trip**: `create` is an
 /// `INSERT … ON CONFLICT DO NOTHING` (no row inserted: [`StoreError::Conflict`], never an
-/// overwrite, even of an expired row); `update` is a compare-and-swap
-/// `UPDATE … WHERE key = $ AND version = $ AND expires_at > $now` in a CTE whose `SELECT`
-/// returns the live record when the swap did not happen, so [`Update::Conflict`] and
-/// [`Update::Gone`] cost no second query; `cleanup` deletes expired sessions and revocations
-/// in one statement. The one exception: when a concurrent write commits *while* an `update`
-/// waits for its row lock, the CTE's snapshot predates that write, and a second `SELECT`
-/// reads the record as it is now.
+/// overwrite, even of an expired row); `cleanup` deletes expired sessions and revocations in
+/// one statement. [`update`](SessionStore::update) is one round trip when nobody wrote the
+/// session since the request loaded it: a compare-and-swap
+/// `UPDATE … WHERE key = $ AND version = $ AND expires_at > $now` writes the outcome the
+/// request already computed ([`Patch::if_unchanged`]). When that changes no row (another
+/// request wrote first, or the record is gone), a transaction locks the row with
+/// `SELECT … FOR UPDATE`, applies the [`Patch`] to what the row holds now and writes it back
+/// (four more round trips): concurrent writers queue on the row lock, and none is lost.
 ///
 /// Expiry is in every query's `WHERE`, so an expired row is never loaded, touched or updated,
 /// even before [`cleanup`](SessionStore::cleanup) deletes it. There is no index on
@@ -88,7 +89,9 @@ struct Queries {
     schema: String,
     create: String,
     load: String,
-    update: String,
+    swap: String,
+    lock: String,
+    write: String,
     touch: String,
     delete: String,
     delete_user: String,
@@ -124,21 +127,16 @@ impl Queries {
                  ON CONFLICT (key) DO NOTHING"
             ),
             load: format!("SELECT {columns} FROM {sessions} WHERE key = $1 AND expires_at > $2"),
-            // The CTE's SELECT sees the snapshot from before the UPDATE: it returns the row
-            // only when the UPDATE did not happen.
-            update: format!(
-                "WITH saved AS (
-                    UPDATE {sessions}
-                    SET data = $1, version = $2, created_at = $3, expires_at = $4, user_id = $5
-                    WHERE key = $6 AND version = $7 AND expires_at > $8
-                    RETURNING key
-                )
-                SELECT TRUE AS saved, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
-                       NULL::text
-                FROM saved
-                UNION ALL
-                SELECT FALSE, {columns} FROM {sessions}
-                WHERE key = $6 AND expires_at > $8 AND NOT EXISTS (SELECT 1 FROM saved)"
+            swap: format!(
+                "UPDATE {sessions} SET data = $1, version = $2, expires_at = $3, user_id = $4 \
+                 WHERE key = $5 AND version = $6 AND expires_at > $7"
+            ),
+            lock: format!(
+                "SELECT {columns} FROM {sessions} WHERE key = $1 AND expires_at > $2 FOR UPDATE"
+            ),
+            write: format!(
+                "UPDATE {sessions} SET data = $1, version = $2, expires_at = $3, user_id = $4 \
+                 WHERE key = $5"
             ),
             touch: format!(
                 "UPDATE {sessions} SET expires_at = $1 WHERE key = $2 AND expires_at > $3"
@@ -359,46 +357,61 @@ impl SessionStore for PostgresStore {
     fn update<'a>(
         &'a self,
         key: &'a StoreKey,
-        record: &'a Record,
+        patch: &'a Patch,
         now: u64,
     ) -> BoxFuture<'a, Result<Update, StoreError>> {
         Box::pin(async move {
-            // Version 0 has no predecessor: nothing can match, only the answer is needed.
-            let Some(expected) = record.version.checked_sub(1) else {
-                return Ok(match self.live(key, now).await? {
-                    Some(current) => Update::Conflict(current),
-                    None => Update::Gone,
-                });
-            };
-            let expected = sql::version_to_db(expected);
-            let row = sqlx::query(&self.sql.update)
-                .bind(sql::data_to_db(&record.data)?)
-                .bind(sql::version_to_db(record.version))
-                .bind(sql::time_to_db(record.created_at))
-                .bind(sql::time_to_db(record.expires_at))
-                .bind(record.user.as_deref())
+            // One connection for both steps: no second trip through the pool.
+            let mut conn = self.pool.acquire().await.map_err(backend)?;
+            // Uncontended, the record is still as the request loaded it: one compare-and-swap
+            // writes the outcome the request already knows.
+            if let Some(outcome) = &patch.if_unchanged {
+                let done = sqlx::query(&self.sql.swap)
+                    .bind(sql::data_to_db(&outcome.data)?)
+                    .bind(sql::version_to_db(outcome.version.wrapping_add(1)))
+                    .bind(sql::time_to_db(patch.expires_at))
+                    .bind(
+                        patch
+                            .user
+                            .as_ref()
+                            .map_or(outcome.user.as_deref(), Option::as_deref),
+                    )
+                    .bind(key.as_str())
+                    .bind(sql::version_to_db(outcome.version))
+                    .bind(sql::time_to_db(now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                if done.rows_affected() > 0 {
+                    return Ok(Update::Saved);
+                }
+            }
+            // Someone wrote since (or gone): lock the row, apply the patch to what it holds
+            // now, write it back. Concurrent writers queue on the row lock; none is lost.
+            let mut tx = conn.begin().await.map_err(backend)?;
+            let row = sqlx::query(&self.sql.lock)
                 .bind(key.as_str())
-                .bind(expected)
                 .bind(sql::time_to_db(now))
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
             let Some(row) = row else {
+                tx.rollback().await.map_err(backend)?;
                 return Ok(Update::Gone);
             };
-            if row.try_get::<bool, _>(0).map_err(backend)? {
-                return Ok(Update::Saved);
-            }
-            let seen = read(&row, 1)?;
-            if seen.version != sql::version_from_db(expected) {
-                return Ok(Update::Conflict(seen));
-            }
-            // The swap failed on a row whose snapshot still had our version: a concurrent
-            // write committed while we waited for the row. Read what it left.
-            Ok(match self.live(key, now).await? {
-                Some(current) => Update::Conflict(current),
-                None => Update::Gone,
-            })
+            let mut record = read(&row, 0)?;
+            patch.apply(&mut record);
+            sqlx::query(&self.sql.write)
+                .bind(sql::data_to_db(&record.data)?)
+                .bind(sql::version_to_db(record.version))
+                .bind(sql::time_to_db(record.expires_at))
+                .bind(record.user.as_deref())
+                .bind(key.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            Ok(Update::Saved)
         })
     }
 

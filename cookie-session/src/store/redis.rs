@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{ErrorKind, Pipeline, RedisError, Script, ServerErrorKind, Value};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Map;
 
-use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
+use super::{BoxFuture, Patch, Record, SessionStore, StoreError, StoreKey, Update};
 
 /// The longest TTL given to a key (100 years); a revocation meant to last longer never expires.
 const MAX_TTL_SECS: u64 = 100 * 365 * 24 * 3600;
@@ -44,45 +44,111 @@ end
 return 1
 "#;
 
-/// Compare-and-swap: writes `ARGV[1]` (with a TTL of `ARGV[4]` ms) if the record is live at
-/// `ARGV[3]` and its version is `ARGV[2]`. Returns 1 (saved), 0 (gone), -1 (corrupt) or the
-/// current record (conflict).
+/// Lua: `v` plus one, for a decimal `u64` given as a string (wrapping, as versions do).
+const LUA_INC: &str = r#"
+local function inc(v)
+  if v == '18446744073709551615' then return '0' end
+  local i = #v
+  while i > 0 and string.sub(v, i, i) == '9' do i = i - 1 end
+  if i == 0 then return '1' .. string.rep('0', #v) end
+  return string.sub(v, 1, i - 1) .. string.char(string.byte(v, i) + 1) .. string.rep('0', #v - i)
+end
+"#;
+
+/// Creates the record `KEYS[1]` from the field/value pairs from `ARGV[2]` on, with a TTL of
+/// `ARGV[1]` ms, unless the key exists. Returns 1 (created) or 0 (exists).
+const CREATE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"#;
+
+/// Applies a patch to the live record `KEYS[1]`. `ARGV`: now, new expiry, TTL in ms, `1` to
+/// replace the data whole, the user (`''` keep, `-` none, `=<user>`), the user whose index
+/// was just updated (`''` none, `=<user>`), then pairs of a session key and its JSON value
+/// (`''`: remove). Each data field holds `<seq> <json>`: a key keeps its `seq` (its place)
+/// when set again, a new key takes the next one from `n`. Nothing is written unless it
+/// returns 1 (saved); otherwise 0 (gone), -1 (corrupt), -2 (not a hash: an older layout), or
+/// the session's user when it differs from the indexed one (index it, then call again).
 const UPDATE: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local ver, e = string.match(v, '^{"version":(%d+),"created_at":%d+,"expires_at":(%d+),"user":')
-if not ver then return -1 end
-if not gt(e, ARGV[3]) then return 0 end
-if ver ~= ARGV[2] then return v end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'none' then return 0 end
+if t ~= 'hash' then return -2 end
+local meta = redis.call('HMGET', KEYS[1], 'v', 'e', 'u')
+local v, e, u = meta[1], meta[2], meta[3]
+if not (v and e and string.match(v, '^%d+$') and string.match(e, '^%d+$')) then return -1 end
+if not gt(e, ARGV[1]) then return 0 end
+if ARGV[5] == '-' then u = false elseif ARGV[5] ~= '' then u = string.sub(ARGV[5], 2) end
+if u and ARGV[6] ~= '=' .. u then return u end
+if ARGV[4] == '1' then
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, 2) == 'd:' then redis.call('HDEL', KEYS[1], f) end
+  end
+  redis.call('HSET', KEYS[1], 'n', '0')
+end
+for i = 7, #ARGV, 2 do
+  local f = 'd:' .. ARGV[i]
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], f)
+  else
+    local old = redis.call('HGET', KEYS[1], f)
+    local seq = old and string.match(old, '^(%d+) ')
+    if not seq then seq = tostring(redis.call('HINCRBY', KEYS[1], 'n', 1)) end
+    redis.call('HSET', KEYS[1], f, seq .. ' ' .. ARGV[i + 1])
+  end
+end
+if u then redis.call('HSET', KEYS[1], 'u', u) else redis.call('HDEL', KEYS[1], 'u') end
+redis.call('HSET', KEYS[1], 'v', inc(v), 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 "#;
 
-/// Moves a live record's expiry to `ARGV[1]`, in the value and in its TTL (`ARGV[3]` ms).
-/// `ARGV[2]` is now; `ARGV[4]` the `,"user":…,"data":` the index was just updated for (or
-/// empty). Returns 1 (touched), 0 (gone), -1 (corrupt), or the record when it has a user whose
-/// index must be updated first.
+/// Moves a live record's expiry to `ARGV[1]`, in the `e` field and in its TTL (`ARGV[3]` ms).
+/// `ARGV[2]` is now; `ARGV[4]` the user the index was just updated for (`=<user>`, or empty).
+/// Returns 1 (touched), 0 (gone), -1 (corrupt), -2 (an older layout), or the record's user
+/// when its index must be updated first.
 const TOUCH: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local head, e, rest = string.match(v, '^({"version":%d+,"created_at":%d+,"expires_at":)(%d+)(,"user":.*)$')
-if not head then return -1 end
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'none' then return 0 end
+if t ~= 'hash' then return -2 end
+local meta = redis.call('HMGET', KEYS[1], 'e', 'u')
+local e, u = meta[1], meta[2]
+if not (e and string.match(e, '^%d+$')) then return -1 end
 if not gt(e, ARGV[2]) then return 0 end
-local anonymous = string.sub(rest, 1, 20) == ',"user":null,"data":'
-local indexed = ARGV[4] ~= '' and string.sub(rest, 1, #ARGV[4]) == ARGV[4]
-if not (anonymous or indexed) then return v end
-redis.call('SET', KEYS[1], head .. ARGV[1] .. rest, 'PX', ARGV[3])
+if u and ARGV[4] ~= '=' .. u then return u end
+redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 "#;
 
-/// Deletes the record if it still belongs to the user whose `,"user":…,"data":` is `ARGV[1]`
-/// (or is unreadable). Returns 1 when deleted.
+/// Deletes the record if it still belongs to the user `ARGV[1]` (a record in the older
+/// layout: whose `,"user":…,"data":` is `ARGV[2]`, or that is unreadable). Returns 1 when
+/// deleted.
 const DELETE_IF_USER: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local rest = string.match(v, '^{"version":%d+,"created_at":%d+,"expires_at":%d+(,"user":.*)$')
-if rest and string.sub(rest, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'hash' then
+  if redis.call('HGET', KEYS[1], 'u') ~= ARGV[1] then return 0 end
+elseif t == 'string' then
+  local v = redis.call('GET', KEYS[1])
+  local rest = string.match(v, '^{"version":%d+,"created_at":%d+,"expires_at":%d+(,"user":.*)$')
+  if rest and string.sub(rest, 1, #ARGV[2]) ~= ARGV[2] then return 0 end
+else
+  return 0
+end
 redis.call('DEL', KEYS[1])
+return 1
+"#;
+
+/// Rewrites a record of the older layout (a JSON string, exactly `ARGV[1]`) as a hash of the
+/// field/value pairs from `ARGV[2]` on, keeping its TTL. Returns 1, or 0 when it changed.
+const MIGRATE: &str = r#"
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local pttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if pttl > 0 then redis.call('PEXPIRE', KEYS[1], pttl) end
 return 1
 "#;
 
@@ -110,9 +176,11 @@ return 1
 
 /// The Lua scripts, loaded lazily by `EVALSHA` (and reloaded after a restart).
 struct Scripts {
+    create: Script,
     update: Script,
     touch: Script,
     revoke: Script,
+    migrate: Script,
     /// Sent as `EVAL` source in pipelines (which do not reload scripts by themselves).
     index: String,
     delete_if_user: String,
@@ -122,9 +190,11 @@ impl Scripts {
     fn new() -> Self {
         let with_gt = |body: &str| format!("{LUA_GT}{body}");
         Scripts {
-            update: Script::new(&with_gt(UPDATE)),
+            create: Script::new(CREATE),
+            update: Script::new(&format!("{LUA_GT}{LUA_INC}{UPDATE}")),
             touch: Script::new(&with_gt(TOUCH)),
             revoke: Script::new(&with_gt(REVOKE)),
+            migrate: Script::new(MIGRATE),
             index: INDEX.to_owned(),
             delete_if_user: DELETE_IF_USER.to_owned(),
         }
@@ -141,7 +211,7 @@ impl Scripts {
 ///
 /// | key | type | holds | expires |
 /// |---|---|---|---|
-/// | `cs:s:{<store key>}` | string | one record, as JSON | with the record |
+/// | `cs:s:{<store key>}` | hash | one record (fields below) | with the record |
 /// | `cs:u:{<user>}` | sorted set | the store keys of `<user>`'s records, scored by their expiry | with the user's last record |
 /// | `cs:r:{<user>}` | string | `"<at> <until>"`: `<user>`'s cookie sessions from before `<at>` are revoked | at `<until>` |
 ///
@@ -150,10 +220,25 @@ impl Scripts {
 /// only, so a record, an index or a revocation can live on any node. (A prefix that itself
 /// holds `{…}` puts every key in one slot.)
 ///
-/// A record is `{"version":…,"created_at":…,"expires_at":…,"user":…,"data":{…}}`, always in
-/// that order, so the Lua scripts read the version and expiry with an anchored pattern and
-/// rewrite the expiry in place: they never decode and re-encode the data (Lua's JSON would
-/// round numbers and reorder keys).
+/// A record is a hash: `v` (version), `c` (created at), `e` (expires at), `u` (the user, absent
+/// when none), `n` (the last sequence number given), and one field `d:<key>` per session key
+/// holding `<seq> <JSON value>`. The JSON text of each value is written and read by the
+/// application only: the scripts move it as opaque bytes and never decode it (Lua's JSON
+/// would turn numbers into doubles and reorder keys). Sessions are read back in `seq` order,
+/// so the session keeps its key order; a key set again keeps its `seq` (its place), a new
+/// key takes the next one.
+///
+/// # Concurrent updates
+///
+/// [`update`](SessionStore::update) sends the request's [`Patch`] (each changed key's new
+/// JSON text, or its removal, or a whole replacement) to a Lua script that applies it to the
+/// record as Redis holds it at that moment. Redis runs scripts one at a time, so concurrent
+/// requests changing different keys of one session all keep their changes, and none fails
+/// because another wrote first; a record that is gone (destroyed, expired) is not written.
+///
+/// Records written by earlier versions of this store (one JSON string per session) are
+/// still read (one extra `GET`), and the first update or touch rewrites them as a hash,
+/// keeping their TTL.
 ///
 /// # Expiry
 ///
@@ -176,18 +261,20 @@ impl Scripts {
 /// still belongs to that user (a session whose user changed is left alone).
 ///
 /// A `touch` does not know the user. When the record has one, the first call returns the
-/// record instead of touching it, and the store then sends the index update and the touch
+/// user instead of touching it, and the store then sends the index update and the touch
 /// together: two round trips for a logged-in session (once per half idle window), one for an
-/// anonymous one.
+/// anonymous one. An `update` indexes the user the request saw (or the one its patch sets);
+/// if the record's user turns out to be another (a concurrent login), the script writes
+/// nothing and returns that user, and the store indexes it and sends the update again.
 ///
 /// # Round trips
 ///
 /// | method | round trips | commands |
 /// |---|---|---|
-/// | `load` | 1 | `GET` |
-/// | `create` | 1 | `SET NX PX` (pipelined after the index script when the record has a user) |
-/// | `update` | 1 | compare-and-swap script (pipelined after the index script when the record has a user) |
-/// | `touch` | 1; 2 with a user | script that moves the TTL and the `expires_at` inside the value |
+/// | `load` | 1 | `HGETALL` |
+/// | `create` | 1 | script: create unless the key exists (pipelined after the index script when the record has a user) |
+/// | `update` | 1 | script applying the patch (pipelined after the index script when the session has a user); 2 when another request changed the user meanwhile |
+/// | `touch` | 1; 2 with a user | script that moves the TTL and the `e` field |
 /// | `delete` | 1 | `DEL` |
 /// | `delete_user` | 2 | `ZRANGE`; then one pipeline: a check-user-and-delete script per record, `ZREM` |
 /// | `revoke_user` | 1 | script keeping the largest `at` and `until` |
@@ -234,18 +321,81 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// A record as stored: this field order is what the Lua scripts match.
-#[derive(Serialize)]
-struct StoredRef<'a> {
-    version: u64,
-    created_at: u64,
-    expires_at: u64,
-    user: &'a Option<String>,
-    data: &'a Map<String, serde_json::Value>,
+/// A record as the hash's field/value pairs: `v`, `c`, `e`, `n`, `u` (when it has a user),
+/// then `d:<key>` = `<seq> <json>` per session key, numbered in the session's order.
+fn encode(record: &Record) -> Result<Vec<(String, String)>, StoreError> {
+    let mut fields = Vec::with_capacity(record.data.len() + 5);
+    fields.push(("v".to_owned(), record.version.to_string()));
+    fields.push(("c".to_owned(), record.created_at.to_string()));
+    fields.push(("e".to_owned(), record.expires_at.to_string()));
+    fields.push(("n".to_owned(), record.data.len().to_string()));
+    if let Some(user) = &record.user {
+        fields.push(("u".to_owned(), user.clone()));
+    }
+    for (seq, (key, value)) in record.data.iter().enumerate() {
+        fields.push((format!("d:{key}"), format!("{} {}", seq + 1, json(value)?)));
+    }
+    Ok(fields)
 }
 
+/// One session value as JSON text: kept as this text in Redis, never re-encoded by a script.
+fn json(value: &serde_json::Value) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode a session value: {e}")))
+}
+
+/// The record in a hash's fields (`HGETALL`); `None` when there are none (no such key).
+fn decode(fields: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Option<Record>, StoreError> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|_| corrupt());
+    let number = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or_else(corrupt)
+    };
+    let (mut version, mut created_at, mut expires_at, mut user) = (None, None, None, None);
+    let mut entries = Vec::with_capacity(fields.len());
+    for (field, value) in fields {
+        match field.as_slice() {
+            b"v" => version = Some(number(&value)?),
+            b"c" => created_at = Some(number(&value)?),
+            b"e" => expires_at = Some(number(&value)?),
+            b"u" => user = Some(text(value)?),
+            b"n" => {}
+            [b'd', b':', key @ ..] => {
+                let key = text(key.to_vec())?;
+                let (seq, json) = value
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .map(|at| value.split_at(at))
+                    .ok_or_else(corrupt)?;
+                // serde_json's message names a line and column, never the content.
+                let value = serde_json::from_slice(&json[1..])
+                    .map_err(|e| StoreError::Corrupt(format!("session value: {e}")))?;
+                entries.push((number(seq)?, key, value));
+            }
+            _ => return Err(corrupt()),
+        }
+    }
+    entries.sort_by_key(|(seq, _, _)| *seq);
+    Ok(Some(Record {
+        data: entries.into_iter().map(|(_, k, v)| (k, v)).collect(),
+        version: version.ok_or_else(corrupt)?,
+        created_at: created_at.ok_or_else(corrupt)?,
+        expires_at: expires_at.ok_or_else(corrupt)?,
+        user,
+    }))
+}
+
+/// A record in the older layout (before each session key had its own field): one JSON
+/// string. Read so that sessions written by an older version survive the upgrade; the first
+/// update or touch rewrites it as a hash.
 #[derive(Deserialize)]
-struct Stored {
+struct Legacy {
     version: u64,
     created_at: u64,
     expires_at: u64,
@@ -253,19 +403,8 @@ struct Stored {
     data: Map<String, serde_json::Value>,
 }
 
-fn encode(record: &Record) -> Result<String, StoreError> {
-    serde_json::to_string(&StoredRef {
-        version: record.version,
-        created_at: record.created_at,
-        expires_at: record.expires_at,
-        user: &record.user,
-        data: &record.data,
-    })
-    .map_err(|e| StoreError::Backend(format!("cannot encode a session record: {e}")))
-}
-
-fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
-    let stored: Stored =
+fn decode_legacy(bytes: &[u8]) -> Result<Record, StoreError> {
+    let stored: Legacy =
         serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Record {
         data: stored.data,
@@ -276,7 +415,8 @@ fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
     })
 }
 
-/// What follows `expires_at` in a record of `user`: how the scripts recognise its owner.
+/// What follows `expires_at` in a record of `user` in the older layout: how
+/// `DELETE_IF_USER` recognises its owner there.
 fn user_marker(user: &str) -> String {
     // A JSON string cannot fail to encode.
     let quoted = serde_json::to_string(user).unwrap_or_default();
@@ -449,6 +589,41 @@ fn evalsha<'p>(pipe: &'p mut Pipeline, script: &Script, key: String) -> &'p mut 
     pipe.cmd("EVALSHA").arg(script.get_hash()).arg(1).arg(key)
 }
 
+/// How often an update or touch is sent again after the record's user turned out to differ
+/// from the one indexed (a concurrent login) or its layout was upgraded.
+const ATTEMPTS: usize = 8;
+
+/// A user as the scripts take it: `=<user>`, or empty for none.
+fn user_arg(user: Option<&str>) -> String {
+    user.map(|u| format!("={u}")).unwrap_or_default()
+}
+
+impl RedisStore {
+    /// Rewrites a record of the older layout as a hash (see [`decode_legacy`]). A record that
+    /// changed meanwhile is left to the caller's next attempt.
+    async fn migrate(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let record_key = self.record_key(key.as_str());
+        let value: Option<Vec<u8>> = ::redis::cmd("GET")
+            .arg(&record_key)
+            .query_async(&mut conn)
+            .await
+            .map_err(backend)?;
+        let Some(value) = value else { return Ok(()) };
+        let record = decode_legacy(&value)?;
+        let mut invocation = self.scripts.migrate.key(record_key);
+        invocation.arg(value);
+        for (field, value) in encode(&record)? {
+            invocation.arg(field).arg(value);
+        }
+        invocation
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
 impl SessionStore for RedisStore {
     fn create<'a>(
         &'a self,
@@ -457,21 +632,24 @@ impl SessionStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let now = record.created_at;
-            let value = encode(record)?;
+            let fields = encode(record)?;
             let mut pipe = ::redis::pipe();
             if let Some(user) = &record.user {
                 self.push_index(&mut pipe, user, key, record.expires_at, now);
             }
-            pipe.cmd("SET")
-                .arg(self.record_key(key.as_str()))
-                .arg(value)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl_ms(record.expires_at, now));
-            match last(self.send(&pipe, &[]).await?, "SET")? {
-                Value::Okay => Ok(()),
-                Value::Nil => Err(StoreError::Conflict),
-                other => Err(unexpected("SET", &other)),
+            let call = evalsha(
+                &mut pipe,
+                &self.scripts.create,
+                self.record_key(key.as_str()),
+            )
+            .arg(ttl_ms(record.expires_at, now));
+            for (field, value) in &fields {
+                call.arg(field).arg(value);
+            }
+            match last(self.send(&pipe, &[&self.scripts.create]).await?, "create")? {
+                Value::Int(1) => Ok(()),
+                Value::Int(0) => Err(StoreError::Conflict),
+                other => Err(unexpected("create", &other)),
             }
         })
     }
@@ -482,55 +660,87 @@ impl SessionStore for RedisStore {
         now: u64,
     ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         Box::pin(async move {
-            let value: Option<Vec<u8>> = ::redis::cmd("GET")
-                .arg(self.record_key(key.as_str()))
+            let record_key = self.record_key(key.as_str());
+            let fields: Result<Vec<(Vec<u8>, Vec<u8>)>, _> = ::redis::cmd("HGETALL")
+                .arg(&record_key)
                 .query_async(&mut self.conn())
-                .await
-                .map_err(backend)?;
-            match value {
-                None => Ok(None),
-                Some(bytes) => Ok(Some(decode(&bytes)?).filter(|r| r.expires_at > now)),
-            }
+                .await;
+            let record = match fields {
+                Ok(fields) => decode(fields)?,
+                // Written by an older version: one more round trip, until its next write.
+                Err(error) if error.code() == Some("WRONGTYPE") => {
+                    let value: Option<Vec<u8>> = ::redis::cmd("GET")
+                        .arg(&record_key)
+                        .query_async(&mut self.conn())
+                        .await
+                        .map_err(backend)?;
+                    value.map(|v| decode_legacy(&v)).transpose()?
+                }
+                Err(error) => return Err(backend(error)),
+            };
+            Ok(record.filter(|r| r.expires_at > now))
         })
     }
 
     fn update<'a>(
         &'a self,
         key: &'a StoreKey,
-        record: &'a Record,
+        patch: &'a Patch,
         now: u64,
     ) -> BoxFuture<'a, Result<Update, StoreError>> {
         Box::pin(async move {
-            let value = encode(record)?;
-            let mut pipe = ::redis::pipe();
-            if let Some(user) = &record.user {
-                self.push_index(&mut pipe, user, key, record.expires_at, now);
+            let user = match &patch.user {
+                None => String::new(),
+                Some(None) => "-".to_owned(),
+                Some(Some(user)) => format!("={user}"),
+            };
+            let mut values = Vec::with_capacity(patch.entries.len());
+            for (key, value) in &patch.entries {
+                values.push((
+                    key,
+                    value.as_ref().map(json).transpose()?.unwrap_or_default(),
+                ));
             }
-            // Version 0 has no predecessor: no stored version matches "".
-            let expected = record
-                .version
-                .checked_sub(1)
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            evalsha(
-                &mut pipe,
-                &self.scripts.update,
-                self.record_key(key.as_str()),
-            )
-            .arg(value)
-            .arg(expected)
-            .arg(now)
-            .arg(ttl_ms(record.expires_at, now));
-            match last(self.send(&pipe, &[&self.scripts.update]).await?, "update")? {
-                Value::Int(1) => Ok(Update::Saved),
-                Value::Int(0) => Ok(Update::Gone),
-                Value::Int(-1) => Err(corrupt()),
-                Value::BulkString(bytes) => {
-                    let current = decode(&bytes)?;
-                    Ok(Update::Conflict(current))
+            // The user to index before writing: the one the patch sets, or the one the
+            // request saw; the script says so when the record has another.
+            let mut indexed = match &patch.user {
+                Some(user) => user.clone(),
+                None => patch.if_unchanged.as_ref().and_then(|r| r.user.clone()),
+            };
+            let ttl = ttl_ms(patch.expires_at, now);
+            for _ in 0..ATTEMPTS {
+                let mut pipe = ::redis::pipe();
+                if let Some(user) = &indexed {
+                    self.push_index(&mut pipe, user, key, patch.expires_at, now);
                 }
-                other => Err(unexpected("update", &other)),
+                let call = evalsha(
+                    &mut pipe,
+                    &self.scripts.update,
+                    self.record_key(key.as_str()),
+                )
+                .arg(now)
+                .arg(patch.expires_at)
+                .arg(ttl)
+                .arg(if patch.replace { "1" } else { "0" })
+                .arg(&user)
+                .arg(user_arg(indexed.as_deref()));
+                for (key, value) in &values {
+                    call.arg(key.as_str()).arg(value);
+                }
+                match last(self.send(&pipe, &[&self.scripts.update]).await?, "update")? {
+                    Value::Int(1) => return Ok(Update::Saved),
+                    Value::Int(0) => return Ok(Update::Gone),
+                    Value::Int(-1) => return Err(corrupt()),
+                    Value::Int(-2) => self.migrate(key).await?,
+                    Value::BulkString(bytes) => {
+                        indexed = Some(String::from_utf8(bytes).map_err(|_| corrupt())?);
+                    }
+                    other => return Err(unexpected("update", &other)),
+                }
             }
+            Err(StoreError::Backend(
+                "the session's user kept changing during an update".into(),
+            ))
         })
     }
 
@@ -542,39 +752,30 @@ impl SessionStore for RedisStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let ttl = ttl_ms(expires_at, now);
-            // First try: touches an anonymous record; returns one with a user untouched.
-            let mut conn = self.conn();
-            let mut reply: Value = self
-                .scripts
-                .touch
-                .key(self.record_key(key.as_str()))
+            // First try without a user: touches an anonymous record; returns the user of one
+            // that has one, untouched, so that its index is updated first.
+            let mut indexed: Option<String> = None;
+            for _ in 0..ATTEMPTS {
+                let mut pipe = ::redis::pipe();
+                if let Some(user) = &indexed {
+                    self.push_index(&mut pipe, user, key, expires_at, now);
+                }
+                evalsha(
+                    &mut pipe,
+                    &self.scripts.touch,
+                    self.record_key(key.as_str()),
+                )
                 .arg(expires_at)
                 .arg(now)
                 .arg(ttl)
-                .arg("")
-                .invoke_async(&mut conn)
-                .await
-                .map_err(backend)?;
-            // The user can change between tries (a concurrent login): index again, boundedly.
-            for _ in 0..4 {
-                match reply {
+                .arg(user_arg(indexed.as_deref()));
+                match last(self.send(&pipe, &[&self.scripts.touch]).await?, "touch")? {
                     Value::Int(1) => return Ok(true),
                     Value::Int(0) => return Ok(false),
                     Value::Int(-1) => return Err(corrupt()),
+                    Value::Int(-2) => self.migrate(key).await?,
                     Value::BulkString(bytes) => {
-                        let user = decode(&bytes)?.user.ok_or_else(corrupt)?;
-                        let mut pipe = ::redis::pipe();
-                        self.push_index(&mut pipe, &user, key, expires_at, now);
-                        evalsha(
-                            &mut pipe,
-                            &self.scripts.touch,
-                            self.record_key(key.as_str()),
-                        )
-                        .arg(expires_at)
-                        .arg(now)
-                        .arg(ttl)
-                        .arg(user_marker(&user));
-                        reply = last(self.send(&pipe, &[&self.scripts.touch]).await?, "touch")?;
+                        indexed = Some(String::from_utf8(bytes).map_err(|_| corrupt())?);
                     }
                     other => return Err(unexpected("touch", &other)),
                 }
@@ -617,6 +818,7 @@ impl SessionStore for RedisStore {
                     .arg(&self.scripts.delete_if_user)
                     .arg(1)
                     .arg(self.record_key(key))
+                    .arg(user)
                     .arg(&marker);
             }
             // Last, so that it runs only after every delete before it did.
@@ -692,10 +894,17 @@ impl SessionStore for RedisStore {
 mod tests {
     use super::*;
 
+    fn bytes(fields: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        fields
+            .iter()
+            .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
     #[test]
     fn records_keep_the_layout_the_scripts_match() {
         let record = Record {
-            data: serde_json::json!({"b": 1, "a": {"expires_at": 0}, "n": 18446744073709551615u64})
+            data: serde_json::json!({"b": 1, "a": {"expires_at": 0}, "n": 18446744073709551615u64, "f": 0.1})
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
@@ -704,18 +913,58 @@ mod tests {
             expires_at: 20,
             user: Some("al\"ice".into()),
         };
-        let text = encode(&record).unwrap_or_default();
+        let fields = encode(&record).unwrap_or_default();
+        let shown: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(f, v)| (f.as_str(), v.as_str()))
+            .collect();
         assert_eq!(
-            text,
-            r#"{"version":7,"created_at":10,"expires_at":20,"user":"al\"ice","data":{"b":1,"a":{"expires_at":0},"n":18446744073709551615}}"#
+            shown,
+            [
+                ("v", "7"),
+                ("c", "10"),
+                ("e", "20"),
+                ("n", "4"),
+                ("u", "al\"ice"),
+                ("d:b", "1 1"),
+                ("d:a", r#"2 {"expires_at":0}"#),
+                ("d:n", "3 18446744073709551615"),
+                ("d:f", "4 0.1"),
+            ]
         );
+        // Read back in the session's order, whatever order the hash gives its fields in.
+        let mut shuffled = bytes(&shown);
+        shuffled.reverse();
+        assert_eq!(decode(shuffled).ok(), Some(Some(record)));
+        assert_eq!(decode(Vec::new()).ok(), Some(None));
+        for bad in [
+            &[("v", "1"), ("c", "0")][..],
+            &[("v", "x"), ("c", "0"), ("e", "1")],
+            &[("v", "1"), ("c", "0"), ("e", "1"), ("d:a", "1")],
+            &[("v", "1"), ("c", "0"), ("e", "1"), ("d:a", "1 {")],
+            &[("v", "1"), ("c", "0"), ("e", "1"), ("zz", "1")],
+        ] {
+            assert!(
+                matches!(decode(bytes(bad)), Err(StoreError::Corrupt(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn records_of_the_older_layout_are_read() {
+        let text = r#"{"version":7,"created_at":10,"expires_at":20,"user":"al\"ice","data":{"b":1,"a":2}}"#;
+        let Ok(record) = decode_legacy(text.as_bytes()) else {
+            panic!("an older record is read")
+        };
+        assert_eq!(record.data.keys().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(record.user.as_deref(), Some("al\"ice"));
         assert!(
             text[r#"{"version":7,"created_at":10,"expires_at":20"#.len()..]
                 .starts_with(&user_marker("al\"ice"))
         );
-        assert_eq!(decode(text.as_bytes()).ok(), Some(record));
         assert!(matches!(
-            decode(b"{\"version\":1"),
+            decode_legacy(b"{\"version\":1"),
             Err(StoreError::Corrupt(_))
         ));
     }

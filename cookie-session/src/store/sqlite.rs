@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 use sqlx::Row as _;
 
 use super::sql::{self, backend, Row};
-use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
+use super::{BoxFuture, Patch, Record, SessionStore, StoreError, StoreKey, Update};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS cookie_sessions (
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS cookie_session_revocations (
 /// CREATE TABLE cookie_sessions (
 ///     key        TEXT    NOT NULL PRIMARY KEY, -- hex SHA-256 of the session id, never the id
 ///     data       TEXT    NOT NULL,             -- JSON object, keys in the session's order
-///     version    INTEGER NOT NULL,             -- the compare-and-swap token (u64 bit for bit)
+///     version    INTEGER NOT NULL,             -- bumped by every update (u64 bit for bit)
 ///     created_at INTEGER NOT NULL,             -- Unix seconds
 ///     expires_at INTEGER NOT NULL,             -- Unix seconds
 ///     user_id    TEXT                          -- for delete_user
@@ -60,9 +60,10 @@ CREATE TABLE IF NOT EXISTS cookie_session_revocations (
 /// # Promises and costs
 ///
 /// Every method is one SQL statement, except [`cleanup`](SessionStore::cleanup) (two: sessions,
-/// then revocations) and an [`update`](SessionStore::update) that loses the compare-and-swap: the `UPDATE … WHERE key = ? AND version = ? AND expires_at > ?`
-/// changes no row, and a second `SELECT` reads the live record for [`Update::Conflict`] (or
-/// finds it [`Update::Gone`]). Expiry is in every query's `WHERE`, so an expired row is never
+/// then revocations) and [`update`](SessionStore::update): one `BEGIN IMMEDIATE` transaction
+/// that reads the live record, applies the [`Patch`] to it and writes it back, so concurrent
+/// updates of one session wait for each other (the busy timeout below) and none is lost.
+/// Expiry is in every query's `WHERE`, so an expired row is never
 /// loaded, touched or updated, even before [`cleanup`](SessionStore::cleanup) deletes it;
 /// `create` still refuses its key (an id is never reused). There is no index on `expires_at`
 /// (a touch would have to update it): `cleanup` scans the table, so run it now and then, not
@@ -156,7 +157,9 @@ impl SqliteStore {
     }
 
     /// Uses a pool the application already has (the tables go into its database, created if
-    /// missing).
+    /// missing). Give its connections a busy timeout (`SqliteConnectOptions::busy_timeout`;
+    /// sqlx's default is 5 seconds): concurrent updates wait for the write lock that long
+    /// before failing.
     ///
     /// ```no_run
     /// use cookie_session::store::{sqlx::SqlitePool, SqliteStore};
@@ -266,37 +269,48 @@ impl SessionStore for SqliteStore {
     fn update<'a>(
         &'a self,
         key: &'a StoreKey,
-        record: &'a Record,
+        patch: &'a Patch,
         now: u64,
     ) -> BoxFuture<'a, Result<Update, StoreError>> {
         Box::pin(async move {
-            // Version 0 has no predecessor: nothing can match, only the answer is needed.
-            if let Some(expected) = record.version.checked_sub(1) {
-                let done = sqlx::query(
-                    "UPDATE cookie_sessions \
-                     SET data = ?1, version = ?2, created_at = ?3, expires_at = ?4, user_id = ?5 \
-                     WHERE key = ?6 AND version = ?7 AND expires_at > ?8",
-                )
-                .bind(sql::data_to_db(&record.data)?)
-                .bind(sql::version_to_db(record.version))
-                .bind(sql::time_to_db(record.created_at))
-                .bind(sql::time_to_db(record.expires_at))
-                .bind(record.user.as_deref())
-                .bind(key.as_str())
-                .bind(sql::version_to_db(expected))
-                .bind(sql::time_to_db(now))
-                .execute(&self.pool)
+            // `BEGIN IMMEDIATE` takes the database's write lock before reading, so no other
+            // writer can change the record between this load and this write; writers that
+            // find it taken wait (the busy timeout) instead of failing. Dropped before the
+            // commit (an error, a cancelled request), the transaction rolls back.
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
                 .await
                 .map_err(backend)?;
-                if done.rows_affected() > 0 {
-                    return Ok(Update::Saved);
-                }
-            }
-            // Lost the race or gone: a second statement sees the latest commit.
-            Ok(match self.live(key, now).await? {
-                Some(current) => Update::Conflict(current),
-                None => Update::Gone,
-            })
+            let row = sqlx::query(
+                "SELECT data, version, created_at, expires_at, user_id FROM cookie_sessions \
+                 WHERE key = ?1 AND expires_at > ?2",
+            )
+            .bind(key.as_str())
+            .bind(sql::time_to_db(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let Some(row) = row else {
+                tx.rollback().await.map_err(backend)?;
+                return Ok(Update::Gone);
+            };
+            let mut record = read(&row)?;
+            patch.apply(&mut record);
+            sqlx::query(
+                "UPDATE cookie_sessions \
+                 SET data = ?1, version = ?2, expires_at = ?3, user_id = ?4 WHERE key = ?5",
+            )
+            .bind(sql::data_to_db(&record.data)?)
+            .bind(sql::version_to_db(record.version))
+            .bind(sql::time_to_db(record.expires_at))
+            .bind(record.user.as_deref())
+            .bind(key.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            Ok(Update::Saved)
         })
     }
 
