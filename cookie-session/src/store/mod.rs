@@ -45,6 +45,10 @@ pub use memory::MemoryStore;
 mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
+#[cfg(feature = "redis")]
+mod express_redis;
+#[cfg(feature = "redis")]
+pub use self::express_redis::{ExpressRedisStore, Loaded as ExpressLoaded, Saved as ExpressSaved};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
