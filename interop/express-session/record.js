@@ -3,9 +3,10 @@
 // Records how express-session 1.19 really behaves with connect-redis 10 and connect-pg-simple
 // 10, into cookie-session/tests/data/express-session-vectors.json (schema at its top).
 //
-// Run from the repository root, with throwaway Redis and PostgreSQL on loopback:
-//   source scripts/services.sh && services_start && node interop/express-session/record.js
-// (after `npm ci` in interop/express-session). It empties the Redis database and the
+// Run from the repository root, with throwaway Redis and PostgreSQL on loopback (stopped again
+// when the shell exits), after `npm ci` in interop/express-session:
+//   bash -c 'source scripts/services.sh && trap services_stop EXIT && services_start &&
+//            node interop/express-session/record.js' It empties the Redis database and the
 // `session` table of REDIS_URL / DATABASE_URL: never point it at real data.
 //
 // Each scenario starts server.js with its options and runs steps one after the other: an HTTP
@@ -446,7 +447,7 @@ async function main () {
 }
 
 const SCHEMA = {
-  about: 'How express-session 1.19 with connect-redis 10 / connect-pg-simple 10 behaves, recorded by interop/express-session/record.js against the real packages (versions in recorded_with) on loopback Redis and PostgreSQL. Re-record with: source scripts/services.sh && services_start && node interop/express-session/record.js',
+  about: 'How express-session 1.19 with connect-redis 10 / connect-pg-simple 10 behaves, recorded by interop/express-session/record.js against the real packages (versions in recorded_with) on loopback Redis and PostgreSQL. Re-record with: bash -c \'source scripts/services.sh && trap services_stop EXIT && services_start && node interop/express-session/record.js\'',
   signatures: '[{sid, secret, signed, cookie_value, set_cookie}]: cookie-signature sign(sid, secret) = sid + "." + base64(HMAC-SHA256(secret, sid)) without "=" padding; cookie_value = encodeURIComponent("s:" + signed), the connect.sid value as sent; set_cookie = cookie.serialize with {path: "/", httpOnly: true}',
   unsign: '[{input, secrets, result, secret_index}]: express-session\'s unsigncookie(input, secrets) (input is the cookie value after "s:", decoded): result is the sid (string) or false; secret_index the first secret that verified, or null',
   cookie_parse: '[{header, value}]: what express-session\'s cookie.parse(header)["connect.sid"] gives (null: absent); the first occurrence wins, %-escapes are decoded when valid, quotes stripped',

@@ -40,7 +40,7 @@ pub const RECOMMENDED_SECRET_LEN: usize = 32;
 ///
 /// let signer = SidSigner::new(&KeyRing::new(["secret-new", "secret-old"])?);
 /// let value = signer.cookie_value("VBFEUUBshl3roZSnqe-caSobqroPU8q6");
-/// // What express-session sent for this sid (recorded).
+/// // What express-session sends for this sid (cookie-signature 1.0.7; the `unsign` vectors).
 /// assert_eq!(
 ///     value,
 ///     "s%3AVBFEUUBshl3roZSnqe-caSobqroPU8q6.ew9mk6Uqcwrc78WCT2TxmQK0pX8dOpCQr4A4wPdAtv4"
