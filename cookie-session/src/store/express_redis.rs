@@ -12,10 +12,10 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisError, Script};
 
+use super::express_outcome::{Loaded, Saved};
 use super::StoreError;
 use crate::format::express_session::{
-    is_live, redis_ttl_secs, CookieMeta, Record, RecordError, DEFAULT_STORE_TTL_SECS,
-    REDIS_KEY_PREFIX,
+    is_live, redis_ttl_secs, CookieMeta, Record, DEFAULT_STORE_TTL_SECS, REDIS_KEY_PREFIX,
 };
 
 /// Replace the value only if it is still exactly `ARGV[1]`: 1 saved, 0 gone, -1 changed.
@@ -32,37 +32,6 @@ else
 end
 return 1
 "#;
-
-/// What [`ExpressRedisStore::load`] found under a sid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Loaded {
-    /// A live record, and its text as stored (the compare-and-swap token for
-    /// [`ExpressRedisStore::save`]).
-    Live {
-        /// The parsed record (boxed: it is much larger than the other variants).
-        record: Box<Record>,
-        /// The value as Redis holds it.
-        text: String,
-    },
-    /// No such key.
-    Missing,
-    /// The key exists but the session has ended ([`is_live`]).
-    Expired,
-    /// The value is not a record express-session could have written; it is left as it is.
-    Refused(RecordError),
-}
-
-/// The result of [`ExpressRedisStore::save`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Saved {
-    /// Written (or deleted, when the record's own expiry had passed).
-    Saved,
-    /// The value changed since it was loaded (another request, maybe the Express app, wrote
-    /// it): nothing was written; load it again and re-apply the changes.
-    Changed,
-    /// The key is gone (destroyed or expired): nothing was written.
-    Gone,
-}
 
 /// Sessions in connect-redis 10's layout, shared with an Express app.
 ///

@@ -1,9 +1,11 @@
-//! Live: one session shared by the real express-session 1.19 + connect-redis 10 app
-//! (`interop/express-session/server.js`) and this crate's [`ExpressRedisStore`] with the
-//! express-session codecs, on real Redis, in both directions.
+//! Live: one session shared by the real express-session 1.19 app
+//! (`interop/express-session/server.js`) and this crate's express-session codecs and stores,
+//! in both directions: connect-redis 10 with [`ExpressRedisStore`] on real Redis,
+//! connect-pg-simple 10 with [`ExpressPgStore`] on real PostgreSQL.
 //!
-//! Needs `REDIS_URL` and `npm ci` in `interop/express-session` (and `node`); without them each
-//! test prints why it skips and passes, except under `CI=true`, where it fails.
+//! Needs `REDIS_URL` / `DATABASE_URL` and `npm ci` in `interop/express-session` (and `node`);
+//! without them each test prints why it skips and passes, except under `CI=true`, where it
+//! fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -16,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use cookie_session::format::express_session::{
     find_cookie, generate_sid, CookieMeta, Record, RecordError, SidSigner, DEFAULT_COOKIE_NAME,
 };
-use cookie_session::store::{ExpressLoaded, ExpressRedisStore, ExpressSaved};
+use cookie_session::store::{ExpressLoaded, ExpressPgStore, ExpressRedisStore, ExpressSaved};
 use cookie_session::KeyRing;
 use serde_json::{json, Value};
 
@@ -38,10 +40,15 @@ fn skip(why: &str) {
 
 /// REDIS_URL, node and the app's node_modules, or why not.
 fn ready() -> Option<String> {
-    let url = match std::env::var("REDIS_URL") {
+    ready_with("REDIS_URL")
+}
+
+/// `var` (the store's URL), node and the app's node_modules, or why not.
+fn ready_with(var: &str) -> Option<String> {
+    let url = match std::env::var(var) {
         Ok(url) if !url.is_empty() => url,
         _ => {
-            skip("REDIS_URL is not set");
+            skip(&format!("{var} is not set"));
             return None;
         }
     };
@@ -51,15 +58,22 @@ fn ready() -> Option<String> {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    let modules = ["express-session", "connect-redis", "redis", "express"]
-        .iter()
-        .all(|m| {
-            Path::new(APP_DIR)
-                .join("node_modules")
-                .join(m)
-                .join("package.json")
-                .is_file()
-        });
+    let modules = [
+        "express-session",
+        "connect-redis",
+        "redis",
+        "connect-pg-simple",
+        "pg",
+        "express",
+    ]
+    .iter()
+    .all(|m| {
+        Path::new(APP_DIR)
+            .join("node_modules")
+            .join(m)
+            .join("package.json")
+            .is_file()
+    });
     if !node {
         skip("node is not on PATH");
         return None;
@@ -79,12 +93,16 @@ struct App {
 
 impl App {
     fn start(redis_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut all = vec![("SESSION_STORE", "redis"), ("REDIS_URL", redis_url)];
+        all.extend_from_slice(env);
+        Self::start_with(&all)
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new("node");
         cmd.arg("server.js")
             .current_dir(APP_DIR)
             .env("PORT", "0")
-            .env("SESSION_STORE", "redis")
-            .env("REDIS_URL", redis_url)
             .env("SESSION_SECRETS", SECRETS)
             .env("NODE_ENV", "production")
             .stdin(Stdio::null())
@@ -415,4 +433,168 @@ fn bad_and_expired_records() {
         .arg(format!("sess:{expired_sid}"))
         .query(&mut conn)
         .unwrap();
+}
+
+// ---- connect-pg-simple -------------------------------------------------------------------------
+
+/// A table of its own per test run, created by connect-pg-simple itself
+/// (`createTableIfMissing`), dropped at the end.
+struct PgFixture {
+    rt: tokio::runtime::Runtime,
+    store: ExpressPgStore,
+    pool: cookie_session::store::sqlx::PgPool,
+    table: String,
+}
+
+impl PgFixture {
+    fn new(url: &str, label: &str) -> Self {
+        let rt = runtime();
+        let pool = rt
+            .block_on(cookie_session::store::sqlx::PgPool::connect(url))
+            .unwrap();
+        let table = format!("express_live_{label}_{}", std::process::id());
+        let store = ExpressPgStore::new(pool.clone()).with_table(&table);
+        PgFixture {
+            rt,
+            store,
+            pool,
+            table,
+        }
+    }
+}
+
+impl Drop for PgFixture {
+    fn drop(&mut self) {
+        let sql = format!("DROP TABLE IF EXISTS \"{}\"", self.table);
+        let _ = self
+            .rt
+            .block_on(cookie_session::store::sqlx::query(&sql).execute(&self.pool));
+    }
+}
+
+/// Both directions on connect-pg-simple's table: Express writes, Rust reads byte for byte and
+/// writes (compare-and-swap against Express's writes); Rust creates, Express reads and
+/// changes; destroy on each side; a malformed row is refused and left alone.
+#[test]
+fn sessions_are_shared_through_connect_pg_simple() {
+    let Some(url) = ready_with("DATABASE_URL") else {
+        return;
+    };
+    let pg = PgFixture::new(&url, "pg");
+    let app = App::start_with(&[
+        ("SESSION_STORE", "pg"),
+        ("DATABASE_URL", url.as_str()),
+        ("SESSION_PG_TABLE", pg.table.as_str()),
+        ("SESSION_MAX_AGE_MS", "3600000"),
+    ]);
+    let signer = signer();
+    let (rt, store) = (&pg.rt, &pg.store);
+
+    // Express → Rust.
+    let created = app.call(
+        "POST",
+        "/api/session",
+        None,
+        Some(&json!({"views": 1, "u": "ann"})),
+    );
+    assert_eq!(created.status, 200);
+    let cookie = created.cookie().unwrap();
+    let (sid, _) = signer
+        .open(&find_cookie(&cookie, DEFAULT_COOKIE_NAME).unwrap())
+        .unwrap();
+    let (mut record, text) = live(rt.block_on(store.load(&sid, now_ms())).unwrap());
+    assert_eq!(Value::Object(record.data().clone()), created.body);
+    assert_eq!(
+        record.to_json(),
+        text,
+        "the json column keeps Express's bytes"
+    );
+
+    // Rust → Express, and a stale Rust copy never overwrites an Express write.
+    record.data_mut().insert("views".into(), json!(2));
+    assert_eq!(
+        rt.block_on(store.save(&sid, &text, &record, now_ms()))
+            .unwrap(),
+        ExpressSaved::Saved
+    );
+    let read = app.call("GET", "/api/session", Some(&cookie), None);
+    assert_eq!(read.body, json!({"views": 2, "u": "ann"}));
+    let (_, stale_text) = live(rt.block_on(store.load(&sid, now_ms())).unwrap());
+    let changed = app.call(
+        "POST",
+        "/api/session",
+        Some(&cookie),
+        Some(&json!({"views": 3})),
+    );
+    assert_eq!(changed.status, 200);
+    assert_eq!(
+        rt.block_on(store.save(&sid, &stale_text, &record, now_ms()))
+            .unwrap(),
+        ExpressSaved::Changed
+    );
+    let (fresh, _) = live(rt.block_on(store.load(&sid, now_ms())).unwrap());
+    assert_eq!(fresh.data()["views"], 3);
+
+    // Express destroys: gone for Rust, and a late Rust save does not bring it back.
+    assert_eq!(
+        app.call("DELETE", "/api/session", Some(&cookie), None)
+            .status,
+        204
+    );
+    assert_eq!(
+        rt.block_on(store.load(&sid, now_ms())).unwrap(),
+        ExpressLoaded::Missing
+    );
+    assert_eq!(
+        rt.block_on(store.save(&sid, &stale_text, &record, now_ms()))
+            .unwrap(),
+        ExpressSaved::Gone
+    );
+
+    // Rust → Express: a session Rust creates is served by Express; Rust destroys it.
+    let sid = generate_sid();
+    let mut record = Record::new(CookieMeta::express_default(Some(3_600_000), now_ms()));
+    record.data_mut().insert("user".into(), json!("bob"));
+    assert!(rt.block_on(store.create(&sid, &record, now_ms())).unwrap());
+    assert!(!rt.block_on(store.create(&sid, &record, now_ms())).unwrap());
+    let cookie = format!("connect.sid={}", signer.cookie_value(&sid));
+    let read = app.call("GET", "/api/session", Some(&cookie), None);
+    assert_eq!(read.body, json!({"user": "bob"}));
+    let changed = app.call(
+        "POST",
+        "/api/session",
+        Some(&cookie),
+        Some(&json!({"n": 1})),
+    );
+    assert_eq!(changed.status, 200);
+    let (seen, _) = live(rt.block_on(store.load(&sid, now_ms())).unwrap());
+    assert_eq!(seen.data()["n"], 1);
+    rt.block_on(store.destroy(&sid)).unwrap();
+    assert_eq!(
+        app.call("GET", "/api/session", Some(&cookie), None).body,
+        json!({})
+    );
+
+    // A row another program wrote: Express answers 500, Rust refuses it and leaves it.
+    let bad_sid = generate_sid();
+    let sql = format!(
+        "INSERT INTO \"{}\" (sid, sess, expire) VALUES ($1, '{{\"views\":1}}', now() + interval '1 hour')",
+        pg.table
+    );
+    rt.block_on(
+        cookie_session::store::sqlx::query(&sql)
+            .bind(&bad_sid)
+            .execute(&pg.pool),
+    )
+    .unwrap();
+    let bad_cookie = format!("connect.sid={}", signer.cookie_value(&bad_sid));
+    assert_eq!(
+        app.call("GET", "/api/session", Some(&bad_cookie), None)
+            .status,
+        500
+    );
+    assert_eq!(
+        rt.block_on(store.load(&bad_sid, now_ms())).unwrap(),
+        ExpressLoaded::Refused(RecordError::MissingCookie)
+    );
 }
