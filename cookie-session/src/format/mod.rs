@@ -6,9 +6,13 @@
 //! | [`signed`] | readable payload + HMAC-SHA256 | yes | ≥ 32 bytes |
 //! | `jwt` (feature `jwt`) | a compact JWS (HS256), readable by other JWT services | yes | ≥ 32 bytes |
 //! | [`express`] | Express `cookie-session` 2.x: base64 JSON + keygrip `.sig` cookie | **no** | any non-empty |
+//!
+//! [`express_session`] holds the codecs of express-session's signed session id and store record
+//! (the session lives in a store, not in the cookie).
 
 pub mod encrypted;
 pub mod express;
+pub mod express_session;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod native;

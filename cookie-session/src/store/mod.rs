@@ -49,6 +49,18 @@ pub use memory::MemoryStore;
 mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod express_outcome;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub use self::express_outcome::{Loaded as ExpressLoaded, Saved as ExpressSaved};
+#[cfg(feature = "postgres")]
+mod express_pg;
+#[cfg(feature = "postgres")]
+pub use self::express_pg::ExpressPgStore;
+#[cfg(feature = "redis")]
+mod express_redis;
+#[cfg(feature = "redis")]
+pub use self::express_redis::ExpressRedisStore;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
