@@ -4,8 +4,8 @@ use std::io::{BufRead as _, IsTerminal as _};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use cookie_session::format::{Loaded, Rejection};
-use cookie_session::SessionConfig;
+use cookie_session::format::Loaded;
+use cookie_session::{Rejection, SessionConfig};
 use serde_json::{Map, Value};
 
 use crate::args::DecodeArgs;

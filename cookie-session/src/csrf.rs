@@ -45,7 +45,7 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
 
-use crate::Session;
+use crate::session::Session;
 
 /// The session key that holds the token.
 pub const CSRF_KEY: &str = "_csrf";
@@ -119,7 +119,7 @@ mod extract {
     use serde::de::DeserializeOwned;
 
     use super::{is_unsafe, CSRF_HEADER};
-    use crate::Session;
+    use crate::session::Session;
 
     /// Why a request was refused: its CSRF token is missing or wrong (`403 Forbidden`), or
     /// the session could not be loaded.

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 pub use crate::csrf::{CsrfForm, CsrfGuard, CsrfRejection};
 pub use crate::flash::Flash;
-use crate::{Session, SessionError};
+use crate::session::{Session, SessionError};
 
 /// The message of the rejection when no [`SessionLayer`](crate::SessionLayer) runs in front.
 const MISSING_LAYER: &str =

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Session, SessionError};
+use crate::session::{Session, SessionError};
 
 /// The session key that holds the pending messages.
 pub const FLASH_KEY: &str = "_flash";
@@ -156,7 +156,7 @@ mod extract {
     use serde::Serialize;
 
     use super::FlashMessage;
-    use crate::{Session, SessionError};
+    use crate::session::{Session, SessionError};
 
     /// The axum extractor for flash messages: the messages left by the previous request
     /// (taken out of the session when extracted), and a way to leave new ones.

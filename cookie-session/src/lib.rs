@@ -73,6 +73,7 @@ pub mod format;
 pub mod key;
 pub mod layer;
 mod metrics;
+mod rejection;
 mod session;
 pub mod store;
 mod time;
@@ -88,6 +89,7 @@ pub use config::{
 };
 pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};
-pub use metrics::{MetricsSnapshot, REJECTION_REASONS};
+pub use metrics::MetricsSnapshot;
+pub use rejection::Rejection;
 pub use session::{Session, SessionError};
 pub use time::{from_unix_secs, unix_secs, Clock, SystemClock, TimePolicy};

@@ -3,35 +3,18 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::format::Rejection;
-
-/// Every rejection reason, in the order of [`MetricsSnapshot::rejected`].
-pub const REJECTION_REASONS: [Rejection; 11] = [
-    Rejection::Missing,
-    Rejection::Malformed,
-    Rejection::UnknownKey,
-    Rejection::BadSignature,
-    Rejection::MissingSignature,
-    Rejection::BadPayload,
-    Rejection::Expired,
-    Rejection::IssuedInFuture,
-    Rejection::TooOld,
-    Rejection::Revoked,
-    Rejection::UnknownSession,
-];
+use crate::rejection::Rejection;
 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    rejected: [AtomicU64; REJECTION_REASONS.len()],
+    rejected: [AtomicU64; Rejection::COUNT],
     oversized: AtomicU64,
     store_errors: AtomicU64,
 }
 
 impl Metrics {
     pub(crate) fn rejected(&self, reason: Rejection) {
-        if let Some(i) = REJECTION_REASONS.iter().position(|r| *r == reason) {
-            self.rejected[i].fetch_add(1, Ordering::Relaxed);
-        }
+        self.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn oversized(&self) {
@@ -44,7 +27,7 @@ impl Metrics {
 
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
-            rejected: REJECTION_REASONS
+            rejected: Rejection::ALL
                 .iter()
                 .zip(&self.rejected)
                 .map(|(reason, count)| (*reason, count.load(Ordering::Relaxed)))
@@ -59,7 +42,7 @@ impl Metrics {
 /// A copy of a layer's counters, from [`SessionLayer::metrics`](crate::SessionLayer::metrics).
 ///
 /// ```
-/// # use cookie_session::{KeyRing, SessionConfig, format::Rejection};
+/// # use cookie_session::{KeyRing, Rejection, SessionConfig};
 /// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?).build()?;
 /// let _ = layer.decode(["session=forged"]);
 /// assert_eq!(layer.metrics().count(Rejection::Malformed), 1);

@@ -52,7 +52,8 @@ use serde_json::{Map, Value};
 use tower_layer::Layer as _;
 use tower_service::Service;
 
-use crate::{Session, SessionError, SessionLayer};
+use crate::layer::SessionLayer;
+use crate::session::{Session, SessionError};
 
 /// A cookie jar for one [`SessionLayer`], for tests. See the [module docs](self).
 #[derive(Debug, Clone)]

@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::format::{Rejection, Timestamps};
+use crate::format::Timestamps;
+use crate::rejection::Rejection;
 
 /// Where the session layer reads the time. Tests inject a fixed or stepping clock.
 pub trait Clock: Send + Sync + 'static {
@@ -62,7 +63,7 @@ pub fn from_unix_secs(secs: u64) -> SystemTime {
 ///
 /// ```
 /// use std::time::Duration;
-/// use cookie_session::{TimePolicy, format::{Rejection, Timestamps}};
+/// use cookie_session::{format::Timestamps, Rejection, TimePolicy};
 ///
 /// let policy = TimePolicy { clock_skew: Duration::from_secs(60), absolute_lifetime: None };
 /// let times = Timestamps { created_at: 1000, issued_at: 1000, expires_at: 2000 };

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cookie_session::format::{Codec, Format, Rejection};
-use cookie_session::{KeyRing, Session, SessionConfig, SessionLayer};
+use cookie_session::format::{Codec, Format};
+use cookie_session::{KeyRing, Rejection, Session, SessionConfig, SessionLayer};
 use serde_json::json;
 
 const OLD: &str = "checklist-old-key-0123456789abcdef0123456";

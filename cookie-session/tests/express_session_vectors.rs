@@ -7,8 +7,7 @@ use cookie_session::format::express_session::{
     find_cookie, is_live, pg_expire_unix_secs, redis_key, redis_ttl_secs, Record, RecordError,
     SidSigner, DEFAULT_COOKIE_NAME, DEFAULT_STORE_TTL_SECS,
 };
-use cookie_session::format::Rejection;
-use cookie_session::KeyRing;
+use cookie_session::{KeyRing, Rejection};
 use serde_json::Value;
 
 fn vectors() -> Value {

@@ -6,8 +6,7 @@ use cookie_session::format::express::{
     decode_value, encode_value, node_base64_decode, replace_lone_surrogates, stringify,
     stringify_map, unquote, ExpressCodec, SigAlgorithm,
 };
-use cookie_session::format::Rejection;
-use cookie_session::KeyRing;
+use cookie_session::{KeyRing, Rejection};
 use serde_json::{json, Map, Value};
 
 fn vectors() -> Value {

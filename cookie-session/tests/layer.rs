@@ -12,8 +12,10 @@ use axum::Router;
 use cookie_session::cookie::{Priority, SameSite};
 use cookie_session::extract::{SessionValue, Typed};
 use cookie_session::format::express::ExpressCodec;
-use cookie_session::format::{Format, Rejection, SigAlgorithm};
-use cookie_session::{ConfigError, KeyError, KeyRing, Session, SessionConfig, SessionError};
+use cookie_session::format::{Format, SigAlgorithm};
+use cookie_session::{
+    ConfigError, KeyError, KeyRing, Rejection, Session, SessionConfig, SessionError,
+};
 use http::{Request, Response, StatusCode};
 use tower::ServiceExt;
 

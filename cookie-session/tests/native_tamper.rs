@@ -16,8 +16,8 @@ use cookie_session::format::encrypted::EncryptedCodec;
 #[cfg(feature = "jwt")]
 use cookie_session::format::jwt::JwtCodec;
 use cookie_session::format::signed::SignedCodec;
-use cookie_session::format::{Opened, Rejection, Timestamps, MAX_INPUT_LEN};
-use cookie_session::{KeyError, KeyRing};
+use cookie_session::format::{Opened, Timestamps, MAX_INPUT_LEN};
+use cookie_session::{KeyError, KeyRing, Rejection};
 use proptest::prelude::*;
 
 const SECRET: &str = "secret-number-one-is-32-bytes-long!";

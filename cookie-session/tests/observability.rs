@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use cookie_session::format::{Format, Rejection, SigAlgorithm};
-use cookie_session::{KeyRing, SessionConfig};
+use cookie_session::format::{Format, SigAlgorithm};
+use cookie_session::{KeyRing, Rejection, SessionConfig};
 
 const KEY: &str = "observability-key-0123456789abcdef012345";
 

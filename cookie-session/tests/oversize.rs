@@ -5,10 +5,10 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
-use cookie_session::format::{
-    Codec, Format, Rejection, SigAlgorithm, Timestamps, MAX_DECOMPRESSED_LEN,
+use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps, MAX_DECOMPRESSED_LEN};
+use cookie_session::{
+    ConfigError, KeyRing, Rejection, Session, SessionConfig, SessionError, SessionLayer,
 };
-use cookie_session::{ConfigError, KeyRing, Session, SessionConfig, SessionError, SessionLayer};
 use http::{Request, Response, StatusCode};
 use tower::ServiceExt;
 

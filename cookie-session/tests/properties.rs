@@ -16,8 +16,8 @@ use std::convert::Infallible;
 
 use base64::Engine as _;
 use cookie_session::format::express::{filter_reserved, RESERVED_KEYS};
-use cookie_session::format::{Codec, Format, Rejection, SigAlgorithm, Timestamps, MAX_INPUT_LEN};
-use cookie_session::{from_unix_secs, KeyRing, Session, SessionConfig, SessionLayer};
+use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps, MAX_INPUT_LEN};
+use cookie_session::{from_unix_secs, KeyRing, Rejection, Session, SessionConfig, SessionLayer};
 use http::{HeaderValue, Request, Response, StatusCode};
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};

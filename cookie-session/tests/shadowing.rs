@@ -19,11 +19,11 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
-use cookie_session::format::{Format, Rejection, SigAlgorithm};
+use cookie_session::format::{Format, SigAlgorithm};
 use cookie_session::store::{
     BoxFuture, MemoryStore, Patch, Record, SessionId, SessionStore, StoreError, StoreKey, Update,
 };
-use cookie_session::{KeyRing, Session, SessionConfig, SessionLayer};
+use cookie_session::{KeyRing, Rejection, Session, SessionConfig, SessionLayer};
 use http::{Request, Response};
 use serde_json::{json, Value};
 use tower::ServiceExt;

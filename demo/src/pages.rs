@@ -10,8 +10,8 @@ use base64::Engine as _;
 use cookie_session::cookie::{cookie_values, utf8_pairs};
 use cookie_session::csrf::CSRF_FIELD;
 use cookie_session::flash::FlashMessage;
-use cookie_session::format::{Format, Rejection};
-use cookie_session::Session;
+use cookie_session::format::Format;
+use cookie_session::{Rejection, Session};
 use serde::Deserialize;
 
 use crate::html::{escape_html, fmt_utc, hex_dump, page, printable};

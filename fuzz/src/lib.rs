@@ -31,9 +31,9 @@ use cookie_session::format::express::{
 };
 use cookie_session::format::jwt::JwtCodec;
 use cookie_session::format::signed::SignedCodec;
-use cookie_session::format::{Format, Loaded, Opened, Rejection, SigAlgorithm, Timestamps};
+use cookie_session::format::{Format, Loaded, Opened, SigAlgorithm, Timestamps};
 use cookie_session::store::SessionId;
-use cookie_session::{from_unix_secs, KeyRing, SessionConfig, SessionLayer};
+use cookie_session::{from_unix_secs, KeyRing, Rejection, SessionConfig, SessionLayer};
 use serde_json::{Map, Value};
 
 use oracle::{Authentic, Keygrip};

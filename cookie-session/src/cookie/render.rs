@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn express_order_and_case_match_cookies_0_9_1() {
-        // [vec:all_attributes_order] and docs/EXPRESS-COMPATIBILITY.md §4.
+        // docs/EXPRESS-COMPATIBILITY.md §4; `[vec:partitioned_priority]` has the same order.
         let header = render_set_cookie(
             HeaderStyle::Express,
             "session",

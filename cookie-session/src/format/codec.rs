@@ -9,9 +9,10 @@ use super::express::{self, ExpressCodec, SigAlgorithm};
 #[cfg(feature = "jwt")]
 use super::jwt::JwtCodec;
 use super::signed::SignedCodec;
-use super::{Rejection, Timestamps};
+use super::Timestamps;
 use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
-use crate::{KeyError, KeyRing};
+use crate::key::{KeyError, KeyRing};
+use crate::rejection::Rejection;
 
 /// Which cookie format a session layer reads and writes.
 ///

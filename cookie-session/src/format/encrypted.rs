@@ -43,8 +43,9 @@ use rand::RngCore;
 
 use super::native::{self, NativeKey, FORMAT_ENCRYPTED_V1, HEADER_LEN, TIMES_LEN};
 use super::xchacha::{XChaChaKey, NONCE_LEN, TAG_LEN};
-use super::{Opened, Rejection, Timestamps};
+use super::{Opened, Timestamps};
 use crate::key::{KeyError, KeyRing, KEY_ID_LEN};
+use crate::rejection::Rejection;
 
 /// HKDF label of the cipher subkey, and the first part of the AAD.
 const LABEL: &str = "cookie-session/v1/encrypted";
@@ -175,7 +176,7 @@ impl EncryptedCodec {
     ///
     /// ```
     /// use cookie_session::format::encrypted::EncryptedCodec;
-    /// use cookie_session::format::{Rejection, Timestamps};
+    /// use cookie_session::{format::Timestamps, Rejection};
     /// use cookie_session::KeyRing;
     ///
     /// let codec = EncryptedCodec::new(&KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?)?;

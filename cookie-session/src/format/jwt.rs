@@ -89,8 +89,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::native::{self, B64};
-use super::{Opened, Rejection, Timestamps, MAX_INPUT_LEN};
+use super::{Opened, Timestamps, MAX_INPUT_LEN};
 use crate::key::{key_ids, KeyError, KeyRing};
+use crate::rejection::Rejection;
 
 /// Length of the HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
@@ -120,7 +121,7 @@ struct JwtKey {
 ///
 /// ```
 /// use cookie_session::format::jwt::JwtCodec;
-/// use cookie_session::format::{Rejection, Timestamps};
+/// use cookie_session::{format::Timestamps, Rejection};
 /// use cookie_session::KeyRing;
 ///
 /// let ring = KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?;
@@ -279,7 +280,7 @@ impl JwtCodec {
     ///
     /// ```
     /// use cookie_session::format::jwt::JwtCodec;
-    /// use cookie_session::format::{Rejection, Timestamps};
+    /// use cookie_session::{format::Timestamps, Rejection};
     /// use cookie_session::KeyRing;
     ///
     /// let codec = JwtCodec::new(&KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?)?;

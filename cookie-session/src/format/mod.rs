@@ -45,61 +45,9 @@ pub struct Opened {
     pub json: Vec<u8>,
 }
 
-/// Why a cookie was not accepted. Every rejection means the same thing to the request: a fresh
-/// empty session. The reason exists for logs, metrics and the `decode` command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// No cookie of that name (or an empty one).
-    Missing,
-    /// Not decodable at all: bad base64, too short, wrong version or format byte, too large.
-    Malformed,
-    /// The key id names no key of the ring (removed after a rotation, or never ours).
-    UnknownKey,
-    /// The MAC, AEAD tag or keygrip signature does not verify: tampered, truncated, sealed for
-    /// another cookie name, or sealed by a key that is not in the ring.
-    BadSignature,
-    /// The signature cookie (`<name>.sig`) of the Express format is absent or empty.
-    MissingSignature,
-    /// The payload authenticated but is not a JSON object.
-    BadPayload,
-    /// The authenticated expiry has passed.
-    Expired,
-    /// The authenticated issued-at lies in the future beyond the allowed clock skew.
-    IssuedInFuture,
-    /// The session is older than the configured absolute lifetime.
-    TooOld,
-    /// The session was revoked (created before the user's revocation time).
-    Revoked,
-    /// Store mode: the cookie names a session the store does not hold (expired, destroyed,
-    /// revoked). A new session starts, under a new id.
-    UnknownSession,
-}
-
-impl Rejection {
-    /// A short stable name for logs and the `decode` command (`"expired"`, `"bad_signature"`…).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rejection::Missing => "missing",
-            Rejection::Malformed => "malformed",
-            Rejection::UnknownKey => "unknown_key",
-            Rejection::BadSignature => "bad_signature",
-            Rejection::MissingSignature => "missing_signature",
-            Rejection::BadPayload => "bad_payload",
-            Rejection::Expired => "expired",
-            Rejection::IssuedInFuture => "issued_in_future",
-            Rejection::TooOld => "too_old",
-            Rejection::Revoked => "revoked",
-            Rejection::UnknownSession => "unknown_session",
-        }
-    }
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+// Only for the crate's own `crate::format::Rejection` imports in `session/`; the public path is
+// `cookie_session::Rejection` (src/rejection.rs).
+pub(crate) use crate::rejection::Rejection;
 
 /// The largest cookie value a decoder looks at, in bytes: eight chunks of a split session
 /// ([`MAX_CHUNKS`] cookies of at most 4096 bytes). Anything larger did not come from us and is

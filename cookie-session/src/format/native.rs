@@ -19,8 +19,9 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 
-use super::{Rejection, Timestamps, MAX_INPUT_LEN};
+use super::{Timestamps, MAX_INPUT_LEN};
 use crate::key::{derive_subkey, key_ids, KeyError, KeyRing, KEY_ID_LEN};
+use crate::rejection::Rejection;
 
 /// Format byte of the `encrypted` format, version 1.
 pub(crate) const FORMAT_ENCRYPTED_V1: u8 = 0xE1;

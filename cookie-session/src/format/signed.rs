@@ -35,8 +35,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::native::{self, NativeKey, FORMAT_SIGNED_V1, HEADER_LEN, TIMES_LEN};
-use super::{Opened, Rejection, Timestamps, MAX_INPUT_LEN};
+use super::{Opened, Timestamps, MAX_INPUT_LEN};
 use crate::key::{KeyError, KeyRing, KEY_ID_LEN};
+use crate::rejection::Rejection;
 
 /// HKDF label of the MAC subkey.
 const LABEL: &str = "cookie-session/v1/signed";
@@ -158,7 +159,7 @@ impl SignedCodec {
     ///
     /// ```
     /// use cookie_session::format::signed::SignedCodec;
-    /// use cookie_session::format::{Rejection, Timestamps};
+    /// use cookie_session::{format::Timestamps, Rejection};
     /// use cookie_session::KeyRing;
     ///
     /// let codec = SignedCodec::new(&KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?)?;

@@ -6,8 +6,8 @@ use http::header::{SET_COOKIE, VARY};
 use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
+use crate::session::SessionError;
 use crate::session::{Finish, Outcome, Session};
-use crate::SessionError;
 
 pin_project! {
     /// The response future of [`SessionService`](super::SessionService): when the inner

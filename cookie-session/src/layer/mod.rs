@@ -32,11 +32,12 @@ pub use service::SessionService;
 use serde_json::{Map, Value};
 
 use crate::cookie::MAX_COOKIE_LIFETIME;
-use crate::format::{Loaded, Rejection};
-use crate::session::{Backend, CookieHeaders, Finish, Outcome, Shared};
+use crate::format::Loaded;
+use crate::metrics::MetricsSnapshot;
+use crate::rejection::Rejection;
+use crate::session::{Backend, CookieHeaders, Finish, Outcome, Session, SessionError, Shared};
 use crate::store::StoreError;
 use crate::time::unix_secs;
-use crate::{MetricsSnapshot, Session, SessionError};
 
 /// Adds cookie sessions to a service. Built by [`SessionConfig::build`](crate::SessionConfig::build),
 /// so its configuration is already checked. Cheap to clone.
@@ -59,7 +60,7 @@ impl SessionLayer {
     /// check (signature, key, name, expiry). For tools and tests; the `decode` command uses it.
     ///
     /// ```
-    /// # use cookie_session::{KeyRing, SessionConfig, format::Rejection};
+    /// # use cookie_session::{KeyRing, Rejection, SessionConfig};
     /// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?).build()?;
     /// assert_eq!(layer.decode(["session=forged"]).unwrap_err(), Rejection::Malformed);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -14,7 +14,6 @@
 
 use super::Shared;
 use crate::format::{Loaded, Rejection};
-use crate::metrics::REJECTION_REASONS;
 use crate::time::unix_secs;
 
 /// The most authentic cookies of the name one request makes the server examine. Each costs an
@@ -23,6 +22,9 @@ use crate::time::unix_secs;
 /// client stuffing the header with old authentic cookies can cost. Forged values cost no
 /// round trip and are not counted: they are bounded by the header size alone.
 pub(crate) const MAX_CANDIDATES: usize = 4;
+
+// `Opening::noted` holds one bit per reason.
+const _: () = assert!(Rejection::COUNT <= u32::BITS as usize);
 
 /// The cookies of a request's session name, checked one by one. Refusals are reported
 /// (metrics, `tracing`) as they happen, whether or not a later cookie serves, once per reason
@@ -37,7 +39,7 @@ pub(crate) struct Opening<'s, I, V> {
     /// Authentic cookies examined so far.
     authentic: usize,
     /// The reasons already reported for this request, one bit per
-    /// [`REJECTION_REASONS`](crate::metrics::REJECTION_REASONS) entry.
+    /// [`Rejection::ALL`] entry.
     noted: u32,
     /// Whether the split session (`name.0`, `name.1`, …) is still to be tried.
     chunks_pending: bool,
@@ -118,10 +120,7 @@ where
         if self.first == Rejection::Missing {
             self.first = reason;
         }
-        let bit = REJECTION_REASONS
-            .iter()
-            .position(|r| *r == reason)
-            .map_or(0, |i| 1u32 << i);
+        let bit = 1u32 << reason.index();
         if self.noted & bit == 0 {
             self.noted |= bit;
             self.shared.note_rejection(reason);

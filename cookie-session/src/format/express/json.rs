@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
-/// `JSON.stringify(value)`, byte for byte (docs/EXPRESS-COMPATIBILITY.md §1.2, [vec:json_key_order, json_escaping,
-/// json_numbers]).
+/// `JSON.stringify(value)`, byte for byte (docs/EXPRESS-COMPATIBILITY.md §1.2, `[vec:json_escaping]`,
+/// tests `key_order_hoists_indices_at_every_level` and `numbers_like_js` below).
 ///
 /// - compact, no whitespace;
 /// - at every object level, keys that are canonical array indices (`"0"`…`"4294967294"`) come
@@ -77,7 +77,7 @@ fn write_number(out: &mut String, n: &Number) {
     // Everything else is what JS holds: the nearest f64 (`as` rounds to nearest, ties to even,
     // as JS's number parser does), printed by JS's algorithm.
     match n.as_f64() {
-        // JS prints both zeros as "0" ([vec:json_numbers]); `-0.0 == 0.0`.
+        // JS prints both zeros as "0" (`numbers_like_js` below); `-0.0 == 0.0`.
         Some(f) if f.is_finite() && f == 0.0 => out.push('0'),
         Some(f) if f.is_finite() => out.push_str(ryu_js::Buffer::new().format_finite(f)),
         // NaN and ±Infinity become null in JSON.stringify; serde_json cannot hold them, but
@@ -133,7 +133,8 @@ fn write_object(out: &mut String, map: &Map<String, Value>) {
     };
     if map.keys().any(|k| array_index(k).is_some()) {
         // JS's OrdinaryOwnPropertyKeys: array indices ascending, then the rest in insertion
-        // order ([vec:json_key_order]). Keys are unique, so an unstable sort is exact.
+        // order (`key_order_hoists_indices_at_every_level` below). Keys are unique, so an
+        // unstable sort is exact.
         let mut indexed: Vec<(u32, &String, &Value)> = map
             .iter()
             .filter_map(|(k, v)| array_index(k).map(|n| (n, k, v)))

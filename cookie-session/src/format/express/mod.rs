@@ -50,8 +50,9 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use super::{Rejection, MAX_INPUT_LEN};
-use crate::KeyRing;
+use super::MAX_INPUT_LEN;
+use crate::key::KeyRing;
+use crate::rejection::Rejection;
 
 // Test and fuzz helpers: public (and hidden) only with the `__internals` feature, which the
 // fuzz targets and the Express test suites enable; not part of the API.
@@ -277,7 +278,8 @@ impl ExpressCodec {
     /// compared in constant time.
     ///
     /// The comparison is on the *string*, as tsscmp does: a padded or standard-alphabet
-    /// signature is refused (`[vec:sig_with_padding_rejected, sig_std_alphabet_rejected]`).
+    /// signature is refused (`[vec:sig_with_padding_rejected]`, and tests/express_vectors.rs
+    /// `spec_sig_and_quote_cases` for the standard alphabet).
     ///
     /// ```
     /// # use cookie_session::{KeyRing, format::express::{ExpressCodec, SigAlgorithm}};
@@ -324,7 +326,7 @@ impl ExpressCodec {
     /// (`BadSignature` → clear `.sig`; `Ok` with index > 0 → re-sign).
     ///
     /// ```
-    /// # use cookie_session::{KeyRing, format::{Rejection, express::{ExpressCodec, SigAlgorithm}}};
+    /// # use cookie_session::{KeyRing, Rejection, format::express::{ExpressCodec, SigAlgorithm}};
     /// let codec = ExpressCodec::new(&KeyRing::new(["key-new", "key-old"])?, SigAlgorithm::Sha1);
     /// // Signed with the old key: loads, and says so.
     /// let (index, session) =
@@ -377,7 +379,7 @@ impl ExpressCodec {
 
 internal! {
 /// Strip one pair of quotes the way cookies 0.9.1 does (value starting with `"` →
-/// `slice(1,-1)`, even if it does not end with a quote) `[vec:quoted_cookie_value]`.
+/// `slice(1,-1)`, even if it does not end with a quote; test `quoted_value_and_sig_are_unquoted`).
 fn unquote(value: &str) -> &str {
     match value.strip_prefix('"') {
         Some(rest) => {
@@ -417,7 +419,7 @@ internal! {
 /// - non-object JSON (§1.2): numbers, booleans and `null` → an empty map; strings and arrays →
 ///   index keys `"0"`, `"1"`… as `for…in` gives them (a string per UTF-16 unit: a lone
 ///   surrogate half becomes U+FFFD);
-/// - reserved keys are dropped ([`RESERVED_KEYS`], `[vec:reserved_keys_skipped]`).
+/// - reserved keys are dropped ([`RESERVED_KEYS`], test `reserved_keys_dropped_on_load`).
 ///
 /// Known differences from JS, all on input Express never writes: numbers beyond the f64
 /// range (`1e400`, JS `Infinity`) and nesting deeper than serde_json's 128 levels are refused

@@ -17,8 +17,9 @@ use rand::RngCore as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::format::{Rejection, MAX_INPUT_LEN};
-use crate::KeyRing;
+use crate::format::MAX_INPUT_LEN;
+use crate::key::KeyRing;
+use crate::rejection::Rejection;
 
 /// The length of a signature: base64 without padding of a SHA-256 digest.
 pub const SIGNATURE_LEN: usize = 43;
