@@ -355,12 +355,12 @@ fn spec_sig_and_quote_cases() {
         codec.open("session", value, Some("WcRy3bp0__-yp0ragQZ1Tz8zjtg=")),
         Err(Rejection::BadSignature)
     );
-    // [vec:sig_std_alphabet_rejected]: the same sig in the standard alphabet.
+    // (Express behaviour `sig_std_alphabet_rejected`, docs/EXPRESS-COMPATIBILITY.md; not a recorded vector): the same sig in the standard alphabet.
     assert_eq!(
         codec.open("session", value, Some("WcRy3bp0//+yp0ragQZ1Tz8zjtg")),
         Err(Rejection::BadSignature)
     );
-    // [vec:trailing_space_in_cookie_value]: the value is not trimmed.
+    // (Express behaviour `trailing_space_in_cookie_value`, docs/EXPRESS-COMPATIBILITY.md; not a recorded vector): the value is not trimmed.
     let header = "session=eyJ2aWV3cyI6MX0= ; session.sig=WcRy3bp0__-yp0ragQZ1Tz8zjtg";
     assert_eq!(
         codec.open(
@@ -370,7 +370,7 @@ fn spec_sig_and_quote_cases() {
         ),
         Err(Rejection::BadSignature)
     );
-    // [vec:quoted_cookie_value]: quotes are stripped from both, the sig covers the unquoted value.
+    // (Express behaviour `quoted_cookie_value`, docs/EXPRESS-COMPATIBILITY.md; not a recorded vector): quotes are stripped from both, the sig covers the unquoted value.
     let header = "session=\"eyJ2aWV3cyI6MX0=\"; session.sig=\"WcRy3bp0__-yp0ragQZ1Tz8zjtg\"";
     assert!(codec
         .open(
@@ -379,7 +379,7 @@ fn spec_sig_and_quote_cases() {
             cookie_get(header, "session.sig")
         )
         .is_ok());
-    // [vec:duplicate_cookie_first_wins]
+    // (Express behaviour `duplicate_cookie_first_wins`, docs/EXPRESS-COMPATIBILITY.md; not a recorded vector)
     let header = "session=eyJ2aWV3cyI6MX0=; session=e30=; session.sig=WcRy3bp0__-yp0ragQZ1Tz8zjtg";
     let (_, map) = codec
         .open(
@@ -408,7 +408,7 @@ fn spec_sig_and_quote_cases() {
         ab.open("session", v, Some("foobar")),
         Err(Rejection::BadSignature)
     );
-    // [vec:non_canonical_encoding_read_only]: a valid but non-canonical cookie loads, and its
+    // (Express behaviour `non_canonical_encoding_read_only`, docs/EXPRESS-COMPATIBILITY.md; not a recorded vector): a valid but non-canonical cookie loads, and its
     // re-encoding differs (so the session layer sees it as changed).
     let non_canonical = "eyJ2aWV3cyI6MX0"; // no padding
     let sig = codec.sign_cookie("session", non_canonical);
@@ -420,7 +420,7 @@ fn spec_sig_and_quote_cases() {
 
 #[test]
 fn stringify_cases() {
-    // Key order [vec:json_key_order].
+    // Key order (Express behaviour `json_key_order`, docs/EXPRESS-COMPATIBILITY.md; not a recorded vector).
     let v: Value = serde_json::from_str(r#"{"b":1,"a":2,"10":3,"2":4,"-1":5,"01":6}"#).unwrap();
     assert_eq!(stringify(&v), r#"{"2":4,"10":3,"b":1,"a":2,"-1":5,"01":6}"#);
     // Escaping [vec:json_escaping], every C0 control.
@@ -442,7 +442,7 @@ fn stringify_cases() {
         stringify(&json!("\"\\/\u{7f}\u{2028}\u{2029}<>&'")),
         "\"\\\"\\\\/\u{7f}\u{2028}\u{2029}<>&'\""
     );
-    // Numbers [vec:json_numbers].
+    // Numbers (Express behaviour `json_numbers`, docs/EXPRESS-COMPATIBILITY.md; not a recorded vector).
     let n: Value = serde_json::from_str(
         "[1e21, 1.5e-7, -0, -0.0, 100.0, 9007199254740993, 0.30000000000000004, 1e300, 5e-324]",
     )
