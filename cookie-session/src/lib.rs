@@ -61,7 +61,8 @@ mod time;
 pub mod extract;
 
 pub use config::{
-    ConfigError, SessionConfig, DEFAULT_COOKIE_NAME, DEFAULT_MAX_COOKIE_SIZE, DEFAULT_TTL,
+    ConfigError, SessionConfig, DEFAULT_COOKIE_NAME, DEFAULT_MAX_COOKIE_SIZE,
+    DEFAULT_MAX_SESSION_SIZE, DEFAULT_TTL,
 };
 pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};

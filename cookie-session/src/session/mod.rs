@@ -13,6 +13,7 @@
 //! | loaded and changed, including emptied | written |
 //! | destroyed | a removal cookie with the same name, path, domain, secure and partitioned |
 
+mod limit;
 mod persist;
 mod state;
 mod write;
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) rolling: bool,
     pub(crate) trust_proxy: bool,
     pub(crate) max_cookie_size: usize,
+    /// The largest session a store is asked to keep (its JSON text, in bytes).
+    pub(crate) max_session_size: usize,
     pub(crate) clock: SharedClock,
     pub(crate) backend: Backend,
     /// The session key naming the user, for revocation.
@@ -70,6 +73,16 @@ pub enum SessionError {
         /// The cookie's name.
         name: String,
         /// The size of its `name=value`.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The session is too large to store: its JSON text is longer than
+    /// [`SessionConfig::max_session_size`](crate::SessionConfig::max_session_size). Nothing
+    /// was written: the stored record and the browser's cookie are the previous ones.
+    #[error("session data would be {size} bytes stored, above the {limit}-byte limit; nothing was written")]
+    SessionTooLarge {
+        /// The length of the session's JSON text.
         size: usize,
         /// The configured limit.
         limit: usize,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::state::{Current, Origin, RecordMeta};
 use super::write::Writer;
-use super::{finish_cookie, utf8_headers, Outcome, SessionError, Shared};
+use super::{finish_cookie, limit, utf8_headers, Outcome, SessionError, Shared};
 use crate::cookie::{CookieAttributes, MAX_COOKIE_LIFETIME};
 use crate::format::{Rejection, Timestamps};
 use crate::store::{OutagePolicy, Record, SessionId, SessionStore, StoreError, Update};
@@ -176,6 +176,10 @@ async fn finish_store(
 ) -> Outcome {
     let store = &backend.store;
     let now = writer.now_secs();
+    // Before anything is deleted: a session too large to store leaves every record as it is.
+    if let Err(error) = check_size(shared, &current) {
+        return failed(error);
+    }
     for key in &current.doomed {
         if let Err(error) = store.delete(key).await {
             return store_failed(shared, error);
@@ -239,6 +243,10 @@ async fn finish_store(
                     Ok(Update::Conflict(now_stored)) => {
                         version = now_stored.version;
                         data = current.changes.apply(&now_stored.data, &current.data);
+                        // Our changes on top of another writer's may not fit.
+                        if let Err(error) = limit::check(shared, &data) {
+                            return failed(error);
+                        }
                     }
                     Err(error) => return store_failed(shared, error),
                 }
@@ -249,6 +257,23 @@ async fn finish_store(
             )
         }
         Origin::Cookie { record: None, .. } => Outcome::touched(),
+    }
+}
+
+/// The size check of a session that will write its data to a record: a new, populated one,
+/// or a loaded one with changes (an unchanged one is only touched, never rewritten).
+fn check_size(shared: &Shared, current: &Current) -> Result<(), SessionError> {
+    let writes = match &current.origin {
+        Origin::New => !current.data.is_empty(),
+        Origin::Cookie {
+            record: Some(_), ..
+        } => !current.changes.is_empty(),
+        Origin::Cookie { record: None, .. } | Origin::Destroyed => false,
+    };
+    if writes {
+        limit::check(shared, &current.data)
+    } else {
+        Ok(())
     }
 }
 
