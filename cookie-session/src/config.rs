@@ -287,9 +287,11 @@ impl SessionConfig {
     /// Checked whenever the layer would write a record: a larger session answers 500 with
     /// [`SessionError::SessionTooLarge`](crate::SessionError::SessionTooLarge) in the response
     /// extensions, and nothing is written — the stored record and the browser's cookie stay
-    /// as they were. A record already larger (stored under a higher limit) is still read, and
-    /// kept as it is until a change brings it within the limit; touching and destroying it
-    /// work. Cookie mode is bounded by [`max_cookie_size`](Self::max_cookie_size) instead.
+    /// as they were (a `regenerate` is refused before the old record is deleted). A record
+    /// already larger (stored under a higher limit) is still read, and kept as it is until a
+    /// change brings it within the limit (a change that leaves it too large, `regenerate`
+    /// included, is refused); reading, touching and destroying it work. Cookie mode
+    /// is bounded by [`max_cookie_size`](Self::max_cookie_size) instead.
     ///
     /// ```
     /// use cookie_session::{KeyRing, SessionConfig, store::MemoryStore};

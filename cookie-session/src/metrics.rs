@@ -69,7 +69,8 @@ impl Metrics {
 pub struct MetricsSnapshot {
     /// Refused cookies by reason (a request without a cookie is not a rejection).
     pub rejected: Vec<(Rejection, u64)>,
-    /// Responses that failed because the session cookie was too large.
+    /// Responses that failed because the session cookie, or the session to store, was too
+    /// large.
     pub oversized: u64,
     /// Requests that failed (or went anonymous) because the store failed.
     pub store_errors: u64,

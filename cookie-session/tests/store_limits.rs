@@ -312,3 +312,41 @@ async fn a_flood_of_new_sessions_stays_within_the_memory_budget() {
         assert_eq!(data(&app, cookie).await, expected, "session {i}");
     }
 }
+
+/// Collects what the `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_refused_session_is_logged_with_its_size_and_never_its_data() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded: the layer's events happen on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = app(layer(Arc::new(MemoryStore::new()), 1_000));
+    let secret = "secret-session-value-".repeat(60);
+    let res = merge(&app, "", json!({ "p": secret })).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("ERROR"), "{logs}");
+    assert!(logs.contains("session not sent"), "{logs}");
+    assert!(
+        logs.contains("1268 bytes stored, above the 1000-byte limit"),
+        "{logs}"
+    );
+    assert!(!logs.contains("secret-session-value"), "{logs}");
+}

@@ -150,6 +150,12 @@ impl Scripts {
 /// only, so a record, an index or a revocation can live on any node. (A prefix that itself
 /// holds `{…}` puts every key in one slot.)
 ///
+/// A user goes into its key names as it is: Redis keys are binary-safe (NUL, braces and any
+/// unicode work) and may be far longer than any session the layer stores
+/// ([`SessionConfig::max_session_size`](crate::SessionConfig::max_session_size)), so every
+/// user is indexed and revoked (`tests/store_users.rs`). A user holding `{…}` only moves its
+/// own keys to another slot.
+///
 /// A record is `{"version":…,"created_at":…,"expires_at":…,"user":…,"data":{…}}`, always in
 /// that order, so the Lua scripts read the version and expiry with an anchored pattern and
 /// rewrite the expiry in place: they never decode and re-encode the data (Lua's JSON would

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS cookie_session_revocations (
 ///
 /// Times past `i64::MAX` seconds are stored as `i64::MAX` (and read back as it).
 ///
+/// Every value JSON allows is stored as it is: the data is JSON text, and SQLite's `TEXT`
+/// holds any string (NUL included, bound with its length) with no limit on an index entry,
+/// so users of any content or length are stored, found and revoked (`tests/store_users.rs`).
+///
 /// # Promises and costs
 ///
 /// Every method is one SQL statement, except [`cleanup`](SessionStore::cleanup) (two: sessions,
