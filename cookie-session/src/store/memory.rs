@@ -12,11 +12,6 @@ use super::{BoxFuture, Record, SessionStore, StoreError, StoreKey, Update};
 /// The default bound on how many sessions a [`MemoryStore`] keeps.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
-/// The default bound on how many bytes a [`MemoryStore`]'s sessions take: 64 MiB, a thousand
-/// sessions at the layer's default size limit
-/// ([`DEFAULT_MAX_SESSION_SIZE`](crate::DEFAULT_MAX_SESSION_SIZE)), far more of usual size.
-pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
-
 /// What a record costs beyond its text: the entry, its two index slots and a share of the
 /// maps' nodes. An estimate (the exact figure depends on the allocator and how full the maps
 /// are), erring high.
@@ -24,10 +19,10 @@ const ENTRY_OVERHEAD: usize =
     2 * size_of::<StoreKey>() + size_of::<Entry>() + 4 * size_of::<u64>() + 64;
 
 /// Sessions in memory, bounded twice: by count ([`with_capacity`](Self::with_capacity),
-/// default [`DEFAULT_CAPACITY`]) and by bytes ([`with_budget`](Self::with_budget), default
-/// [`DEFAULT_BUDGET`]). To make room, expired records go first, then the least recently used
-/// (loaded, written or touched), so a flood of new sessions cannot exhaust memory; the store
-/// never holds more than its budget.
+/// default `DEFAULT_CAPACITY`, 100 000) and by bytes ([`with_budget`](Self::with_budget),
+/// default [`DEFAULT_BUDGET`](Self::DEFAULT_BUDGET), 64 MiB). To make room, expired records
+/// go first, then the least recently used (loaded, written or touched), so a flood of new
+/// sessions cannot exhaust memory; the store never holds more than its budget.
 ///
 /// A record is held as its JSON text, and counted as that text, its key and user, and a fixed
 /// overhead per record ([`bytes`](Self::bytes)). A record larger than the whole budget is
@@ -127,17 +122,23 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
+    /// The default bound on how many bytes its sessions take: 64 MiB, a thousand sessions at
+    /// the layer's default size limit
+    /// ([`DEFAULT_MAX_SESSION_SIZE`](crate::DEFAULT_MAX_SESSION_SIZE)), far more of usual size.
+    pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
+
     /// A store holding at most `DEFAULT_CAPACITY` (100 000) sessions in at most
-    /// [`DEFAULT_BUDGET`] (64 MiB).
+    /// [`DEFAULT_BUDGET`](Self::DEFAULT_BUDGET) (64 MiB).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A store holding at most `capacity` sessions (at least 1), within [`DEFAULT_BUDGET`].
+    /// A store holding at most `capacity` sessions (at least 1), within
+    /// [`DEFAULT_BUDGET`](Self::DEFAULT_BUDGET).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            budget: DEFAULT_BUDGET,
+            budget: Self::DEFAULT_BUDGET,
             state: Mutex::new(State::default()),
         }
     }
