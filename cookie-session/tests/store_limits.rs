@@ -350,3 +350,55 @@ async fn a_refused_session_is_logged_with_its_size_and_never_its_data() {
     );
     assert!(!logs.contains("secret-session-value"), "{logs}");
 }
+
+/// A request whose own change fits, but not on top of what a concurrent request wrote in the
+/// meantime: refused, and the record is the other request's.
+#[tokio::test]
+async fn a_merge_with_a_concurrent_write_is_checked_too() {
+    use tokio::sync::Notify;
+    const LIMIT: usize = 1_000;
+    for backend in backends::all().await {
+        let name = backend.name;
+        let store = backend.store.clone();
+        let layer = layer(store.clone(), LIMIT);
+        let (loaded, go) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (l, g) = (loaded.clone(), go.clone());
+        let slow = Router::new()
+            .route(
+                "/slow-merge",
+                post(
+                    move |s: Session, Json(body): Json<Map<String, Value>>| async move {
+                        for (k, v) in body {
+                            s.insert_value(k, v);
+                        }
+                        l.notify_one();
+                        g.notified().await;
+                    },
+                ),
+            )
+            .layer(layer.clone());
+        let app = app(layer.clone());
+
+        let cookie = jar(&merge(&app, "", sized("a", 400)).await);
+        let v = version(&store, &layer, &cookie, now()).await;
+        let request = {
+            let (slow, cookie) = (slow.clone(), cookie.clone());
+            tokio::spawn(async move {
+                send(&slow, "POST", "/slow-merge", &cookie, sized("c", 400)).await
+            })
+        };
+        loaded.notified().await;
+        let res = merge(&app, &cookie, sized("b", 400)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{name}");
+        go.notify_one();
+        let res = request.await.unwrap();
+        assert_refused(&res, 1_198, LIMIT, name);
+        let both = json!({"a": sized("a", 400)["a"], "b": sized("b", 400)["b"]});
+        assert_eq!(data(&app, &cookie).await, both, "{name}");
+        assert_eq!(
+            version(&store, &layer, &cookie, now()).await,
+            v + 1,
+            "{name}"
+        );
+    }
+}
