@@ -402,3 +402,53 @@ async fn a_merge_with_a_concurrent_write_is_checked_too() {
         );
     }
 }
+
+/// A client's JSON, stored one level down by the application, can nest deeper than a store
+/// reads back: such a session is refused when written (500), instead of being written and
+/// then failing every load (a 503 until it expires).
+#[tokio::test]
+async fn a_session_too_deep_to_read_back_is_never_written() {
+    fn arrays(depth: usize) -> Value {
+        let mut value = json!(1);
+        for _ in 0..depth {
+            value = json!([value]);
+        }
+        json!({ "x": value })
+    }
+    for backend in backends::all().await {
+        let name = backend.name;
+        let layer = layer(backend.store.clone(), DEFAULT_MAX_SESSION_SIZE);
+        let profile = Router::new()
+            .route(
+                "/profile",
+                post(|s: Session, Json(body): Json<Value>| async move {
+                    s.insert_value("profile", body);
+                }),
+            )
+            .layer(layer.clone());
+        let app = app(layer);
+        let cookie = jar(&merge(&app, "", json!({"a": 1})).await);
+
+        // 127 levels: read back by serde_json, but not inside the Redis store's record.
+        let res = send(&profile, "POST", "/profile", &cookie, arrays(125)).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{name}");
+        assert!(
+            matches!(
+                res.extensions().get::<SessionError>(),
+                Some(SessionError::Serialize(_))
+            ),
+            "{name}: {:?}",
+            res.extensions().get::<SessionError>()
+        );
+        assert_eq!(data(&app, &cookie).await, json!({"a": 1}), "{name}");
+
+        // One level less is stored and read back by every store.
+        let res = send(&profile, "POST", "/profile", &cookie, arrays(124)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{name}");
+        assert_eq!(
+            data(&app, &cookie).await,
+            json!({"a": 1, "profile": arrays(124)}),
+            "{name}"
+        );
+    }
+}

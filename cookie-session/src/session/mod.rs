@@ -63,7 +63,9 @@ pub(crate) struct Shared {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// A value could not be turned into JSON (e.g. a map with non-string keys).
+    /// A value could not be turned into JSON (e.g. a map with non-string keys), or a session
+    /// to store nests arrays and objects deeper than every store reads back (126 levels,
+    /// the session's own map included): nothing was written.
     #[error("session value is not serializable as JSON: {0}")]
     Serialize(String),
     /// The sealed cookie is larger than the configured limit: nothing was sent, and the
