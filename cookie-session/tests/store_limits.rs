@@ -456,8 +456,8 @@ async fn a_session_too_deep_to_read_back_is_never_written() {
 /// The store itself refuses a patch whose merged record is over `Patch::max_size`, counting
 /// exactly serde_json's text of the merged map (keys and values with every kind of escape;
 /// Redis counts it in its Lua script), and writes nothing: one byte over is refused, exactly
-/// the limit is saved — through each store's merge path (PostgreSQL: the compare-and-swap
-/// offer and the locked merge).
+/// the limit is saved — with no, a stale and the right compare-and-swap offer (PostgreSQL
+/// takes a different path for each).
 #[tokio::test]
 async fn a_store_refuses_a_merged_record_over_the_patch_limit() {
     let now = 1_800_000_000;
@@ -521,7 +521,11 @@ async fn a_store_refuses_a_merged_record_over_the_patch_limit() {
                     "{what}: nothing written"
                 );
             }
-            let exact = patch.clone().with_max_size(size);
+            // Saved with the right offer: PostgreSQL's compare-and-swap path.
+            let exact = patch.clone().with_max_size(size).with_if_unchanged(Record {
+                version: record.version,
+                ..merged.clone()
+            });
             assert_eq!(
                 store.update(&key, &exact, now).await,
                 Ok(Update::Saved),

@@ -445,12 +445,13 @@ impl SessionStore for PostgresStore {
             // One connection for both steps: no second trip through the pool.
             let mut conn = self.pool.acquire().await.map_err(backend)?;
             // Uncontended, the record is still as the request loaded it: one compare-and-swap
-            // writes the outcome the request already knows (if it fits: it is the merged
-            // record then).
-            if let Some(outcome) = &patch.if_unchanged {
-                if let Some(size) = patch.oversize(&outcome.data) {
-                    return Ok(Update::TooLarge { size });
-                }
+            // writes the outcome the request already knows. An outcome over the size limit
+            // is not offered: the locked merge below decides on the record as it is.
+            let offer = patch
+                .if_unchanged
+                .as_ref()
+                .filter(|outcome| patch.oversize(&outcome.data).is_none());
+            if let Some(outcome) = offer {
                 let user = patch
                     .user
                     .as_ref()
