@@ -340,7 +340,10 @@ impl SessionConfig {
     /// The largest session a server-side store is asked to keep, in bytes of its JSON text
     /// (what every store writes). Default [`DEFAULT_MAX_SESSION_SIZE`] (64 KiB); at least 64.
     ///
-    /// Checked whenever the layer would write a record: a larger session answers 500 with
+    /// Checked whenever the layer would write a record, and again by the store on the record
+    /// it would store (the request's changes merged into the record as it is then, a
+    /// concurrent request's keys included; see
+    /// [`Patch::max_size`](crate::store::Patch::max_size)): a larger session answers 500 with
     /// [`SessionError::SessionTooLarge`](crate::SessionError::SessionTooLarge) in the response
     /// extensions, and nothing is written — the stored record and the browser's cookie stay
     /// as they were (a `regenerate` is refused before the old record is deleted). A record
