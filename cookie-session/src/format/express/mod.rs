@@ -64,7 +64,7 @@ use self::base64::node_base64_decode;
 #[doc(hidden)]
 pub use self::json::{replace_lone_surrogates, stringify, stringify_map};
 #[cfg(not(feature = "__internals"))]
-use self::json::{replace_lone_surrogates, stringify_map};
+pub(crate) use self::json::{replace_lone_surrogates, stringify_map};
 
 /// Declares a function `pub` and hidden from the docs with the `__internals` feature (for the
 /// fuzz targets and the test suites), crate-private otherwise.
