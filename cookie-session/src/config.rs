@@ -19,6 +19,15 @@ pub const DEFAULT_COOKIE_NAME: &str = "session";
 /// 3.3.5). Larger cookies are refused with [`SessionError::CookieTooLarge`](crate::SessionError).
 pub const DEFAULT_MAX_COOKIE_SIZE: usize = 4096;
 
+/// The largest session a server-side store is asked to keep, as JSON text: 64 KiB, what the
+/// largest compressed cookie may carry ([`MAX_DECOMPRESSED_LEN`](crate::format::MAX_DECOMPRESSED_LEN)),
+/// so an application moving from cookies to a store keeps every session it had. Larger ones
+/// are refused with [`SessionError::SessionTooLarge`](crate::SessionError).
+pub const DEFAULT_MAX_SESSION_SIZE: usize = 64 * 1024;
+
+/// The smallest session size limit a layer accepts.
+const MIN_SESSION_SIZE: usize = 64;
+
 /// How long a native cookie stays valid on the server when no `max_age` is configured: the
 /// authenticated expiry of browser-session cookies (docs/SECURITY-CHECKLIST.md item 17).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -36,6 +45,9 @@ pub enum ConfigError {
     /// The size limit is above what browsers keep, or too small for any session.
     #[error("max cookie size {0} must be between 64 and 4096 bytes")]
     MaxCookieSize(usize),
+    /// The stored-session size limit is too small for any session.
+    #[error("max session size {0} must be at least 64 bytes")]
+    MaxSessionSize(usize),
     /// Splitting oversized sessions takes 2 to 8 cookies, and a native format.
     #[error(
         "split_oversized takes 2 to {max} cookies and a native format (encrypted, signed or jwt)"
@@ -104,6 +116,7 @@ pub struct SessionConfig {
     pub(crate) rolling: bool,
     pub(crate) trust_proxy: bool,
     pub(crate) max_cookie_size: usize,
+    pub(crate) max_session_size: usize,
     pub(crate) clock: SharedClock,
     pub(crate) store: Option<(Arc<dyn SessionStore>, StoreUse)>,
     pub(crate) outage: OutagePolicy,
@@ -136,6 +149,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("rolling", &self.rolling)
             .field("trust_proxy", &self.trust_proxy)
             .field("max_cookie_size", &self.max_cookie_size)
+            .field("max_session_size", &self.max_session_size)
             .field("store", &self.store.as_ref().map(|(_, usage)| usage))
             .field("outage", &self.outage)
             .field("user_key", &self.user_key)
@@ -159,6 +173,7 @@ impl SessionConfig {
             rolling: false,
             trust_proxy: false,
             max_cookie_size: DEFAULT_MAX_COOKIE_SIZE,
+            max_session_size: DEFAULT_MAX_SESSION_SIZE,
             clock: SharedClock(Arc::new(SystemClock)),
             store: None,
             outage: OutagePolicy::default(),
@@ -322,6 +337,34 @@ impl SessionConfig {
         self
     }
 
+    /// The largest session a server-side store is asked to keep, in bytes of its JSON text
+    /// (what every store writes). Default [`DEFAULT_MAX_SESSION_SIZE`] (64 KiB); at least 64.
+    ///
+    /// Checked whenever the layer would write a record, and again by the store on the record
+    /// it would store (the request's changes merged into the record as it is then, a
+    /// concurrent request's keys included; see
+    /// [`Patch::max_size`](crate::store::Patch::max_size)): a larger session answers 500 with
+    /// [`SessionError::SessionTooLarge`](crate::SessionError::SessionTooLarge) in the response
+    /// extensions, and nothing is written — the stored record and the browser's cookie stay
+    /// as they were (a `regenerate` is refused before the old record is deleted). A record
+    /// already larger (stored under a higher limit) is still read, and kept as it is until a
+    /// change brings it within the limit (a change that leaves it too large, `regenerate`
+    /// included, is refused); reading, touching and destroying it work. Cookie mode
+    /// is bounded by [`max_cookie_size`](Self::max_cookie_size) instead.
+    ///
+    /// ```
+    /// use cookie_session::{KeyRing, SessionConfig, store::MemoryStore};
+    /// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?)
+    ///     .store(MemoryStore::new())
+    ///     .max_session_size(16 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_session_size(mut self, size: usize) -> Self {
+        self.max_session_size = size;
+        self
+    }
+
     /// Where time comes from (tests inject a clock). Default the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock(Arc::new(clock));
@@ -470,6 +513,9 @@ impl SessionConfig {
         if !(64..=DEFAULT_MAX_COOKIE_SIZE).contains(&self.max_cookie_size) {
             return Err(ConfigError::MaxCookieSize(self.max_cookie_size));
         }
+        if self.max_session_size < MIN_SESSION_SIZE {
+            return Err(ConfigError::MaxSessionSize(self.max_session_size));
+        }
         let codec =
             Codec::new(self.format, &self.keys, &self.name)?.with_compression(self.compress);
         let chunk_names = match self.max_chunks {
@@ -505,6 +551,7 @@ impl SessionConfig {
             rolling: self.rolling,
             trust_proxy: self.trust_proxy,
             max_cookie_size: self.max_cookie_size,
+            max_session_size: self.max_session_size,
             clock: self.clock,
             backend,
             user_key: self.user_key,

@@ -84,8 +84,8 @@ pub mod extract;
 pub mod testing;
 
 pub use config::{
-    ConfigError, SessionConfig, DEFAULT_COOKIE_NAME, DEFAULT_MAX_COOKIE_SIZE, DEFAULT_TTL,
-    MAX_CLOCK_SKEW,
+    ConfigError, SessionConfig, DEFAULT_COOKIE_NAME, DEFAULT_MAX_COOKIE_SIZE,
+    DEFAULT_MAX_SESSION_SIZE, DEFAULT_TTL, MAX_CLOCK_SKEW,
 };
 pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};

@@ -54,7 +54,8 @@ pub struct MetricsSnapshot {
     /// counts each reason once, also when a later cookie of the name served it, however many
     /// of its cookies were refused for that reason.
     pub rejected: Vec<(Rejection, u64)>,
-    /// Responses that failed because the session cookie was too large.
+    /// Responses that failed because the session cookie, or the session to store, was too
+    /// large.
     pub oversized: u64,
     /// Requests that failed (or went anonymous) because the store failed.
     pub store_errors: u64,

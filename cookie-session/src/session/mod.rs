@@ -13,6 +13,7 @@
 //! | loaded and changed, including emptied | written |
 //! | destroyed | a removal cookie with the same name, path, domain, secure and partitioned |
 
+mod limit;
 mod open;
 mod persist;
 mod state;
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) rolling: bool,
     pub(crate) trust_proxy: bool,
     pub(crate) max_cookie_size: usize,
+    /// The largest session a store is asked to keep (its JSON text, in bytes).
+    pub(crate) max_session_size: usize,
     pub(crate) clock: SharedClock,
     pub(crate) backend: Backend,
     /// The session key naming the user, for revocation.
@@ -63,7 +66,9 @@ pub(crate) struct Shared {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// A value could not be turned into JSON (e.g. a map with non-string keys).
+    /// A value could not be turned into JSON (e.g. a map with non-string keys), or a session
+    /// to store nests arrays and objects deeper than every store reads back (126 levels,
+    /// the session's own map included): nothing was written.
     #[error("session value is not serializable as JSON: {0}")]
     Serialize(String),
     /// The sealed cookie is larger than the configured limit: nothing was sent, and the
@@ -73,6 +78,16 @@ pub enum SessionError {
         /// The cookie's name.
         name: String,
         /// The size of its `name=value`.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The session is too large to store: its JSON text is longer than
+    /// [`SessionConfig::max_session_size`](crate::SessionConfig::max_session_size). Nothing
+    /// was written: the stored record and the browser's cookie are the previous ones.
+    #[error("session data would be {size} bytes stored, above the {limit}-byte limit; nothing was written")]
+    SessionTooLarge {
+        /// The length of the session's JSON text.
         size: usize,
         /// The configured limit.
         limit: usize,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::state::{Current, Origin, RecordMeta};
 use super::write::Writer;
-use super::{finish_cookie, utf8_headers, Outcome, SessionError, Shared};
+use super::{finish_cookie, limit, utf8_headers, Outcome, SessionError, Shared};
 use crate::cookie::{CookieAttributes, MAX_COOKIE_LIFETIME};
 use crate::format::{Loaded, Rejection, Timestamps};
 use crate::store::{OutagePolicy, Record, SessionId, SessionStore, StoreError, Update};
@@ -185,6 +185,10 @@ async fn finish_store(
 ) -> Outcome {
     let store = &backend.store;
     let now = writer.now_secs();
+    // Before anything is deleted: a session too large to store leaves every record as it is.
+    if let Err(error) = check_size(shared, &current) {
+        return failed(error);
+    }
     for key in &current.doomed {
         if let Err(error) = store.delete(key).await {
             return store_failed(shared, error);
@@ -238,7 +242,9 @@ async fn finish_store(
                     created_at: meta.created_at,
                     expires_at,
                     user: user_of(&current.data, &shared.user_key),
-                });
+                })
+                // The store merges other writers' keys in: the merged record is checked too.
+                .with_max_size(shared.max_session_size);
             match store.update(&meta.id.store_key(), &patch, now).await {
                 Ok(Update::Saved) if reissue || writer.has_lifetime() => {
                     issue(shared, writer, &meta.id, meta.created_at)
@@ -247,10 +253,35 @@ async fn finish_store(
                 // Destroyed or expired meanwhile: a request that started before the logout
                 // must not bring the session back (rack-session CVE-2025-46336).
                 Ok(Update::Gone) => Outcome::touched(),
+                // Our changes on top of another writer's did not fit: nothing was written.
+                Ok(Update::TooLarge { size }) => {
+                    shared.metrics.oversized();
+                    failed(SessionError::SessionTooLarge {
+                        size,
+                        limit: shared.max_session_size,
+                    })
+                }
                 Err(error) => write_failed(shared, backend, error),
             }
         }
         Origin::Cookie { record: None, .. } => Outcome::touched(),
+    }
+}
+
+/// The size check of a session that will write its data to a record: a new, populated one,
+/// or a loaded one with changes (an unchanged one is only touched, never rewritten).
+fn check_size(shared: &Shared, current: &Current) -> Result<(), SessionError> {
+    let writes = match &current.origin {
+        Origin::New => !current.data.is_empty(),
+        Origin::Cookie {
+            record: Some(_), ..
+        } => !current.changes.is_empty(),
+        Origin::Cookie { record: None, .. } | Origin::Destroyed => false,
+    };
+    if writes {
+        limit::check(shared, &current.data)
+    } else {
+        Ok(())
     }
 }
 

@@ -39,6 +39,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 mod patch;
+pub(crate) use patch::json_len;
 pub use patch::Patch;
 
 #[cfg(feature = "memory")]
@@ -174,6 +175,12 @@ pub enum Update {
     Saved,
     /// The record is gone (destroyed, revoked or expired): nothing was written.
     Gone,
+    /// The merged record's data would be larger than [`Patch::max_size`]: nothing was
+    /// written. `size` is its length as JSON text (as [`Patch::oversize`] counts it).
+    TooLarge {
+        /// The merged data's length in bytes.
+        size: usize,
+    },
 }
 
 /// What a request does when the store cannot be reached.
@@ -258,7 +265,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// bumped. Concurrent updates of one record take turns inside the store (a lock, a
     /// transaction, a server-side script): none is lost, none fails because another won.
     /// A record that is absent or expired is not written ([`Update::Gone`]): a session
-    /// destroyed while a request ran stays destroyed.
+    /// destroyed while a request ran stays destroyed. A merged record whose data is larger
+    /// than [`Patch::max_size`] is not written either ([`Update::TooLarge`]).
     ///
     /// # Errors
     ///

@@ -1,10 +1,12 @@
 //! [`Patch`]: what one request changed in a stored session, for [`SessionStore::update`].
 
+use std::io;
+
 use serde_json::{Map, Value};
 
 use super::Record;
 #[cfg(doc)]
-use super::SessionStore;
+use super::{SessionStore, Update};
 
 /// What one request changed in a stored session: the keys it set or removed (or that it
 /// replaced the whole session), the session's user when the change decides it, and the new
@@ -60,6 +62,12 @@ pub struct Patch {
     /// `if_unchanged.version` first and merge only when that fails; its `user` tells a store
     /// with a user index which user to index before writing. `None` when unknown.
     pub if_unchanged: Option<Record>,
+    /// The most bytes the merged record's data may take as JSON text (serde_json's compact
+    /// encoding of the map, as [`Patch::oversize`] counts it). The request checked its own
+    /// view before writing, but other writers' keys merged in can make the stored record
+    /// larger: a store refuses a patch whose merged data is larger than this with
+    /// [`Update::TooLarge`] and writes nothing. `None`: no limit.
+    pub max_size: Option<usize>,
 }
 
 impl Patch {
@@ -72,6 +80,7 @@ impl Patch {
             user: None,
             expires_at,
             if_unchanged: None,
+            max_size: None,
         }
     }
 
@@ -104,6 +113,33 @@ impl Patch {
     pub fn with_if_unchanged(mut self, record: Record) -> Self {
         self.if_unchanged = Some(record);
         self
+    }
+
+    /// Limits the merged record's data to `bytes` of JSON text (see [`Patch::max_size`]).
+    pub fn with_max_size(mut self, bytes: usize) -> Self {
+        self.max_size = Some(bytes);
+        self
+    }
+
+    /// The length of `data` as JSON text when it is over [`Patch::max_size`]; `None` when it
+    /// fits or there is no limit. Stores that apply the patch in Rust call it on the merged
+    /// data before writing it, and answer [`Update::TooLarge`] when it is `Some`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cookie_session::store::Patch;
+    /// use serde_json::json;
+    ///
+    /// let data = json!({"a": "xyz"}).as_object().cloned().unwrap(); // {"a":"xyz"}: 11 bytes
+    /// assert_eq!(Patch::new(0).with_max_size(11).oversize(&data), None);
+    /// assert_eq!(Patch::new(0).with_max_size(10).oversize(&data), Some(11));
+    /// assert_eq!(Patch::new(0).oversize(&data), None);
+    /// ```
+    pub fn oversize(&self, data: &Map<String, Value>) -> Option<usize> {
+        let limit = self.max_size?;
+        let size = json_len(data);
+        (size > limit).then_some(size)
     }
 
     fn push(&mut self, key: String, value: Option<Value>) {
@@ -140,6 +176,32 @@ impl Patch {
                 }
             }
         }
+    }
+}
+
+/// The length of `data` as JSON text (serde_json's compact encoding, as the stores write it),
+/// counted without building the text.
+pub(crate) fn json_len(data: &Map<String, Value>) -> usize {
+    let mut counter = Counter(0);
+    // Writing a map of JSON values to a counter cannot fail: every key is a string, every
+    // number finite, and the counter never refuses bytes.
+    match serde_json::to_writer(&mut counter, data) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// An `io::Write` that only counts.
+struct Counter(usize);
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, Row as _};
 
@@ -27,17 +28,33 @@ use super::{BoxFuture, Patch, Record, SessionStore, StoreError, StoreKey, Update
 ///     version    bigint NOT NULL,     -- bumped by every update (u64 bit for bit)
 ///     created_at bigint NOT NULL,     -- Unix seconds
 ///     expires_at bigint NOT NULL,     -- Unix seconds
-///     user_id    text                 -- for delete_user
+///     user_id    text,                -- hex SHA-256 of the user, for delete_user
+///     user_name  bytea                -- the user itself (UTF-8)
 /// );
 /// CREATE INDEX cookie_sessions_user_id ON cookie_sessions (user_id);
 /// CREATE TABLE cookie_session_revocations (
-///     user_id        text   PRIMARY KEY,
+///     user_id        text   PRIMARY KEY, -- hex SHA-256 of the user
 ///     revoked_before bigint NOT NULL,
 ///     keep_until     bigint NOT NULL
 /// );
 /// ```
 ///
 /// Times past `i64::MAX` seconds are stored as `i64::MAX` (and read back as it).
+///
+/// Every value JSON allows is stored: the data is JSON text (a NUL is the escape `\u0000`),
+/// and users are indexed by their SHA-256, so a user holding NUL (not valid in `text`) or
+/// thousands of characters (past the size of a btree index entry) is stored, found and
+/// revoked like any other. The user itself is kept as bytes, to read the record back exactly.
+///
+/// # Upgrading from the previous layout
+///
+/// Tables made by earlier versions kept the user as plain text in `user_id`. The first store
+/// made on such a database migrates them, in the transaction that holds the schema lock: it
+/// adds `user_name`, and replaces every `user_id` (in both tables) by its SHA-256 — with
+/// PostgreSQL's `sha256()`, so version 11 or later. Nothing is lost: sessions and revocations
+/// stay valid. Run one version at a time: rows a previous version writes after the migration
+/// (plain `user_id`) are still loaded, but `delete_user` and `revoked_before` of this version
+/// look for the digest and do not find them.
 ///
 /// # Promises and costs
 ///
@@ -87,6 +104,10 @@ pub struct PostgresStore {
 #[derive(Debug)]
 struct Queries {
     schema: String,
+    /// Which tables exist, and whether the sessions table has this version's layout.
+    layout: &'static str,
+    /// From the previous layout (plain users) to this one (digests).
+    migrate: String,
     create: String,
     load: String,
     swap: String,
@@ -104,8 +125,27 @@ impl Queries {
     fn new(sessions: &str, revocations: &str) -> Self {
         // An index name takes the table's schema: only the table's own name goes into it.
         let bare = sessions.rsplit('.').next().unwrap_or(sessions);
-        let columns = "data, version, created_at, expires_at, user_id";
+        let columns = "data, version, created_at, expires_at, user_name, user_id";
+        let digest = |column: &str| format!("encode(sha256(convert_to({column}, 'UTF8')), 'hex')");
+        let user_digest = digest("user_id");
         Queries {
+            layout: "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL, \
+                     EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                             AND attname = 'user_name' AND NOT attisdropped)",
+            // Revocations are rebuilt, not updated in place: a plain user that happens to
+            // be another user's digest must not collide with it halfway through.
+            migrate: format!(
+                "ALTER TABLE {sessions} ADD COLUMN user_name bytea;
+                UPDATE {sessions} SET user_name = convert_to(user_id, 'UTF8'),
+                                      user_id = {user_digest}
+                WHERE user_id IS NOT NULL;
+                CREATE TEMPORARY TABLE cookie_session_revocations_v1 ON COMMIT DROP AS
+                    SELECT user_id, revoked_before, keep_until FROM {revocations};
+                DELETE FROM {revocations};
+                INSERT INTO {revocations} (user_id, revoked_before, keep_until)
+                    SELECT {user_digest}, max(revoked_before), max(keep_until)
+                    FROM cookie_session_revocations_v1 GROUP BY 1;"
+            ),
             schema: format!(
                 "CREATE TABLE IF NOT EXISTS {sessions} (
                     key        text   PRIMARY KEY,
@@ -113,7 +153,8 @@ impl Queries {
                     version    bigint NOT NULL,
                     created_at bigint NOT NULL,
                     expires_at bigint NOT NULL,
-                    user_id    text
+                    user_id    text,
+                    user_name  bytea
                 );
                 CREATE INDEX IF NOT EXISTS {bare}_user_id ON {sessions} (user_id);
                 CREATE TABLE IF NOT EXISTS {revocations} (
@@ -123,20 +164,21 @@ impl Queries {
                 );"
             ),
             create: format!(
-                "INSERT INTO {sessions} (key, {columns}) VALUES ($1, $2, $3, $4, $5, $6) \
+                "INSERT INTO {sessions} (key, {columns}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (key) DO NOTHING"
             ),
             load: format!("SELECT {columns} FROM {sessions} WHERE key = $1 AND expires_at > $2"),
             swap: format!(
-                "UPDATE {sessions} SET data = $1, version = $2, expires_at = $3, user_id = $4 \
-                 WHERE key = $5 AND version = $6 AND expires_at > $7"
+                "UPDATE {sessions} SET data = $1, version = $2, expires_at = $3, \
+                 user_name = $4, user_id = $5 \
+                 WHERE key = $6 AND version = $7 AND expires_at > $8"
             ),
             lock: format!(
                 "SELECT {columns} FROM {sessions} WHERE key = $1 AND expires_at > $2 FOR UPDATE"
             ),
             write: format!(
-                "UPDATE {sessions} SET data = $1, version = $2, expires_at = $3, user_id = $4 \
-                 WHERE key = $5"
+                "UPDATE {sessions} SET data = $1, version = $2, expires_at = $3, \
+                 user_name = $4, user_id = $5 WHERE key = $6"
             ),
             touch: format!(
                 "UPDATE {sessions} SET expires_at = $1 WHERE key = $2 AND expires_at > $3"
@@ -277,6 +319,29 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        let (sessions_exist, revocations_exist, current): (bool, bool, bool) =
+            sqlx::query_as(sql.layout)
+                .bind(sessions)
+                .bind(revocations)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if sessions_exist && !current {
+            if !revocations_exist {
+                return Err(StoreError::Backend(format!(
+                    "{sessions} has the previous layout but {revocations} is missing: \
+                     migrate by hand or name both tables of the earlier version"
+                )));
+            }
+            tracing::info!(
+                table = sessions,
+                "migrating session tables: users become digests"
+            );
+            sqlx::raw_sql(&sql.migrate)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         sqlx::raw_sql(&sql.schema)
             .execute(&mut *tx)
             .await
@@ -310,16 +375,31 @@ impl PostgresStore {
     }
 }
 
-/// The record in the five columns from `first` on.
+/// The record in the six columns from `first` on.
 fn read(row: &PgRow, first: usize) -> Result<Record, StoreError> {
+    let name: Option<Vec<u8>> = row.try_get(first + 4).map_err(backend)?;
+    let user = match name {
+        Some(bytes) => Some(
+            String::from_utf8(bytes)
+                .map_err(|_| StoreError::Corrupt("user_name is not UTF-8".into()))?,
+        ),
+        // Written by the previous version after the migration: the user in plain text.
+        None => row.try_get(first + 5).map_err(backend)?,
+    };
     Row {
         data: row.try_get(first).map_err(backend)?,
         version: row.try_get(first + 1).map_err(backend)?,
         created_at: row.try_get(first + 2).map_err(backend)?,
         expires_at: row.try_get(first + 3).map_err(backend)?,
-        user: row.try_get(first + 4).map_err(backend)?,
+        user,
     }
     .into_record()
+}
+
+/// How a user is indexed: the lowercase hex SHA-256 of its UTF-8 bytes, 64 characters
+/// whatever the user holds (the migration computes the same in SQL).
+fn user_digest(user: &str) -> String {
+    super::hex(&Sha256::digest(user.as_bytes()))
 }
 
 impl SessionStore for PostgresStore {
@@ -335,7 +415,8 @@ impl SessionStore for PostgresStore {
                 .bind(sql::version_to_db(record.version))
                 .bind(sql::time_to_db(record.created_at))
                 .bind(sql::time_to_db(record.expires_at))
-                .bind(record.user.as_deref())
+                .bind(record.user.as_deref().map(str::as_bytes))
+                .bind(record.user.as_deref().map(user_digest))
                 .execute(&self.pool)
                 .await
                 .map_err(backend)?;
@@ -364,18 +445,23 @@ impl SessionStore for PostgresStore {
             // One connection for both steps: no second trip through the pool.
             let mut conn = self.pool.acquire().await.map_err(backend)?;
             // Uncontended, the record is still as the request loaded it: one compare-and-swap
-            // writes the outcome the request already knows.
-            if let Some(outcome) = &patch.if_unchanged {
+            // writes the outcome the request already knows. An outcome over the size limit
+            // is not offered: the locked merge below decides on the record as it is.
+            let offer = patch
+                .if_unchanged
+                .as_ref()
+                .filter(|outcome| patch.oversize(&outcome.data).is_none());
+            if let Some(outcome) = offer {
+                let user = patch
+                    .user
+                    .as_ref()
+                    .map_or(outcome.user.as_deref(), Option::as_deref);
                 let done = sqlx::query(&self.sql.swap)
                     .bind(sql::data_to_db(&outcome.data)?)
                     .bind(sql::version_to_db(outcome.version.wrapping_add(1)))
                     .bind(sql::time_to_db(patch.expires_at))
-                    .bind(
-                        patch
-                            .user
-                            .as_ref()
-                            .map_or(outcome.user.as_deref(), Option::as_deref),
-                    )
+                    .bind(user.map(str::as_bytes))
+                    .bind(user.map(user_digest))
                     .bind(key.as_str())
                     .bind(sql::version_to_db(outcome.version))
                     .bind(sql::time_to_db(now))
@@ -401,11 +487,16 @@ impl SessionStore for PostgresStore {
             };
             let mut record = read(&row, 0)?;
             patch.apply(&mut record);
+            if let Some(size) = patch.oversize(&record.data) {
+                tx.rollback().await.map_err(backend)?;
+                return Ok(Update::TooLarge { size });
+            }
             sqlx::query(&self.sql.write)
                 .bind(sql::data_to_db(&record.data)?)
                 .bind(sql::version_to_db(record.version))
                 .bind(sql::time_to_db(record.expires_at))
-                .bind(record.user.as_deref())
+                .bind(record.user.as_deref().map(str::as_bytes))
+                .bind(record.user.as_deref().map(user_digest))
                 .bind(key.as_str())
                 .execute(&mut *tx)
                 .await
@@ -447,7 +538,7 @@ impl SessionStore for PostgresStore {
     fn delete_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
             let done = sqlx::query(&self.sql.delete_user)
-                .bind(user)
+                .bind(user_digest(user))
                 .execute(&self.pool)
                 .await
                 .map_err(backend)?;
@@ -463,7 +554,7 @@ impl SessionStore for PostgresStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             sqlx::query(&self.sql.revoke_user)
-                .bind(user)
+                .bind(user_digest(user))
                 .bind(sql::time_to_db(at))
                 .bind(sql::time_to_db(until))
                 .execute(&self.pool)
@@ -480,7 +571,7 @@ impl SessionStore for PostgresStore {
     ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
         Box::pin(async move {
             let at: Option<i64> = sqlx::query_scalar(&self.sql.revoked_before)
-                .bind(user)
+                .bind(user_digest(user))
                 .bind(sql::time_to_db(now))
                 .fetch_optional(&self.pool)
                 .await

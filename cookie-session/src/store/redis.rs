@@ -64,13 +64,53 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 "#;
 
+/// Lua: the length of the session `KEYS[1]` would have as JSON text (serde_json's compact
+/// encoding of the map) once the pairs of a session key and its JSON value (`''`: remove)
+/// from `ARGV[first]` on are applied, after dropping every stored key when `replace`: `{`
+/// and `}`, a comma between members, and per member the key as a JSON string (quotes, and
+/// serde_json's escapes: two bytes for `"`, `\`, backspace, tab, newline, form feed and
+/// carriage return, six for the other control characters), a colon, and the value's JSON
+/// text as stored (after `<seq> `). `nil` when a stored field is not `<seq> <json>`.
+const LUA_SIZE: &str = r#"
+local function keylen(k)
+  local _, all = string.gsub(k, '[%z\1-\31"\\]', '')
+  local _, short = string.gsub(k, '[\8\9\10\12\13"\\]', '')
+  return #k + 2 + short + 5 * (all - short)
+end
+local function size(replace, first)
+  local lens = {}
+  if not replace then
+    local all = redis.call('HGETALL', KEYS[1])
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 'd:' then
+        local space = string.find(all[i + 1], ' ', 1, true)
+        if not space then return nil end
+        lens[string.sub(all[i], 3)] = #all[i + 1] - space
+      end
+    end
+  end
+  for i = first, #ARGV, 2 do
+    if ARGV[i + 1] == '' then lens[ARGV[i]] = nil else lens[ARGV[i]] = #ARGV[i + 1] end
+  end
+  local total, n = 2, 0
+  for k, len in pairs(lens) do
+    total = total + keylen(k) + 1 + len
+    n = n + 1
+  end
+  if n > 1 then total = total + n - 1 end
+  return total
+end
+"#;
+
 /// Applies a patch to the live record `KEYS[1]`. `ARGV`: now, new expiry, TTL in ms, `1` to
 /// replace the data whole, the user (`''` keep, `-` none, `=<user>`), the user whose index
-/// was just updated (`''` none, `=<user>`), then pairs of a session key and its JSON value
-/// (`''`: remove). Each data field holds `<seq> <json>`: a key keeps its `seq` (its place)
-/// when set again, a new key takes the next one from `n`. Nothing is written unless it
-/// returns 1 (saved); otherwise 0 (gone), -1 (corrupt), -2 (not a hash: an older layout), or
-/// the session's user when it differs from the indexed one (index it, then call again).
+/// was just updated (`''` none, `=<user>`), the most bytes the merged data may take as JSON
+/// text (`''`: no limit; measured as `LUA_SIZE` does), then pairs of a session key and its
+/// JSON value (`''`: remove). Each data field holds `<seq> <json>`: a key keeps its `seq`
+/// (its place) when set again, a new key takes the next one from `n`. Nothing is written
+/// unless it returns 1 (saved); otherwise 0 (gone), -1 (corrupt), -2 (not a hash: an older
+/// layout), `{size}` (the merged data would be `size` bytes, over the limit), or the
+/// session's user when it differs from the indexed one (index it, then call again).
 const UPDATE: &str = r#"
 local t = redis.call('TYPE', KEYS[1]).ok
 if t == 'none' then return 0 end
@@ -81,13 +121,18 @@ if not (v and e and string.match(v, '^%d+$') and string.match(e, '^%d+$')) then 
 if not gt(e, ARGV[1]) then return 0 end
 if ARGV[5] == '-' then u = false elseif ARGV[5] ~= '' then u = string.sub(ARGV[5], 2) end
 if u and ARGV[6] ~= '=' .. u then return u end
+if ARGV[7] ~= '' then
+  local merged = size(ARGV[4] == '1', 8)
+  if not merged then return -1 end
+  if merged > tonumber(ARGV[7]) then return {merged} end
+end
 if ARGV[4] == '1' then
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if string.sub(f, 1, 2) == 'd:' then redis.call('HDEL', KEYS[1], f) end
   end
   redis.call('HSET', KEYS[1], 'n', '0')
 end
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local f = 'd:' .. ARGV[i]
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], f)
@@ -191,7 +236,7 @@ impl Scripts {
         let with_gt = |body: &str| format!("{LUA_GT}{body}");
         Scripts {
             create: Script::new(CREATE),
-            update: Script::new(&format!("{LUA_GT}{LUA_INC}{UPDATE}")),
+            update: Script::new(&format!("{LUA_GT}{LUA_INC}{LUA_SIZE}{UPDATE}")),
             touch: Script::new(&with_gt(TOUCH)),
             revoke: Script::new(&with_gt(REVOKE)),
             migrate: Script::new(MIGRATE),
@@ -220,6 +265,12 @@ impl Scripts {
 /// only, so a record, an index or a revocation can live on any node. (A prefix that itself
 /// holds `{…}` puts every key in one slot.)
 ///
+/// A user goes into its key names as it is: Redis keys are binary-safe (NUL, braces and any
+/// unicode work) and may be far longer than any session the layer stores
+/// ([`SessionConfig::max_session_size`](crate::SessionConfig::max_session_size)), so every
+/// user is indexed and revoked (`tests/store_users.rs`). A user holding `{…}` only moves its
+/// own keys to another slot.
+///
 /// A record is a hash: `v` (version), `c` (created at), `e` (expires at), `u` (the user, absent
 /// when none), `n` (the last sequence number given), and one field `d:<key>` per session key
 /// holding `<seq> <JSON value>`. The JSON text of each value is written and read by the
@@ -239,6 +290,15 @@ impl Scripts {
 /// Records written by earlier versions of this store (one JSON string per session) are
 /// still read (one extra `GET`), and the first update or touch rewrites them as a hash,
 /// keeping their TTL.
+///
+/// # Size limit
+///
+/// An update carrying a [`Patch::max_size`] is refused inside the script, before anything
+/// is written ([`Update::TooLarge`]), when the merged session would be longer than that as
+/// JSON text. The script measures exactly what serde_json's compact encoding of the merged
+/// map takes: each `d:<key>` value's JSON text as stored, the key as a JSON string (with
+/// serde_json's escapes), a colon per key, commas between keys and the two braces. Reading
+/// every field to count them costs the script time in proportion to the session's size.
 ///
 /// # Expiry
 ///
@@ -723,7 +783,13 @@ impl SessionStore for RedisStore {
                 .arg(ttl)
                 .arg(if patch.replace { "1" } else { "0" })
                 .arg(&user)
-                .arg(user_arg(indexed.as_deref()));
+                .arg(user_arg(indexed.as_deref()))
+                .arg(
+                    patch
+                        .max_size
+                        .map(|max| max.to_string())
+                        .unwrap_or_default(),
+                );
                 for (key, value) in &values {
                     call.arg(key.as_str()).arg(value);
                 }
@@ -732,6 +798,13 @@ impl SessionStore for RedisStore {
                     Value::Int(0) => return Ok(Update::Gone),
                     Value::Int(-1) => return Err(corrupt()),
                     Value::Int(-2) => self.migrate(key).await?,
+                    Value::Array(reply) => match reply.as_slice() {
+                        [Value::Int(size)] => {
+                            let size = usize::try_from(*size).map_err(|_| corrupt())?;
+                            return Ok(Update::TooLarge { size });
+                        }
+                        _ => return Err(unexpected("update", &Value::Array(reply))),
+                    },
                     Value::BulkString(bytes) => {
                         indexed = Some(String::from_utf8(bytes).map_err(|_| corrupt())?);
                     }

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS cookie_session_revocations (
 ///
 /// Times past `i64::MAX` seconds are stored as `i64::MAX` (and read back as it).
 ///
+/// Every value JSON allows is stored as it is: the data is JSON text, and SQLite's `TEXT`
+/// holds any string (NUL included, bound with its length) with no limit on an index entry,
+/// so users of any content or length are stored, found and revoked (`tests/store_users.rs`).
+///
 /// # Promises and costs
 ///
 /// Every method is one SQL statement, except [`cleanup`](SessionStore::cleanup) (two: sessions,
@@ -297,6 +301,10 @@ impl SessionStore for SqliteStore {
             };
             let mut record = read(&row)?;
             patch.apply(&mut record);
+            if let Some(size) = patch.oversize(&record.data) {
+                tx.rollback().await.map_err(backend)?;
+                return Ok(Update::TooLarge { size });
+            }
             sqlx::query(
                 "UPDATE cookie_sessions \
                  SET data = ?1, version = ?2, expires_at = ?3, user_id = ?4 WHERE key = ?5",

@@ -1,0 +1,107 @@
+//! Every store this build has, each fresh: memory, a SQLite temp file, and the PostgreSQL and
+//! Redis servers named by `DATABASE_URL` and `REDIS_URL` (skipped when unset, except under
+//! `CI=true`, where a missing server is a failure). Included with `#[path]` by the tests that
+//! run one check against every backend.
+
+use std::sync::Arc;
+
+use cookie_session::store::{SessionId, SessionStore};
+
+/// A fresh store and what to clean up after it.
+pub struct Backend {
+    pub name: &'static str,
+    pub store: Arc<dyn SessionStore>,
+    /// The SQLite file, deleted on drop.
+    #[allow(dead_code)]
+    file: Option<TempFile>,
+}
+
+/// Deletes a SQLite database file and its `-wal`/`-shm` companions.
+pub struct TempFile(pub std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.0.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
+}
+
+/// A fresh, random name (16 lowercase hex characters).
+pub fn unique() -> String {
+    SessionId::generate().store_key().as_str()[..16].to_owned()
+}
+
+#[allow(dead_code)]
+fn server_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} must be set under CI"),
+        _ => {
+            eprintln!("skipping the {var} backend: {var} is not set");
+            None
+        }
+    }
+}
+
+/// A SQLite temp-file path (not yet created).
+#[allow(dead_code)]
+pub fn sqlite_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("cookie-session-test-{}.sqlite", unique()))
+}
+
+/// Every backend of this build, fresh.
+pub async fn all() -> Vec<Backend> {
+    let mut out = vec![Backend {
+        name: "memory",
+        store: Arc::new(cookie_session::store::MemoryStore::new()),
+        file: None,
+    }];
+    #[cfg(feature = "sqlite")]
+    {
+        let path = sqlite_path();
+        let store = cookie_session::store::SqliteStore::open(&path)
+            .await
+            .expect("open a SQLite temp file");
+        out.push(Backend {
+            name: "sqlite",
+            store: Arc::new(store),
+            file: Some(TempFile(path)),
+        });
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(url) = server_url("DATABASE_URL") {
+        use cookie_session::store::PostgresStore;
+        let pool = PostgresStore::pool_options()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .expect("connect to DATABASE_URL");
+        // Fresh tables (tests run in parallel against one throwaway database).
+        let name = format!("t_{}", unique());
+        let store =
+            PostgresStore::from_pool_with_tables(pool, &format!("{name}_s"), &format!("{name}_r"))
+                .await
+                .expect("create tables");
+        out.push(Backend {
+            name: "postgres",
+            store: Arc::new(store),
+            file: None,
+        });
+    }
+    #[cfg(feature = "redis")]
+    if let Some(url) = server_url("REDIS_URL") {
+        let store = cookie_session::store::RedisStore::connect(&url)
+            .await
+            .expect("connect to REDIS_URL")
+            .with_prefix(format!("test:{}:", unique()));
+        out.push(Backend {
+            name: "redis",
+            store: Arc::new(store),
+            file: None,
+        });
+    }
+    out
+}
