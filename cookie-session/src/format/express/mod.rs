@@ -1,6 +1,6 @@
 //! The `express` format: byte-for-byte compatible with Express's `cookie-session` 2.1.1.
 //!
-//! A pure codec, no HTTP types (the spec is `/work/shared/express/SPEC.md`, cited as §n):
+//! A pure codec, no HTTP types (what Express does, measured: `docs/EXPRESS-COMPATIBILITY.md`, cited as §n):
 //!
 //! - the value cookie `<name>=<value>` holds `base64(JSON.stringify(session))`, standard
 //!   alphabet with padding (§1.2);
