@@ -1,6 +1,6 @@
 //! What the express-session stores (connect-redis and connect-pg-simple layouts) answer.
 
-use crate::format::express_session::{Record, RecordError};
+use crate::format::express_session::{is_live, Record, RecordError};
 
 /// What an express-session store's `load` found under a sid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,25 @@ pub enum Loaded {
     Expired,
     /// The value is not a record express-session could have written; it is left as it is.
     Refused(RecordError),
+}
+
+impl Loaded {
+    /// What a stored value says, for both layouts: [`Loaded::Refused`] when it is not a
+    /// record, [`Loaded::Expired`] when [`is_live`] says the session has ended
+    /// (`store_expires_ms`: when the store itself drops it, if it does), else live.
+    pub(crate) fn from_stored(text: String, now_ms: i64, store_expires_ms: Option<i64>) -> Self {
+        let record = match Record::parse(&text) {
+            Ok(record) => record,
+            Err(reason) => return Loaded::Refused(reason),
+        };
+        if !is_live(record.cookie(), now_ms, store_expires_ms) {
+            return Loaded::Expired;
+        }
+        Loaded::Live {
+            record: Box::new(record),
+            text,
+        }
+    }
 }
 
 /// The result of an express-session store's `save`.

@@ -17,7 +17,7 @@ use sqlx::Row as _;
 use super::express_outcome::{Loaded, Saved};
 use super::StoreError;
 use crate::format::express_session::{
-    is_live, pg_expire_unix_secs, CookieMeta, Record, DEFAULT_STORE_TTL_SECS, PG_TABLE,
+    pg_expire_unix_secs, CookieMeta, Record, DEFAULT_STORE_TTL_SECS, PG_TABLE,
 };
 
 fn backend(error: sqlx::Error) -> StoreError {
@@ -111,7 +111,7 @@ impl ExpressPgStore {
     }
 
     /// The session under `sid` at `now_ms`, as connect-pg-simple reads it (rows whose
-    /// `expire` has passed are not found), then checked with [`is_live`]. One query.
+    /// `expire` has passed are not found), then checked with [`is_live`](crate::format::express_session::is_live). One query.
     ///
     /// # Errors
     ///
@@ -135,17 +135,7 @@ impl ExpressPgStore {
         };
         let text: String = row.try_get("sess").map_err(backend)?;
         let expire_ms: f64 = row.try_get("expire_ms").map_err(backend)?;
-        let record = match Record::parse(&text) {
-            Ok(record) => record,
-            Err(reason) => return Ok(Loaded::Refused(reason)),
-        };
-        if !is_live(record.cookie(), now_ms, Some(expire_ms as i64)) {
-            return Ok(Loaded::Expired);
-        }
-        Ok(Loaded::Live {
-            record: Box::new(record),
-            text,
-        })
+        Ok(Loaded::from_stored(text, now_ms, Some(expire_ms as i64)))
     }
 
     /// Stores a new session under `sid`, only if no row has that sid

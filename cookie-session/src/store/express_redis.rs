@@ -15,7 +15,7 @@ use ::redis::{RedisError, Script};
 use super::express_outcome::{Loaded, Saved};
 use super::StoreError;
 use crate::format::express_session::{
-    is_live, redis_ttl_secs, CookieMeta, Record, DEFAULT_STORE_TTL_SECS, REDIS_KEY_PREFIX,
+    redis_ttl_secs, CookieMeta, Record, DEFAULT_STORE_TTL_SECS, REDIS_KEY_PREFIX,
 };
 
 /// Replace the value only if it is still exactly `ARGV[1]`: 1 saved, 0 gone, -1 changed.
@@ -135,10 +135,6 @@ impl ExpressRedisStore {
         let Some(text) = text else {
             return Ok(Loaded::Missing);
         };
-        let record = match Record::parse(&text) {
-            Ok(record) => record,
-            Err(reason) => return Ok(Loaded::Refused(reason)),
-        };
         // PTTL: -1 no expiry, -2 gone between the two commands (cannot happen in a pipeline
         // on one connection, but costs nothing to handle).
         let store_expires = match pttl {
@@ -146,13 +142,7 @@ impl ExpressRedisStore {
             ms if ms < 0 => None,
             ms => Some(now_ms.saturating_add(ms)),
         };
-        if !is_live(record.cookie(), now_ms, store_expires) {
-            return Ok(Loaded::Expired);
-        }
-        Ok(Loaded::Live {
-            record: Box::new(record),
-            text,
-        })
+        Ok(Loaded::from_stored(text, now_ms, store_expires))
     }
 
     /// Stores a new session under `sid`, only if the key is free (`SET … EX ttl NX`).
