@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 use crate::cookie::{CookieAttributes, CookieConfigError, Priority, SameSite};
 use crate::format::{Codec, Format, MAX_CHUNKS};
 use crate::layer::SessionLayer;
-use crate::session::{Backend, StoreBackend};
+use crate::metrics::Metrics;
+use crate::migrate::Legacy;
+use crate::session::{Backend, Opener, StoreBackend, MAX_SOURCES};
 use crate::store::{OutagePolicy, SessionId, SessionStore};
 use crate::time::{Clock, SharedClock, SystemClock, TimePolicy};
 use crate::{KeyError, KeyRing};
@@ -73,6 +75,17 @@ pub enum ConfigError {
     /// cookies valid, and accept cookies sealed far in the future.
     #[error("clock skew of {0:?} is above the {MAX_CLOCK_SKEW:?} maximum")]
     ClockSkew(Duration),
+    /// A source given to [`SessionConfig::migrate_from`] shares a key with the layer's own
+    /// ring: the old format must be opened with the old keys only, and the new format must
+    /// never be sealed with an old key.
+    #[error("the keys of a format to migrate from must differ from the layer's own keys")]
+    MigrateSharesKey,
+    /// More sources were given to [`SessionConfig::migrate_from`] than a layer takes.
+    #[error("at most {max} formats to migrate from")]
+    MigrateSources {
+        /// The most sources allowed.
+        max: usize,
+    },
 }
 
 /// The largest [`SessionConfig::clock_skew`] accepted: five minutes, ample for servers
@@ -124,6 +137,7 @@ pub struct SessionConfig {
     pub(crate) ids: Arc<dyn Fn() -> SessionId + Send + Sync>,
     pub(crate) max_chunks: Option<usize>,
     pub(crate) compress: bool,
+    pub(crate) legacy: Vec<Legacy>,
 }
 
 /// What a configured store is used for.
@@ -155,6 +169,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("user_key", &self.user_key)
             .field("max_chunks", &self.max_chunks)
             .field("compress", &self.compress)
+            .field("legacy", &self.legacy)
             .finish()
     }
 }
@@ -181,6 +196,7 @@ impl SessionConfig {
             ids: Arc::new(SessionId::generate),
             max_chunks: None,
             compress: false,
+            legacy: Vec::new(),
         }
     }
 
@@ -440,6 +456,29 @@ impl SessionConfig {
         self
     }
 
+    /// Also open sessions of an older format, with that format's own keys, and move them to
+    /// this layer's format: the session is re-issued in this format on the same response and
+    /// the old cookie cleared, so nobody is logged out. Call it once per source (at most
+    /// eight); the first whose cookie verifies serves. See [`crate::migrate`] for every case.
+    ///
+    /// ```
+    /// use cookie_session::{KeyRing, SessionConfig, migrate::Legacy};
+    ///
+    /// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?)
+    ///     .migrate_from(Legacy::express(KeyRing::new(["the Express app's secret"])?))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`build`](Self::build) fails when a source shares a key with this layer's ring
+    /// ([`ConfigError::MigrateSharesKey`]), its cookie name, path or domain break a rule
+    /// ([`ConfigError::Cookie`]), or there are more than eight sources
+    /// ([`ConfigError::MigrateSources`]).
+    pub fn migrate_from(mut self, legacy: Legacy) -> Self {
+        self.legacy.push(legacy);
+        self
+    }
+
     /// The cookie name configured.
     pub fn cookie_name(&self) -> &str {
         &self.name
@@ -525,6 +564,17 @@ impl SessionConfig {
             }
             Some(_) => return Err(ConfigError::Split { max: MAX_CHUNKS }),
         };
+        if self.legacy.len() > MAX_SOURCES {
+            return Err(ConfigError::MigrateSources { max: MAX_SOURCES });
+        }
+        let legacy = self
+            .legacy
+            .iter()
+            .map(|legacy| Opener::new(legacy, &self.keys))
+            .collect::<Result<Vec<_>, _>>()?;
+        let metrics = Metrics::new(
+            std::iter::once(self.format.as_str()).chain(legacy.iter().map(Opener::format_name)),
+        );
         let backend = match self.store {
             None => Backend::Cookie,
             Some((store, usage)) => {
@@ -555,8 +605,9 @@ impl SessionConfig {
             clock: self.clock,
             backend,
             user_key: self.user_key,
-            metrics: Default::default(),
+            metrics,
             chunk_names,
+            legacy,
         })))
     }
 }

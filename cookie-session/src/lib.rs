@@ -32,6 +32,7 @@
 //! | [`format`](mod@format) | pure cookie codecs, one per format (`encrypted`, `signed`, `jwt`, `express`) |
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
+//! | [`migrate`] | leaving an older format (Express `cookie-session`) without logging anyone out |
 //! | [`store`] | server-side stores behind one trait |
 //! | `extract` | axum extractors (feature `axum`): the session, typed values, flash messages, CSRF checks |
 //! | [`flash`] | one-shot flash messages |
@@ -73,6 +74,7 @@ pub mod format;
 pub mod key;
 pub mod layer;
 mod metrics;
+pub mod migrate;
 mod rejection;
 mod session;
 pub mod store;

@@ -14,6 +14,7 @@
 //! | destroyed | a removal cookie with the same name, path, domain, secure and partitioned |
 
 mod limit;
+mod migrate;
 mod open;
 mod persist;
 mod state;
@@ -35,6 +36,8 @@ use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::time::{from_unix_secs, SharedClock, TimePolicy};
 
+use migrate::Migration;
+pub(crate) use migrate::{Opener, MAX_SOURCES};
 pub(crate) use persist::{Backend, StoreBackend};
 use state::{Current, Origin};
 use write::{Present, Writer};
@@ -60,6 +63,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// `name.0`, `name.1`, … when oversized sessions may be split; empty otherwise.
     pub(crate) chunk_names: Vec<String>,
+    /// Older formats also opened, and re-issued in this one (`SessionConfig::migrate_from`).
+    pub(crate) legacy: Vec<Opener>,
 }
 
 /// An error from the session. Its text never holds a key, a cookie value or session data.
@@ -623,7 +628,9 @@ impl Session {
         };
         let present = shared.present(inner.cookies.as_slice());
         let writer = Writer::new(&shared, attrs, secure, present);
-        Finish::Ready(finish_cookie(&shared, &writer, &current))
+        let mut outcome = finish_cookie(&shared, &writer, &current);
+        shared.clear_legacy(Migration::at_finish(&current), attrs, secure, &mut outcome);
+        Finish::Ready(outcome)
     }
 }
 
@@ -679,9 +686,9 @@ impl Inner {
                 }
             } else {
                 let headers = utf8_headers(self.cookies.as_slice());
-                match self.shared.open(headers) {
-                    Ok(loaded) => Current::from_cookie(loaded),
-                    Err(reason) => Current::rejected(reason),
+                match self.shared.open(headers.clone()) {
+                    Ok(loaded) => self.shared.served(Current::from_cookie(loaded), headers),
+                    Err(reason) => self.shared.migrate(headers, reason),
                 }
             };
             self.state = Some(current);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use serde_json::{Map, Value};
 
+use super::migrate::{self, Migration};
 use super::state::{Current, Origin, RecordMeta};
 use super::write::Writer;
 use super::{finish_cookie, limit, utf8_headers, Outcome, SessionError, Shared};
@@ -65,7 +66,7 @@ pub(crate) fn user_of(data: &Map<String, Value>, user_key: &str) -> Option<Strin
 }
 
 /// What a store failure does to the request, by policy: fail (503), or go on anonymously.
-fn outage(
+pub(super) fn outage(
     shared: &Shared,
     backend: &StoreBackend,
     error: StoreError,
@@ -92,14 +93,16 @@ pub(crate) async fn load(
     shared: &Shared,
     cookies: &[HeaderValue],
 ) -> Result<Current, SessionError> {
-    let mut opening = shared.opening(utf8_headers(cookies));
+    let headers = utf8_headers(cookies);
+    let mut opening = shared.opening(headers.clone());
     while let Some(loaded) = opening.next_valid() {
         match check(shared, loaded).await? {
-            Ok(current) => return Ok(current),
+            Ok(current) => return Ok(shared.served(current, headers)),
             Err(reason) => opening.reject(reason),
         }
     }
-    Ok(Current::rejected(opening.rejection()))
+    let current = shared.migrate(headers, opening.rejection());
+    migrate::check_revocation(shared, current).await
 }
 
 /// The store's checks of one authentic, unexpired cookie: its session, why it does not serve,
@@ -163,10 +166,13 @@ pub(crate) async fn finish(
         return Outcome::touched();
     }
     let writer = Writer::new(&shared, &attrs, secure, Default::default());
-    match &shared.backend {
+    let migration = Migration::at_finish(&current);
+    let mut outcome = match &shared.backend {
         Backend::Store(backend) => finish_store(&shared, backend, &writer, current).await,
         Backend::Cookie | Backend::Revocable(_) => finish_cookie(&shared, &writer, &current),
-    }
+    };
+    shared.clear_legacy(migration, &attrs, secure, &mut outcome);
+    outcome
 }
 
 fn failed(error: SessionError) -> Outcome {

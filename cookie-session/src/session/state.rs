@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::migrate::Migration;
 use super::persist::user_of;
 use crate::format::{Loaded, Rejection, Timestamps};
 use crate::store::{Patch, Record, SessionId, StoreKey};
@@ -21,6 +22,8 @@ pub(crate) struct Current {
     /// A session that must never be persisted (the store was down and the outage policy
     /// chose to go on anonymously).
     pub(crate) anonymous: bool,
+    /// Old-format cookies to clear, and whether the session came from one.
+    pub(crate) migration: Migration,
 }
 
 pub(crate) enum Origin {
@@ -105,6 +108,7 @@ impl Current {
             changes: Changes::default(),
             doomed: Vec::new(),
             anonymous: false,
+            migration: Migration::default(),
         }
     }
 

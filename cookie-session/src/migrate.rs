@@ -1,0 +1,154 @@
+//! Leaving an older cookie format without logging anyone out.
+//!
+//! A layer told to [`migrate_from`](crate::SessionConfig::migrate_from) a [`Legacy`] source
+//! still reads and writes only its own format, but when a request carries no session of that
+//! format, it also tries the old one, with the old keys:
+//!
+//! | the request carries | the session | the response |
+//! |---|---|---|
+//! | only an old cookie that verifies with the old keys | its data | the session in the layer's format, and the old cookie(s) cleared |
+//! | a cookie of the layer's format, and an old one that verifies | the layer's (the old one is ignored) | the old cookie(s) cleared |
+//! | an old cookie that does not verify (tampered, other keys, malformed) | empty and new | nothing re-issued, nothing cleared |
+//!
+//! The old keys open only the old format, and the layer's own keys never open it: the two
+//! rings are separate, so a leaked Express secret cannot forge a session of the new format,
+//! and the new keys do not make an old cookie valid.
+//!
+//! Migration is lazy, like the session itself: it happens on the first request whose handler
+//! uses the session (or every request, with [`rolling`](crate::SessionConfig::rolling)). A
+//! request that never touches the session costs nothing and leaves the old cookie where it is,
+//! so it is still there for the next request that does.
+//!
+//! A migrated session [`is_new`](crate::Session::is_new): the browser had no session of the
+//! layer's format, and gets a new one (in store mode, a new record). It has no creation time to
+//! carry over (the Express format has none), so an absolute lifetime starts at the migration.
+//! With [revocation](crate::SessionConfig::revocation), an old cookie naming a user who has a
+//! revocation in force is refused: it has no creation time to show it came after.
+//!
+//! The old cookie is cleared only when the session moved: on a response that carries the new
+//! cookie, or that ends or empties the session. When the new cookie could not be written (too
+//! large, or a store write refused under the anonymous outage policy), the old cookie stays, so
+//! nothing the user had is lost.
+//!
+//! [`SessionLayer::metrics`](crate::SessionLayer::metrics) counts the sessions opened per
+//! format ([`MetricsSnapshot::opened`](crate::MetricsSnapshot::opened)): once the old
+//! format's count stops growing, the old source and its keys can go.
+//!
+//! # Examples
+//!
+//! ```
+//! use cookie_session::{KeyRing, SessionConfig, migrate::Legacy};
+//!
+//! // The Express app's `keys` (short, as Express allows), and the new ring (≥ 32 bytes).
+//! let express_keys = KeyRing::new(["an old Express secret"])?;
+//! let keys = KeyRing::new(["a secret of at least thirty-two bytes!"])?;
+//! let layer = SessionConfig::new(keys)
+//!     .migrate_from(Legacy::express(express_keys))
+//!     .build()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::format::{Format, SigAlgorithm};
+use crate::key::KeyRing;
+
+/// An older cookie format a layer also opens, with its own keys, and re-issues in the
+/// layer's format: see the [module documentation](self).
+///
+/// Today's source is Express's `cookie-session` pair (`session` and `session.sig`);
+/// express-session's signed id and store record is the next one this type is shaped for.
+///
+/// # Examples
+///
+/// ```
+/// use cookie_session::{KeyRing, migrate::Legacy, format::SigAlgorithm};
+///
+/// // The pair `sess` + `sess.sig`, SHA-256 keygrip, set by Express with `path: '/app'`.
+/// let old = Legacy::express(KeyRing::new(["old secret", "older secret"])?)
+///     .algorithm(SigAlgorithm::Sha256)
+///     .name("sess")
+///     .path("/app");
+/// assert_eq!(old.format_name(), "express");
+/// # Ok::<(), cookie_session::KeyError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Legacy {
+    pub(crate) source: Source,
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+}
+
+/// What the old cookie is. One variant per kind of source: a source whose session lives in a
+/// store (express-session) opens asynchronously, in `session::persist`.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// Express `cookie-session`: the session is the cookie, signed by keygrip.
+    Express {
+        keys: KeyRing,
+        algorithm: SigAlgorithm,
+    },
+}
+
+impl Legacy {
+    /// Express's `cookie-session` 2.x pair, signed with `keys` (its `keys` option, first key
+    /// first), keygrip's SHA-1, named `session`, `Path=/`, no `Domain`: Express's defaults.
+    /// Express keys may be short; any non-empty key works here, as there.
+    pub fn express(keys: KeyRing) -> Self {
+        Legacy {
+            source: Source::Express {
+                keys,
+                algorithm: SigAlgorithm::Sha1,
+            },
+            name: crate::DEFAULT_COOKIE_NAME.to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+        }
+    }
+
+    /// keygrip's algorithm, for an Express app that passed its own `Keygrip`. Default SHA-1.
+    pub fn algorithm(mut self, algorithm: SigAlgorithm) -> Self {
+        match &mut self.source {
+            Source::Express { algorithm: a, .. } => *a = algorithm,
+        }
+        self
+    }
+
+    /// The old cookie's name (Express's `name` option). Default `session`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The old cookie's `Path`, needed to clear it. Default `/`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The old cookie's `Domain`, needed to clear it. Default none (host-only).
+    pub fn domain(mut self, domain: Option<String>) -> Self {
+        self.domain = domain;
+        self
+    }
+
+    /// The name under which [`MetricsSnapshot::opened`](crate::MetricsSnapshot::opened)
+    /// counts sessions opened from this source (`express`, whatever the algorithm).
+    pub fn format_name(&self) -> &'static str {
+        match self.source {
+            Source::Express { .. } => "express",
+        }
+    }
+
+    /// The format that reads this source's cookie.
+    pub(crate) fn format(&self) -> Format {
+        match self.source {
+            Source::Express { algorithm, .. } => Format::Express(algorithm),
+        }
+    }
+
+    pub(crate) fn keys(&self) -> &KeyRing {
+        match &self.source {
+            Source::Express { keys, .. } => keys,
+        }
+    }
+}
