@@ -15,6 +15,9 @@
 //! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
 //! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
 //! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `postgres://…` (a store needs `encrypted` or `signed`) | `cookie` |
+//! | `SESSION_MIGRATE_FROM` | a comma-separated list of older formats to also open and re-issue in `SESSION_FORMAT`: `express` (Express `cookie-session`) | none |
+//! | `SESSION_MIGRATE_KEYS` | the old format's keys, comma-separated, the first signs (`\,` escapes a comma); any length, none shared with `SESSION_KEYS`; needed with `SESSION_MIGRATE_FROM` | none |
+//! | `SESSION_MIGRATE_NAME` | the old cookie's name | `session` |
 //!
 //! An empty value counts as unset, so a `.env` template with `SESSION_KEYS=` works.
 //!
@@ -39,13 +42,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use cookie_session::format::Format;
+use cookie_session::migrate::Legacy;
 use cookie_session::store::{MemoryStore, PostgresStore, RedisStore, SqliteStore};
 use cookie_session::{KeyError, KeyRing, SessionConfig, SessionLayer};
 use rand::RngCore as _;
 use zeroize::{Zeroize as _, Zeroizing};
 
 /// Every variable the demo reads.
-pub const VARS: [&str; 10] = [
+pub const VARS: [&str; 13] = [
     "ADDR",
     "PORT",
     "SESSION_KEYS",
@@ -56,6 +60,9 @@ pub const VARS: [&str; 10] = [
     "SESSION_SECURE",
     "SESSION_TRUST_PROXY",
     "SESSION_STORE",
+    "SESSION_MIGRATE_FROM",
+    "SESSION_MIGRATE_KEYS",
+    "SESSION_MIGRATE_NAME",
 ];
 
 /// The default port.
@@ -103,6 +110,10 @@ pub enum ConfigError {
     /// A `.env` file exists but cannot be read.
     #[error(".env could not be loaded: {0}")]
     DotEnv(String),
+    /// `SESSION_MIGRATE_KEYS` is missing, cannot be parsed, or shares a key with
+    /// `SESSION_KEYS`. The secrets are never shown.
+    #[error("SESSION_MIGRATE_KEYS is not valid: {0}")]
+    MigrateKeys(String),
 }
 
 impl ConfigError {
@@ -114,6 +125,7 @@ impl ConfigError {
             ConfigError::Keys(_) => "SESSION_KEYS",
             ConfigError::Name(_) => "SESSION_NAME",
             ConfigError::DotEnv(_) => ".env",
+            ConfigError::MigrateKeys(_) => "SESSION_MIGRATE_KEYS",
         }
     }
 }
@@ -202,6 +214,7 @@ pub struct DemoConfig {
     generated_key: bool,
     key_count: usize,
     store: StoreChoice,
+    migrate_from: Vec<&'static str>,
     session: SessionConfig,
     /// Built at once for cookie and memory sessions; by [`DemoConfig::connect`] for the rest.
     layer: Option<SessionLayer>,
@@ -331,6 +344,7 @@ impl DemoConfig {
             None => (random_key_ring(), true),
         };
         let key_count = keys.len();
+        let migrate_from = parse_migration(&get)?;
 
         // No request makes a session outlive what is configured here: the library cuts any
         // per-request lifetime to `max_lifetime` — the longest the app grants itself, "remember
@@ -344,6 +358,9 @@ impl DemoConfig {
         // The Express format has no server-side time to hold it to.
         if format.has_server_expiry() {
             session = session.absolute_lifetime(Some(absolute_lifetime));
+        }
+        for legacy in &migrate_from {
+            session = session.migrate_from(legacy.clone());
         }
         match secure {
             SecureMode::Auto => {}
@@ -371,6 +388,7 @@ impl DemoConfig {
             generated_key,
             key_count,
             store,
+            migrate_from: migrate_from.iter().map(Legacy::format_name).collect(),
             session,
             layer,
         })
@@ -405,6 +423,12 @@ impl DemoConfig {
         };
         self.layer = Some(build(with_store)?);
         Ok(self)
+    }
+
+    /// The older formats also opened and re-issued in [`format`](Self::format)
+    /// (`SESSION_MIGRATE_FROM`), by name: empty when none.
+    pub fn migrate_from(&self) -> &[&'static str] {
+        &self.migrate_from
     }
 
     /// Where sessions live.
@@ -485,8 +509,66 @@ fn max_lifetime(max_age: Option<Duration>) -> Duration {
 fn build(session: SessionConfig) -> Result<SessionLayer, ConfigError> {
     session.build().map_err(|e| match e {
         cookie_session::ConfigError::Key(e) => ConfigError::Keys(e),
+        e @ cookie_session::ConfigError::MigrateSharesKey => ConfigError::MigrateKeys(e.to_string()),
         other => ConfigError::Name(other.to_string()),
     })
+}
+
+/// `SESSION_MIGRATE_FROM`, `SESSION_MIGRATE_KEYS` and `SESSION_MIGRATE_NAME` into the old
+/// formats to open. Keys without a format, or a format without keys, are refused: either alone
+/// is a half-done configuration.
+fn parse_migration(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Legacy>, ConfigError> {
+    let keys = get("SESSION_MIGRATE_KEYS").map(Zeroizing::new);
+    let Some(list) = get("SESSION_MIGRATE_FROM") else {
+        if keys.is_some() {
+            return Err(ConfigError::Invalid {
+                var: "SESSION_MIGRATE_FROM",
+                value: String::new(),
+                expected: "a format to migrate from (express) when SESSION_MIGRATE_KEYS is set",
+            });
+        }
+        return Ok(Vec::new());
+    };
+    let Some(keys) = keys else {
+        return Err(ConfigError::MigrateKeys(
+            "SESSION_MIGRATE_FROM needs the old format's keys in SESSION_MIGRATE_KEYS".into(),
+        ));
+    };
+    let ring = KeyRing::parse_list(&keys).map_err(|e| ConfigError::MigrateKeys(e.to_string()))?;
+    let name = get("SESSION_MIGRATE_NAME");
+    if let Some(name) = &name {
+        let rules = cookie_session::cookie::CookieAttributes::default();
+        rules.validate(name).map_err(|e| ConfigError::Invalid {
+            var: "SESSION_MIGRATE_NAME",
+            value: format!("{name} ({e})"),
+            expected: "the old cookie's name, a valid cookie name",
+        })?;
+    }
+    let mut sources = Vec::new();
+    for source in list.split(',').map(str::trim) {
+        let legacy = match source {
+            "express" => Legacy::express(ring.clone()),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    var: "SESSION_MIGRATE_FROM",
+                    value: source.to_owned(),
+                    expected: "a comma-separated list of: express",
+                })
+            }
+        };
+        if sources.iter().any(|l: &Legacy| l.format_name() == legacy.format_name()) {
+            return Err(ConfigError::Invalid {
+                var: "SESSION_MIGRATE_FROM",
+                value: list.clone(),
+                expected: "each format once",
+            });
+        }
+        sources.push(match &name {
+            Some(name) => legacy.name(name.clone()),
+            None => legacy,
+        });
+    }
+    Ok(sources)
 }
 
 /// `ADDR` (an IP, or `ip:port`) and `PORT` into a socket address.

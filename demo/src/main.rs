@@ -60,6 +60,7 @@ async fn main() -> ExitCode {
         cookie = config.cookie_name(),
         keys = config.key_count(),
         store = config.store().kind(),
+        migrate_from = config.migrate_from().join(","),
         "demo listening on {bound}"
     );
     println!("Open {url} in your browser");
