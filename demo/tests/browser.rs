@@ -112,7 +112,11 @@ struct Server {
 
 impl Server {
     fn start(format: &str) -> Server {
-        let app = demo::app(config_with(format, KEYS, &[]));
+        Server::start_with(config_with(format, KEYS, &[]))
+    }
+
+    fn start_with(config: demo::DemoConfig) -> Server {
+        let app = demo::app(config);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -313,4 +317,155 @@ fn journey(format: &str) {
         assert!(size > 5_000, "{name} is only {size} bytes");
     }
     assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+}
+
+// ---- From Express to the demo without logging in again (`SESSION_MIGRATE_FROM=express`) ----
+
+/// The Express app's keys (short, as Express allows): the demo opens its cookies with them.
+const EXPRESS_KEYS: &str = "express-key-2024,express-key-2023";
+
+fn express_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/express")
+}
+
+/// `node server.js` of interop/express (cookie-session 2.1.1, pinned by its lockfile) on a
+/// free loopback port; killed and reaped on drop.
+struct ExpressApp {
+    child: Child,
+    base: String,
+}
+
+impl ExpressApp {
+    fn start(node: &str) -> ExpressApp {
+        use std::io::BufRead as _;
+        let mut child = Command::new(node)
+            .arg("server.js")
+            .current_dir(express_dir())
+            .env("PORT", "0")
+            .env("SESSION_KEYS", EXPRESS_KEYS)
+            .env_remove("SESSION_NAME")
+            .env_remove("SESSION_ALGORITHM")
+            .env_remove("NODE_OPTIONS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node server.js starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut app = ExpressApp {
+            child,
+            base: String::new(),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("node server.js prints `listening <port>`");
+        let port: u16 = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("node server.js: expected `listening <port>`, got {line:?}"));
+        app.base = format!("http://127.0.0.1:{port}");
+        app
+    }
+}
+
+impl Drop for ExpressApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Logged in on the real Express app, then on the demo (encrypted, migrating from express):
+/// logged in at once, the cookie re-issued encrypted and `session.sig` cleared
+/// (demo/e2e/migrate.mjs). Skips like the other journeys when Node, `npm ci` (in demo/e2e
+/// and interop/express) or Chromium is missing, except under `CI=true`.
+#[test]
+fn migrate_from_express() {
+    let express_ready = express_dir()
+        .join("node_modules/cookie-session/package.json")
+        .is_file();
+    let found = prerequisites().and_then(|found| {
+        if express_ready {
+            Ok(found)
+        } else {
+            Err("interop/express/node_modules is missing: run `npm ci` in interop/express".into())
+        }
+    });
+    let (node, chromium) = match found {
+        Ok(found) => found,
+        Err(missing) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("the browser test cannot run under CI: {missing}")
+        }
+        Err(missing) => {
+            skip::skipped(&format!("browser journey (migrate): {missing}"));
+            return;
+        }
+    };
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let artifacts = artifacts_dir("migrate");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let log_path = artifacts.join("browser.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let profile = std::env::temp_dir().join(format!(
+        "cookie-session-e2e-{}-migrate",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&profile);
+
+    let express = ExpressApp::start(&node);
+    let config = config_with(
+        "encrypted",
+        KEYS,
+        &[
+            ("SESSION_MIGRATE_FROM", "express"),
+            ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
+        ],
+    );
+    let layer = config.layer().unwrap();
+    let server = Server::start_with(config);
+
+    let mut child = Command::new(&node)
+        .current_dir(e2e_dir())
+        .arg("migrate.mjs")
+        .arg(&express.base)
+        .arg(format!("http://{}", server.addr))
+        .arg(&artifacts)
+        .env("CHROMIUM", &chromium)
+        .env("E2E_USER_DATA_DIR", &profile)
+        .env("E2E_TIMEOUT_MS", "45000")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("node starts");
+    let status = wait_bounded(&mut child, started + HARD_TIMEOUT);
+    kill_browser_on(&profile);
+    let _ = std::fs::remove_dir_all(&profile);
+    drop(server);
+    drop(express);
+
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    eprintln!("---- {} ----\n{output}----", log_path.display());
+    let status = status.unwrap_or_else(|| {
+        panic!("the migration journey did not finish within {HARD_TIMEOUT:?}; see above")
+    });
+    assert!(status.success(), "the migration journey failed ({status}): see the log above");
+    assert!(output.contains("E2E PASS migrate"), "no PASS line in the browser log");
+    assert!(!output.contains("E2E FAIL"), "a FAIL line in the browser log");
+    // The demo saw one Express session and then served its own.
+    let metrics = layer.metrics();
+    assert_eq!(metrics.opened_count("express"), 1, "{metrics:?}");
+    assert!(metrics.opened_count("encrypted") >= 2, "{metrics:?}");
+    is_png(&artifacts.join("migrated.png")).unwrap();
 }
