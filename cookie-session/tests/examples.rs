@@ -70,47 +70,67 @@ impl Example {
 
     /// One HTTP/1.1 request with the jar's cookies; the jar takes the response's `Set-Cookie`s.
     fn request(&self, jar: &mut Vec<(String, String)>, method: &str, path: &str) -> Response {
-        let authority = self.base.strip_prefix("http://").unwrap();
-        let mut stream = TcpStream::connect(authority).unwrap();
-        let cookie: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: 0\r\n"
+        send(&self.base, jar, method, path, "")
+    }
+}
+
+/// One HTTP/1.1 request to `base` with the jar's cookies and a JSON `body` (none when empty);
+/// the jar takes the response's `Set-Cookie`s, and drops the cookies they remove.
+fn send(
+    base: &str,
+    jar: &mut Vec<(String, String)>,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Response {
+    let authority = base.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(authority).unwrap();
+    let cookie: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
         );
-        if !cookie.is_empty() {
-            head.push_str(&format!("Cookie: {}\r\n", cookie.join("; ")));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let status: u16 = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let mut set_cookies = 0;
-        for line in lines {
-            let (name, value) = line.split_once(':').unwrap();
-            if name.eq_ignore_ascii_case("set-cookie") {
-                set_cookies += 1;
-                let pair = value.trim().split(';').next().unwrap();
-                let (name, value) = pair.split_once('=').unwrap();
-                jar.retain(|(n, _)| n != name);
-                if !value.is_empty() {
-                    jar.push((name.to_owned(), value.to_owned()));
-                }
+    if !body.is_empty() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    if !cookie.is_empty() {
+        head.push_str(&format!("Cookie: {}\r\n", cookie.join("; ")));
+    }
+    head.push_str("\r\n");
+    head.push_str(body);
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut set_cookies = 0;
+    for line in lines {
+        let (name, value) = line.split_once(':').unwrap();
+        if name.eq_ignore_ascii_case("set-cookie") {
+            set_cookies += 1;
+            let expired = value
+                .to_ascii_lowercase()
+                .contains("expires=thu, 01 jan 1970");
+            let pair = value.trim().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            jar.retain(|(n, _)| n != name);
+            if !value.is_empty() && !expired {
+                jar.push((name.to_owned(), value.to_owned()));
             }
         }
-        Response {
-            status,
-            body: dechunk(body),
-            set_cookies,
-        }
+    }
+    Response {
+        status,
+        body: dechunk(body),
+        set_cookies,
     }
 }
 
@@ -269,4 +289,118 @@ fn redis_counts_visits_in_redis() {
     let mut jar = Vec::new();
     assert_eq!(example.request(&mut jar, "GET", "/").body, "views=1\n");
     assert_eq!(example.request(&mut jar, "GET", "/").body, "views=2\n");
+}
+
+/// The Express app's keys in the migration example (short, as Express allows).
+const EXPRESS_KEYS: &str = "express-example-key";
+
+/// The reference Express app (interop/express/server.js, cookie-session 2.1.1 pinned by its
+/// lockfile) on a free loopback port, killed and reaped on drop; `None` (skip) without node
+/// or its `node_modules`, except under `CI=true`.
+struct ExpressApp {
+    child: Child,
+    base: String,
+}
+
+impl ExpressApp {
+    fn start(keys: &str) -> Option<ExpressApp> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/express");
+        let node_ok = Command::new("node")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !node_ok
+            || !dir
+                .join("node_modules/cookie-session/package.json")
+                .is_file()
+        {
+            let why =
+                "node or interop/express/node_modules is missing (run npm ci in interop/express)";
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{why}");
+            }
+            skip::skipped(why);
+            return None;
+        }
+        let mut child = Command::new("node")
+            .arg("server.js")
+            .current_dir(dir)
+            .env("PORT", "0")
+            .env("SESSION_KEYS", keys)
+            .env_remove("SESSION_NAME")
+            .env_remove("SESSION_ALGORITHM")
+            .env_remove("NODE_OPTIONS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("server.js printed {line:?}, not its port"))
+            .to_owned();
+        Some(ExpressApp {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for ExpressApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// docs/MIGRATING-FROM-EXPRESS.md's cut-over, end to end: logged in on the real Express app,
+/// the Rust example serves the same session, re-issued encrypted, and counts it.
+#[test]
+fn migrate_moves_an_express_session_to_the_encrypted_format() {
+    let Some(express) = ExpressApp::start(EXPRESS_KEYS) else {
+        return;
+    };
+    let Some(example) = Example::start("migrate", &[("EXPRESS_KEYS", EXPRESS_KEYS)]) else {
+        return;
+    };
+    // Browsers (and this jar) send 127.0.0.1's cookies to both ports.
+    let mut jar = Vec::new();
+    let login = send(
+        &express.base,
+        &mut jar,
+        "POST",
+        "/api/session",
+        r#"{"user":"ada"}"#,
+    );
+    assert_eq!(
+        (login.status, login.body.as_str()),
+        (200, r#"{"user":"ada"}"#)
+    );
+    let names: Vec<&str> = jar.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["session", "session.sig"]);
+    let express_value = jar[0].1.clone();
+
+    let visit = example.request(&mut jar, "POST", "/visit");
+    assert_eq!(visit.body, r#"{"user":"ada","views":1}"#);
+    let names: Vec<&str> = jar.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["session"], "session.sig was cleared");
+    assert_ne!(jar[0].1, express_value, "re-issued in the encrypted format");
+    assert_eq!(
+        example.request(&mut jar, "GET", "/api/session").body,
+        r#"{"user":"ada","views":1}"#
+    );
+    assert_eq!(
+        example.request(&mut Vec::new(), "GET", "/metrics").body,
+        r#"{"encrypted":1,"express":1}"#
+    );
+    // Express no longer reads this browser's session: it has moved.
+    let on_express = send(&express.base, &mut jar, "GET", "/api/session", "");
+    assert_eq!(on_express.body, "{}");
 }

@@ -509,7 +509,9 @@ fn max_lifetime(max_age: Option<Duration>) -> Duration {
 fn build(session: SessionConfig) -> Result<SessionLayer, ConfigError> {
     session.build().map_err(|e| match e {
         cookie_session::ConfigError::Key(e) => ConfigError::Keys(e),
-        e @ cookie_session::ConfigError::MigrateSharesKey => ConfigError::MigrateKeys(e.to_string()),
+        e @ cookie_session::ConfigError::MigrateSharesKey => {
+            ConfigError::MigrateKeys(e.to_string())
+        }
         other => ConfigError::Name(other.to_string()),
     })
 }
@@ -556,7 +558,10 @@ fn parse_migration(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Legacy>,
                 })
             }
         };
-        if sources.iter().any(|l: &Legacy| l.format_name() == legacy.format_name()) {
+        if sources
+            .iter()
+            .any(|l: &Legacy| l.format_name() == legacy.format_name())
+        {
             return Err(ConfigError::Invalid {
                 var: "SESSION_MIGRATE_FROM",
                 value: list.clone(),

@@ -417,10 +417,8 @@ fn migrate_from_express() {
     std::fs::create_dir_all(&artifacts).unwrap();
     let log_path = artifacts.join("browser.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let profile = std::env::temp_dir().join(format!(
-        "cookie-session-e2e-{}-migrate",
-        std::process::id()
-    ));
+    let profile =
+        std::env::temp_dir().join(format!("cookie-session-e2e-{}-migrate", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
 
     let express = ExpressApp::start(&node);
@@ -460,9 +458,18 @@ fn migrate_from_express() {
     let status = status.unwrap_or_else(|| {
         panic!("the migration journey did not finish within {HARD_TIMEOUT:?}; see above")
     });
-    assert!(status.success(), "the migration journey failed ({status}): see the log above");
-    assert!(output.contains("E2E PASS migrate"), "no PASS line in the browser log");
-    assert!(!output.contains("E2E FAIL"), "a FAIL line in the browser log");
+    assert!(
+        status.success(),
+        "the migration journey failed ({status}): see the log above"
+    );
+    assert!(
+        output.contains("E2E PASS migrate"),
+        "no PASS line in the browser log"
+    );
+    assert!(
+        !output.contains("E2E FAIL"),
+        "a FAIL line in the browser log"
+    );
     // The demo saw one Express session and then served its own.
     let metrics = layer.metrics();
     assert_eq!(metrics.opened_count("express"), 1, "{metrics:?}");

@@ -112,7 +112,11 @@ async fn the_api_serves_an_express_session_and_moves_it_to_each_native_format() 
         // Re-issued in the demo's format; `session.sig` cleared (the jar drops it).
         let new = res.set_cookie("session").unwrap();
         let pair = new.split(';').next().unwrap();
-        assert_eq!(layer.decode([pair]).unwrap().data["views"], json!(1), "{format}");
+        assert_eq!(
+            layer.decode([pair]).unwrap().data["views"],
+            json!(1),
+            "{format}"
+        );
         assert!(res.set_cookie("session.sig").unwrap().contains("1970"));
         assert_eq!(client.jar.keys().collect::<Vec<_>>(), ["session"]);
 
@@ -145,7 +149,9 @@ async fn a_forged_express_cookie_gives_an_empty_session_and_no_cookie() {
     );
     let mut client = Client::with_config("encrypted", config);
     // `{"views":9}` under the signature of `{"views":1}` (recorded `tampered_value`).
-    client.jar.insert("session".into(), "eyJ2aWV3cyI6OX0=".into());
+    client
+        .jar
+        .insert("session".into(), "eyJ2aWV3cyI6OX0=".into());
     client.jar.insert("session.sig".into(), EXPRESS_SIG.into());
     let res = client.get("/api/session").await;
     assert_eq!(res.status, 200);
