@@ -32,7 +32,11 @@
 //!
 //! [`SessionLayer::metrics`](crate::SessionLayer::metrics) counts the sessions opened per
 //! format ([`MetricsSnapshot::opened`](crate::MetricsSnapshot::opened)): once the old
-//! format's count stops growing, the old source and its keys can go.
+//! format's count stops growing, the old source and its keys can go. An old cookie that does not
+//! verify is counted under its [`Rejection`](crate::Rejection). When the old cookie has the
+//! layer's own name (Express's and this crate's default, `session`), the layer's format
+//! examines its value first and refuses it: each migrated request also counts one
+//! `malformed`; a cookie of the layer's format without a `.sig` is not an old cookie.
 //!
 //! # Examples
 //!

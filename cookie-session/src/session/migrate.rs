@@ -134,6 +134,9 @@ impl Shared {
                     return current;
                 }
                 Err(Rejection::Missing) => {}
+                // Under the layer's own name, a value without `.sig` is most likely the
+                // layer's own cookie (refused above, and counted there): no old cookie.
+                Err(Rejection::MissingSignature) if opener.codec.name() == self.codec.name() => {}
                 Err(reason) => self.note_legacy_rejection(opener, reason),
             }
         }
