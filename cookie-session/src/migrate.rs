@@ -6,7 +6,7 @@
 //!
 //! | the request carries | the session | the response |
 //! |---|---|---|
-//! | only an old cookie that verifies with the old keys | its data | the session in the layer's format, and the old cookie(s) cleared |
+//! | only an old cookie that verifies with the old keys | its data | the session in the layer's format, and the old cookie(s) cleared (an old cookie with the layer's own name, path and domain is replaced by the new value; its `.sig` is cleared) |
 //! | a cookie of the layer's format, and an old one that verifies | the layer's (the old one is ignored) | the old cookie(s) cleared |
 //! | an old cookie that does not verify (tampered, other keys, malformed) | empty and new | nothing re-issued, nothing cleared |
 //!

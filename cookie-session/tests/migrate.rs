@@ -3,6 +3,9 @@
 //! (tests/data/express-vectors.json, keys `key-new`, `key-old`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "support/backends.rs"]
+mod backends;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -304,38 +307,47 @@ async fn the_old_format_opens_with_the_old_keys_only_and_the_new_with_the_new_on
     assert_eq!(shared.unwrap_err(), ConfigError::MigrateSharesKey);
 }
 
+/// Every backend of the build: memory, SQLite, and the real Redis and PostgreSQL servers
+/// (`REDIS_URL`, `DATABASE_URL`; required under `CI=true`).
 #[tokio::test]
 async fn in_store_mode_the_old_session_moves_into_a_new_record() {
-    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
-    let layer = config().shared_store(store.clone()).build().unwrap();
-    let app = router(layer.clone());
-    let (status, set, body) = call(&app, "/read", Some(OLD)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, r#"{"views":1}|new=true"#);
-    let new = set_value(&set, "session")
-        .expect("the sealed id is issued")
-        .to_owned();
-    assert!(clears(&set, "session.sig").is_some(), "{set:?}");
-    // The cookie holds only the id; the record holds the data.
-    let id = layer.decode([new.as_str()]).unwrap().data["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let key = cookie_session::store::SessionId::parse(&id)
-        .unwrap()
-        .store_key();
-    let record = store
-        .load(&key, 0)
-        .await
-        .unwrap()
-        .expect("a record was created");
-    assert_eq!(Value::Object(record.data), json!({"views": 1}));
-    let (_, _, body) = call(&app, "/views", Some(&new)).await;
-    assert_eq!(body, "2");
-    assert_eq!(
-        layer.metrics().opened,
-        vec![("encrypted", 1), ("express", 1)]
-    );
+    for backend in backends::all().await {
+        let name = backend.name;
+        let store = backend.store.clone();
+        let layer = config().shared_store(store.clone()).build().unwrap();
+        let app = router(layer.clone());
+        let (status, set, body) = call(&app, "/read", Some(OLD)).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert_eq!(body, r#"{"views":1}|new=true"#, "{name}");
+        let new = set_value(&set, "session")
+            .expect("the sealed id is issued")
+            .to_owned();
+        assert!(clears(&set, "session.sig").is_some(), "{name}: {set:?}");
+        // The cookie holds only the id; the record holds the data.
+        let id = layer.decode([new.as_str()]).unwrap().data["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let key = cookie_session::store::SessionId::parse(&id)
+            .unwrap()
+            .store_key();
+        let now = cookie_session::unix_secs(std::time::SystemTime::now());
+        let record = store
+            .load(&key, now)
+            .await
+            .unwrap()
+            .expect("a record was created");
+        assert_eq!(Value::Object(record.data), json!({"views": 1}), "{name}");
+        let (_, _, body) = call(&app, "/views", Some(&new)).await;
+        assert_eq!(body, "2", "{name}");
+        let record = store.load(&key, now).await.unwrap().unwrap();
+        assert_eq!(Value::Object(record.data), json!({"views": 2}), "{name}");
+        assert_eq!(
+            layer.metrics().opened,
+            vec![("encrypted", 1), ("express", 1)],
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]
