@@ -422,6 +422,8 @@ async fn with_revocation_an_old_cookie_of_a_revoked_user_is_refused() {
     let (_, set, body) = call(&app, "/read", Some(&bob)).await;
     assert_eq!(body, r#"{"user":"bob","views":5}|new=true"#);
     assert!(set_value(&set, "session").is_some());
+    // Only the session that was served is counted.
+    assert_eq!(layer.metrics().opened_count("express"), 1);
 }
 
 #[test]

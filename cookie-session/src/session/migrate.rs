@@ -117,12 +117,10 @@ impl Shared {
         for (index, opener) in self.legacy.iter().enumerate() {
             match opener.codec.open(headers.clone()) {
                 Ok(loaded) => {
-                    self.metrics.opened(index + 1);
-                    tracing::debug!(
-                        cookie = opener.codec.name(),
-                        from = opener.format_name,
-                        "session migrated from an old format"
-                    );
+                    // With revocation, counted once the revocation check let it through.
+                    if !matches!(self.backend, Backend::Revocable(_)) {
+                        self.note_migrated(index);
+                    }
                     let mut current = Current::fresh();
                     current.data = loaded.data;
                     current.dirty = true;
@@ -141,6 +139,17 @@ impl Shared {
             }
         }
         Current::rejected(reason)
+    }
+
+    fn note_migrated(&self, index: usize) {
+        self.metrics.opened(index + 1);
+        if let Some(opener) = self.legacy.get(index) {
+            tracing::debug!(
+                cookie = opener.codec.name(),
+                from = opener.format_name,
+                "session migrated from an old format"
+            );
+        }
     }
 
     fn note_legacy_rejection(&self, opener: &Opener, reason: Rejection) {
@@ -212,16 +221,19 @@ pub(crate) async fn check_revocation(
     if !current.migration.migrated {
         return Ok(current);
     }
-    let Some(user) = user_of(&current.data, &shared.user_key) else {
-        return Ok(current);
-    };
-    let now = unix_secs(shared.now());
-    match backend.store.revoked_before(&user, now).await {
-        Ok(Some(_)) => {
-            shared.note_rejection(Rejection::Revoked);
-            Ok(Current::rejected(Rejection::Revoked))
+    // The one source bit set by `migrate`.
+    let index = current.migration.clear.trailing_zeros() as usize;
+    if let Some(user) = user_of(&current.data, &shared.user_key) {
+        let now = unix_secs(shared.now());
+        match backend.store.revoked_before(&user, now).await {
+            Ok(Some(_)) => {
+                shared.note_rejection(Rejection::Revoked);
+                return Ok(Current::rejected(Rejection::Revoked));
+            }
+            Ok(None) => {}
+            Err(error) => return persist::outage(shared, backend, error),
         }
-        Ok(None) => Ok(current),
-        Err(error) => persist::outage(shared, backend, error),
     }
+    shared.note_migrated(index);
+    Ok(current)
 }
