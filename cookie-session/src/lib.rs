@@ -32,8 +32,9 @@
 //! | [`format`](mod@format) | pure cookie codecs, one per format (`encrypted`, `signed`, `jwt`, `express`) |
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
+//! | `actix` | the actix-web middleware (feature `actix`) |
 //! | [`store`] | server-side stores behind one trait |
-//! | `extract` | axum extractors (feature `axum`): the session, typed values, flash messages, CSRF checks |
+//! | `extract` | extractors (features `axum`, `actix`): the session, typed values, flash messages, CSRF checks |
 //! | [`flash`] | one-shot flash messages |
 //! | [`csrf`] | CSRF tokens bound to the session |
 //! | `testing` | unit-testing handlers with a session, without a server (feature `testing`) |
@@ -57,6 +58,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `axum` | yes | `FromRequestParts` for [`Session`], the typed `extract::Typed<T>`, `extract::Flash`, `extract::CsrfGuard` and `extract::CsrfForm` |
+//! | `actix` | no | `actix::SessionMiddleware`, the same sessions for actix-web 4, and the extractors of `extract` for actix-web (adds `actix-web` without its default features) |
 //! | `testing` | no | `testing::TestSession`: drive your handlers with a session in unit tests |
 //! | `jwt` | no | the `jwt` format (`format::jwt`, `Format::Jwt`): the session as an HS256 JWS other services can read (adds `jsonwebtoken` and `ring`) |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
@@ -65,6 +67,8 @@
 //! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 mod config;
 pub mod cookie;
 pub mod csrf;
@@ -74,11 +78,12 @@ pub mod key;
 pub mod layer;
 mod metrics;
 mod rejection;
+mod respond;
 mod session;
 pub mod store;
 mod time;
 
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub mod extract;
 #[cfg(feature = "testing")]
 pub mod testing;
