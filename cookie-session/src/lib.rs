@@ -3,7 +3,8 @@
 //!
 //! A [`SessionLayer`] (built and checked by [`SessionConfig`]) puts a lazy [`Session`] in every
 //! request; handlers read and write it like Express's `req.session`; the layer writes the
-//! cookie when the response leaves, only when needed.
+//! cookie when the response leaves, only when needed. With the feature `actix`, actix-web 4
+//! gets the same sessions from the same configuration: `actix::SessionMiddleware`.
 //!
 //! ```
 //! use cookie_session::{KeyRing, Session, SessionConfig};
