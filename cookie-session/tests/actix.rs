@@ -851,3 +851,60 @@ fn an_app_without_the_middleware_gets_a_clear_500() {
         assert!(seen.body.contains("SessionMiddleware"), "{}", seen.body);
     });
 }
+
+/// Cookies actix-session 0.11 wrote (tests/data/actix-session-cookies.json, recorded from
+/// the bench server's `actix-signed` and `actix-private` apps) are not ours: each is a fresh
+/// empty session — 200, never an error — counted as refused, and the first write replaces it
+/// under the same name. docs/ACTIX.md says so to teams coming from actix-session.
+#[test]
+fn the_cookies_of_actix_session_are_fresh_sessions() {
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/actix-session-cookies.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let cookies: Vec<String> = ["signed", "private"]
+        .iter()
+        .map(|kind| recorded[kind]["cookie"].as_str().unwrap().to_owned())
+        .collect();
+    for format in [
+        Format::Encrypted,
+        Format::Signed,
+        Format::Express(SigAlgorithm::Sha1),
+    ] {
+        let layer = config(format, &[NEW]).build().unwrap();
+        let middleware = SessionMiddleware::new(layer.clone());
+        block_on(async {
+            let app = test::init_service(actix_app(layer)).await;
+            for cookie in &cookies {
+                assert!(cookie.starts_with("session="), "{cookie}");
+                let before = middleware.metrics();
+                let read = actix_send(&app, "/op/read", &[("cookie", cookie)]).await;
+                assert_eq!((read.status, read.body.as_str()), (200, "views=0"));
+                assert!(read.set_cookies.is_empty(), "{format:?}");
+                let after = middleware.metrics();
+                let refused: u64 = Rejection::ALL
+                    .iter()
+                    .map(|r| after.count(*r) - before.count(*r))
+                    .sum();
+                assert_eq!(refused, 1, "{format:?}: counted once");
+                if !matches!(format, Format::Express(_)) {
+                    assert_eq!(
+                        after.count(Rejection::Malformed) - before.count(Rejection::Malformed),
+                        1,
+                        "{format:?}"
+                    );
+                }
+                let visit = actix_send(&app, "/op/visit", &[("cookie", cookie)]).await;
+                assert_eq!((visit.status, visit.body.as_str()), (200, "views=1"));
+                assert!(
+                    visit.set_cookies[0].starts_with("session="),
+                    "the same name: the browser replaces the old cookie"
+                );
+            }
+        });
+    }
+}
