@@ -7,8 +7,9 @@
 //! - `/read` only reads `views` (no `Set-Cookie`);
 //! - `/plain` never touches the session, though the middleware is installed.
 //!
-//! `bench-server --server NAME --profile ROUTE --iterations N` drives the same router in
-//! process (no sockets) N times with a fixed valid cookie: the loop `callgrind` profiles.
+//! `bench-server --server NAME --profile ROUTE --iterations N` drives the same router (or
+//! actix-web app, called as a service) in process (no sockets) N times with a fixed valid
+//! cookie: the loop `callgrind` profiles.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -287,7 +288,9 @@ mod actix {
     use actix_session::config::CookieContentSecurity;
     use actix_session::storage::CookieSessionStore;
     use actix_session::{Session, SessionMiddleware};
+    use actix_web::body::MessageBody;
     use actix_web::cookie::Key;
+    use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
     use actix_web::{web, App, HttpServer};
 
     async fn visit(session: Session) -> String {
@@ -309,31 +312,43 @@ mod actix {
         "plain"
     }
 
-    pub fn serve(addr: SocketAddr, private: bool) -> std::io::Result<()> {
+    /// actix-session's cookie store, signed or private, around the three routes.
+    pub fn app(
+        private: bool,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
         let security = if private {
             CookieContentSecurity::Private
         } else {
             CookieContentSecurity::Signed
         };
-        let key = Key::from(super::MASTER);
+        App::new()
+            .wrap(
+                SessionMiddleware::builder(CookieSessionStore::default(), Key::from(super::MASTER))
+                    .cookie_name("session".to_owned())
+                    .cookie_secure(false)
+                    .cookie_content_security(security)
+                    .build(),
+            )
+            .route("/visit", web::get().to(visit))
+            .route("/read", web::get().to(read))
+            .route("/plain", web::get().to(plain))
+    }
+
+    pub fn serve(addr: SocketAddr, private: bool) -> std::io::Result<()> {
         actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(move || {
-                App::new()
-                    .wrap(
-                        SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                            .cookie_name("session".to_owned())
-                            .cookie_secure(false)
-                            .cookie_content_security(security)
-                            .build(),
-                    )
-                    .route("/visit", web::get().to(visit))
-                    .route("/read", web::get().to(read))
-                    .route("/plain", web::get().to(plain))
-            })
-            .workers(1)
-            .bind(addr)?
-            .run()
-            .await
+            HttpServer::new(move || app(private))
+                .workers(1)
+                .bind(addr)?
+                .run()
+                .await
         })
     }
 }
@@ -437,8 +452,26 @@ mod ours_actix {
     /// The in-process loop of `--profile`, for actix-web: the app as a service, called with
     /// test requests (no sockets), a fixed valid cookie.
     pub fn profile(server: &str, route: &str, iterations: u64) {
+        match server {
+            "actix-signed" => profile_app(super::actix::app(false), server, route, iterations),
+            "actix-private" => profile_app(super::actix::app(true), server, route, iterations),
+            _ => profile_app(app(server), server, route, iterations),
+        }
+    }
+
+    fn profile_app<T, B>(app: App<T>, server: &str, route: &str, iterations: u64)
+    where
+        T: ServiceFactory<
+                ServiceRequest,
+                Config = (),
+                Response = ServiceResponse<B>,
+                Error = actix_web::Error,
+                InitError = (),
+            > + 'static,
+        B: MessageBody + 'static,
+    {
         actix_web::rt::System::new().block_on(async move {
-            let app = test::init_service(app(server)).await;
+            let app = test::init_service(app).await;
             let first = test::call_service(&app, test::TestRequest::get().uri("/visit").to_request()).await;
             let cookie: Vec<String> = first
                 .headers()
@@ -476,13 +509,9 @@ mod ours_actix {
 /// `route` with it. The instruction count of this loop, minus the same loop on `bare`, is the
 /// layer's cost per request (deterministic under callgrind).
 fn profile(server: &str, route: &str, iterations: u64) {
-    if server.starts_with("ours-actix") || server == "actix-bare" {
+    if server.contains("actix") {
         ours_actix::profile(server, route, iterations);
         return;
-    }
-    if server.starts_with("actix") {
-        eprintln!("--profile drives axum routers and our actix-web middleware only");
-        std::process::exit(2);
     }
     let app = router(server);
     let rt = tokio::runtime::Builder::new_current_thread()
