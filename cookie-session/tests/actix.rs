@@ -908,3 +908,95 @@ fn the_cookies_of_actix_session_are_fresh_sessions() {
         });
     }
 }
+
+/// A store outage through the middleware, against a real redis-server this test starts and
+/// stops: by default an opaque 503 with `Vary: Cookie` and no cookie (pages that never take the
+/// session still work); with `OutagePolicy::Anonymous`, a 200 with an empty session that is
+/// never saved.
+#[cfg(feature = "redis")]
+#[test]
+fn a_store_outage_is_a_503_or_an_anonymous_session() {
+    use cookie_session::store::{OutagePolicy, RedisStore};
+    use std::process::{Command, Stdio};
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("cookie-session-actix-outage-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spawned = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no", "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    /// The server, killed and reaped when the test ends, whichever way.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let Ok(server) = spawned else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "redis-server must be installed under CI"
+        );
+        eprintln!("skipping: no redis-server binary");
+        return;
+    };
+    let mut server = Killed(server);
+    block_on(async {
+        let url = format!("redis://127.0.0.1:{port}/");
+        let mut store = None;
+        for _ in 0..100 {
+            if let Ok(connected) = RedisStore::connect(&url).await {
+                store = Some(Arc::new(connected));
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        let store = store.expect("redis-server answers");
+        let make = |policy| {
+            config(Format::Encrypted, &[NEW])
+                .shared_store(store.clone())
+                .store_outage(policy)
+                .build()
+                .unwrap()
+        };
+        let failing = test::init_service(actix_app(make(OutagePolicy::Fail))).await;
+        let anonymous = test::init_service(actix_app(make(OutagePolicy::Anonymous))).await;
+        let first = actix_send(&failing, "/op/visit", &[]).await;
+        let jar = next_jar("", &first);
+        let second = actix_send(&failing, "/op/visit", &[("cookie", &jar)]).await;
+        assert_eq!(second.body, "views=2");
+
+        server.0.kill().unwrap();
+        server.0.wait().unwrap();
+        for uri in ["/op/read", "/op/visit"] {
+            let seen = actix_send(&failing, uri, &[("cookie", &jar)]).await;
+            assert_eq!(seen.status, 503, "{uri}");
+            assert_eq!(seen.vary, ["cookie"], "{uri}");
+            assert!(seen.set_cookies.is_empty(), "{uri}");
+            assert!(!seen.body.contains("edis"), "opaque: {}", seen.body);
+        }
+        let seen = actix_send(&anonymous, "/op/visit", &[("cookie", &jar)]).await;
+        assert_eq!((seen.status, seen.body.as_str()), (200, "views=1"));
+        assert!(seen.set_cookies.is_empty(), "never saved");
+        let seen = actix_send(&anonymous, "/op/read", &[("cookie", &jar)]).await;
+        assert_eq!((seen.status, seen.body.as_str()), (200, "views=0"));
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
