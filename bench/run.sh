@@ -26,7 +26,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-3100}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
-ALL_SERVERS="bare ours-encrypted ours-signed ours-express axum-extra-signed axum-extra-private tower-sessions-memory actix-signed actix-private express"
+ALL_SERVERS="bare ours-encrypted ours-signed ours-express axum-extra-signed axum-extra-private tower-sessions-memory actix-bare ours-actix-encrypted ours-actix-signed ours-actix-express actix-signed actix-private express"
 SERVERS=${*:-$ALL_SERVERS}
 ROUTES="/visit /read /plain"
 BIN=bench/target/release/bench-server
@@ -108,7 +108,7 @@ EOF
 sanity() {
   local name=$1 fresh resend read tampered c1
   COOKIE=""
-  if [[ "$name" == bare ]]; then
+  if [[ "$name" == bare || "$name" == actix-bare ]]; then
     printf '%s\t%s\n' "$name" "no session (baseline)" >>"$SANITY"
     return
   fi
@@ -205,6 +205,10 @@ LABELS = {
     "tower-sessions-memory": "axum + tower-sessions MemoryStore",
     "actix-signed": "actix-web + actix-session Cookie signed",
     "actix-private": "actix-web + actix-session Cookie private",
+    "actix-bare": "actix-web (no session)",
+    "ours-actix-encrypted": "actix-web + cookie-session encrypted",
+    "ours-actix-signed": "actix-web + cookie-session signed",
+    "ours-actix-express": "actix-web + cookie-session express",
     "express": "express 5 + cookie-session",
 }
 rows = defaultdict(list)

@@ -7,8 +7,9 @@
 //! - `/read` only reads `views` (no `Set-Cookie`);
 //! - `/plain` never touches the session, though the middleware is installed.
 //!
-//! `bench-server --server NAME --profile ROUTE --iterations N` drives the same router in
-//! process (no sockets) N times with a fixed valid cookie: the loop `callgrind` profiles.
+//! `bench-server --server NAME --profile ROUTE --iterations N` drives the same router (or
+//! actix-web app, called as a service) in process (no sockets) N times with a fixed valid
+//! cookie: the loop `callgrind` profiles.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -34,6 +35,10 @@ const SERVERS: &[&str] = &[
     "tower-sessions-memory",
     "actix-signed",
     "actix-private",
+    "actix-bare",
+    "ours-actix-encrypted",
+    "ours-actix-signed",
+    "ours-actix-express",
 ];
 
 /// The session secret of our layer (≥ 32 bytes, as the native formats require).
@@ -65,6 +70,9 @@ fn main() {
     match server.as_str() {
         "actix-signed" => actix::serve(addr, false),
         "actix-private" => actix::serve(addr, true),
+        name if name.starts_with("ours-actix") || name == "actix-bare" => {
+            ours_actix::serve(addr, name)
+        }
         name => serve_axum(addr, router(name)),
     }
     .unwrap_or_else(|e| {
@@ -280,7 +288,9 @@ mod actix {
     use actix_session::config::CookieContentSecurity;
     use actix_session::storage::CookieSessionStore;
     use actix_session::{Session, SessionMiddleware};
+    use actix_web::body::MessageBody;
     use actix_web::cookie::Key;
+    use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
     use actix_web::{web, App, HttpServer};
 
     async fn visit(session: Session) -> String {
@@ -302,32 +312,196 @@ mod actix {
         "plain"
     }
 
-    pub fn serve(addr: SocketAddr, private: bool) -> std::io::Result<()> {
+    /// actix-session's cookie store, signed or private, around the three routes.
+    pub fn app(
+        private: bool,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
         let security = if private {
             CookieContentSecurity::Private
         } else {
             CookieContentSecurity::Signed
         };
-        let key = Key::from(super::MASTER);
+        App::new()
+            .wrap(
+                SessionMiddleware::builder(CookieSessionStore::default(), Key::from(super::MASTER))
+                    .cookie_name("session".to_owned())
+                    .cookie_secure(false)
+                    .cookie_content_security(security)
+                    .build(),
+            )
+            .route("/visit", web::get().to(visit))
+            .route("/read", web::get().to(read))
+            .route("/plain", web::get().to(plain))
+    }
+
+    pub fn serve(addr: SocketAddr, private: bool) -> std::io::Result<()> {
         actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(move || {
-                App::new()
-                    .wrap(
-                        SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                            .cookie_name("session".to_owned())
-                            .cookie_secure(false)
-                            .cookie_content_security(security)
-                            .build(),
-                    )
-                    .route("/visit", web::get().to(visit))
-                    .route("/read", web::get().to(read))
-                    .route("/plain", web::get().to(plain))
-            })
-            .workers(1)
-            .bind(addr)?
-            .run()
-            .await
+            HttpServer::new(move || app(private))
+                .workers(1)
+                .bind(addr)?
+                .run()
+                .await
         })
+    }
+}
+
+/// Our actix-web middleware (`cookie_session::actix`), and actix-web without a session as its
+/// reference: the same routes as the axum servers.
+mod ours_actix {
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+    use actix_web::{test, web, App, HttpServer};
+    use cookie_session::actix::SessionMiddleware;
+    use cookie_session::format::{Format, SigAlgorithm};
+    use cookie_session::{KeyRing, Session, SessionConfig};
+
+    async fn visit(session: Session) -> String {
+        let views = session.get::<u64>("views").unwrap_or(0) + 1;
+        let _ = session.insert("views", views);
+        if !session.contains_key("user_id") {
+            let _ = session.insert("user_id", 42u64);
+            let _ = session.insert("csrf", super::CSRF);
+        }
+        format!("views={views}")
+    }
+
+    async fn read(session: Session) -> String {
+        format!("views={}", session.get::<u64>("views").unwrap_or(0))
+    }
+
+    async fn plain() -> &'static str {
+        "plain"
+    }
+
+    async fn bare_visit() -> String {
+        format!("views={}", 1)
+    }
+
+    /// The app of `name`: `actix-bare`, or ours in a format.
+    fn app(
+        name: &str,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        let format = match name {
+            "ours-actix-encrypted" => Some(Format::Encrypted),
+            "ours-actix-signed" => Some(Format::Signed),
+            "ours-actix-express" => Some(Format::Express(SigAlgorithm::Sha1)),
+            _ => None,
+        };
+        // Without a format (actix-bare) the middleware is left out by a condition, so both
+        // apps have the same type.
+        let sessions = format.map(|format| {
+            let keys = KeyRing::new([super::SECRET]).expect("a valid key");
+            let layer = SessionConfig::new(keys)
+                .format(format)
+                .build()
+                .expect("a valid config");
+            SessionMiddleware::new(layer)
+        });
+        let bare = sessions.is_none();
+        let app = App::new().wrap(actix_web::middleware::Condition::new(
+            !bare,
+            sessions.unwrap_or_else(|| {
+                SessionMiddleware::new(
+                    SessionConfig::new(KeyRing::new([super::SECRET]).expect("a valid key"))
+                        .build()
+                        .expect("a valid config"),
+                )
+            }),
+        ));
+        if bare {
+            app.route("/visit", web::get().to(bare_visit))
+                .route("/read", web::get().to(bare_visit))
+                .route("/plain", web::get().to(plain))
+        } else {
+            app.route("/visit", web::get().to(visit))
+                .route("/read", web::get().to(read))
+                .route("/plain", web::get().to(plain))
+        }
+    }
+
+    pub fn serve(addr: SocketAddr, name: &str) -> std::io::Result<()> {
+        let name = name.to_owned();
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(move || app(&name))
+                .workers(1)
+                .bind(addr)?
+                .run()
+                .await
+        })
+    }
+
+    /// The in-process loop of `--profile`, for actix-web: the app as a service, called with
+    /// test requests (no sockets), a fixed valid cookie.
+    pub fn profile(server: &str, route: &str, iterations: u64) {
+        match server {
+            "actix-signed" => profile_app(super::actix::app(false), server, route, iterations),
+            "actix-private" => profile_app(super::actix::app(true), server, route, iterations),
+            _ => profile_app(app(server), server, route, iterations),
+        }
+    }
+
+    fn profile_app<T, B>(app: App<T>, server: &str, route: &str, iterations: u64)
+    where
+        T: ServiceFactory<
+                ServiceRequest,
+                Config = (),
+                Response = ServiceResponse<B>,
+                Error = actix_web::Error,
+                InitError = (),
+            > + 'static,
+        B: MessageBody + 'static,
+    {
+        actix_web::rt::System::new().block_on(async move {
+            let app = test::init_service(app).await;
+            let first = test::call_service(&app, test::TestRequest::get().uri("/visit").to_request()).await;
+            let cookie: Vec<String> = first
+                .headers()
+                .get_all("set-cookie")
+                .filter_map(|v| v.to_str().ok())
+                .filter_map(|v| v.split(';').next())
+                .map(str::to_owned)
+                .collect();
+            let mut cookie = cookie.join("; ");
+            if cookie.is_empty() {
+                cookie = format!("session={}", "A".repeat(180));
+            }
+            let start = Instant::now();
+            let mut bytes = 0usize;
+            for _ in 0..iterations {
+                let req = test::TestRequest::get()
+                    .uri(route)
+                    .insert_header(("cookie", cookie.as_str()))
+                    .to_request();
+                let response = app.call(req).await.expect("a response");
+                bytes += response.headers().len();
+                bytes += test::read_body(response).await.len();
+            }
+            let elapsed = start.elapsed();
+            eprintln!(
+                "{server} {route}: {iterations} requests, {:.0} ns/request (cookie {} bytes, checksum {bytes})",
+                elapsed.as_nanos() as f64 / iterations as f64,
+                cookie.len()
+            );
+        });
     }
 }
 
@@ -335,9 +509,9 @@ mod actix {
 /// `route` with it. The instruction count of this loop, minus the same loop on `bare`, is the
 /// layer's cost per request (deterministic under callgrind).
 fn profile(server: &str, route: &str, iterations: u64) {
-    if server.starts_with("actix") {
-        eprintln!("--profile drives axum routers only");
-        std::process::exit(2);
+    if server.contains("actix") {
+        ours_actix::profile(server, route, iterations);
+        return;
     }
     let app = router(server);
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -8,7 +8,7 @@
 //!   token matches nothing.
 //! - [`Session::regenerate`] (call it at login) drops the token, so the next
 //!   [`Session::csrf_token`] makes a new one: a token seen before login is worthless after.
-//! - With axum, [`CsrfGuard`] refuses unsafe methods (anything but
+//! - With axum or actix-web, [`CsrfGuard`] refuses unsafe methods (anything but
 //!   `GET`, `HEAD`, `OPTIONS` and `TRACE`) without the [`CSRF_HEADER`] header, and
 //!   [`CsrfForm`] also accepts the [`CSRF_FIELD`] form field; both
 //!   answer `403 Forbidden`.
@@ -102,23 +102,25 @@ fn is_token(token: &str) -> bool {
 }
 
 /// Whether a method can change state (RFC 9110 §9.2.1: all but the safe methods).
-#[cfg(feature = "axum")]
-fn is_unsafe(method: &http::Method) -> bool {
-    !matches!(
-        *method,
-        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::TRACE
-    )
+#[cfg(any(feature = "axum", feature = "actix"))]
+fn is_unsafe(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }
 
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 mod extract {
+    #[cfg(feature = "axum")]
     use axum::extract::{FromRequest, FromRequestParts, RawForm, Request};
+    #[cfg(feature = "axum")]
     use axum::http::request::Parts;
-    use axum::http::StatusCode;
+    #[cfg(feature = "axum")]
     use axum::response::{IntoResponse, Response};
+    use http::StatusCode;
     use serde::de::DeserializeOwned;
 
-    use super::{is_unsafe, CSRF_HEADER};
+    use super::is_unsafe;
+    #[cfg(feature = "axum")]
+    use super::CSRF_HEADER;
     use crate::session::Session;
 
     /// Why a request was refused: its CSRF token is missing or wrong (`403 Forbidden`), or
@@ -137,9 +139,24 @@ mod extract {
             }
         }
 
+        /// A body that could not be read as an urlencoded form.
+        pub(crate) fn not_a_form() -> Self {
+            CsrfRejection {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "Unsupported Media Type: expected an urlencoded form",
+            }
+        }
+
         /// The status the rejection answers with.
         pub fn status(&self) -> StatusCode {
             self.status
+        }
+    }
+
+    impl std::fmt::Display for CsrfRejection {
+        /// The response body: a short sentence, never the token.
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.message)
         }
     }
 
@@ -149,6 +166,7 @@ mod extract {
         }
     }
 
+    #[cfg(feature = "axum")]
     impl IntoResponse for CsrfRejection {
         fn into_response(self) -> Response {
             (self.status, self.message).into_response()
@@ -157,9 +175,10 @@ mod extract {
 
     /// Refuses a request with an unsafe method (`POST`, `PUT`, `PATCH`, `DELETE`, ...) unless
     /// its `x-csrf-token` header holds the session's token; safe methods pass. Derefs to the
-    /// [`Session`].
+    /// [`Session`]. An axum and an actix-web extractor.
     ///
     /// ```
+    /// # #[cfg(feature = "axum")] {
     /// use axum::{routing::post, Router};
     /// use cookie_session::extract::CsrfGuard;
     ///
@@ -169,6 +188,7 @@ mod extract {
     ///     "added"
     /// }
     /// let app: Router = Router::new().route("/api/cart", post(add_to_cart));
+    /// # }
     /// ```
     #[derive(Debug, Clone)]
     pub struct CsrfGuard(pub Session);
@@ -181,30 +201,43 @@ mod extract {
         }
     }
 
-    fn header_token(parts: &Parts) -> Option<&str> {
-        parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
-    }
-
-    impl<S: Send + Sync> FromRequestParts<S> for CsrfGuard {
-        type Rejection = CsrfRejection;
-
-        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-            let session = Session::from_request_parts(parts, state).await?;
-            if is_unsafe(&parts.method)
-                && !header_token(parts).is_some_and(|t| session.verify_csrf_token(t))
-            {
+    impl CsrfGuard {
+        /// The guard's decision for a loaded session, a request method and its token header:
+        /// what every framework's extractor does.
+        pub(crate) fn check(
+            session: Session,
+            method: &str,
+            header: Option<&str>,
+        ) -> Result<Self, CsrfRejection> {
+            if is_unsafe(method) && !header.is_some_and(|t| session.verify_csrf_token(t)) {
                 return Err(CsrfRejection::forbidden());
             }
             Ok(CsrfGuard(session))
         }
     }
 
+    #[cfg(feature = "axum")]
+    fn header_token(parts: &Parts) -> Option<&str> {
+        parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
+    }
+
+    #[cfg(feature = "axum")]
+    impl<S: Send + Sync> FromRequestParts<S> for CsrfGuard {
+        type Rejection = CsrfRejection;
+
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+            let session = Session::from_request_parts(parts, state).await?;
+            CsrfGuard::check(session, parts.method.as_str(), header_token(parts))
+        }
+    }
+
     /// An `application/x-www-form-urlencoded` form whose `csrf_token` field (or
     /// `x-csrf-token` header) must hold the session's token when the method is unsafe; then
     /// the form is deserialized as `T` (which may ignore the field). A form that does not
-    /// parse as `T` is a `422`.
+    /// parse as `T` is a `422`. An axum and an actix-web extractor.
     ///
     /// ```
+    /// # #[cfg(feature = "axum")] {
     /// use axum::{routing::post, Router};
     /// use cookie_session::extract::CsrfForm;
     ///
@@ -216,6 +249,7 @@ mod extract {
     ///     format!("renamed to {}", form.name)
     /// }
     /// let app: Router = Router::new().route("/rename", post(rename));
+    /// # }
     /// ```
     #[derive(Debug, Clone)]
     pub struct CsrfForm<T>(pub Session, pub T);
@@ -227,6 +261,36 @@ mod extract {
         token: Option<String>,
     }
 
+    impl<T: DeserializeOwned> CsrfForm<T> {
+        /// The form's decision for a loaded session, a request method, its token header and
+        /// the form's bytes: what every framework's extractor does.
+        pub(crate) fn check(
+            session: Session,
+            method: &str,
+            header: Option<&str>,
+            bytes: &[u8],
+        ) -> Result<Self, CsrfRejection> {
+            if is_unsafe(method) {
+                let field = serde_urlencoded::from_bytes::<TokenField>(bytes)
+                    .ok()
+                    .and_then(|f| f.token);
+                let ok = field
+                    .as_deref()
+                    .or(header)
+                    .is_some_and(|token| session.verify_csrf_token(token));
+                if !ok {
+                    return Err(CsrfRejection::forbidden());
+                }
+            }
+            let form = serde_urlencoded::from_bytes::<T>(bytes).map_err(|_| CsrfRejection {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: "Unprocessable Entity: the form does not have the expected fields",
+            })?;
+            Ok(CsrfForm(session, form))
+        }
+    }
+
+    #[cfg(feature = "axum")]
     impl<T, S> FromRequest<S> for CsrfForm<T>
     where
         T: DeserializeOwned,
@@ -238,34 +302,16 @@ mod extract {
             let (mut parts, body) = req.into_parts();
             let session = Session::from_request_parts(&mut parts, state).await?;
             let header = header_token(&parts).map(str::to_owned);
-            let check = is_unsafe(&parts.method);
+            let method = parts.method.clone();
             let RawForm(bytes) = RawForm::from_request(Request::from_parts(parts, body), state)
                 .await
-                .map_err(|_| CsrfRejection {
-                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    message: "Unsupported Media Type: expected an urlencoded form",
-                })?;
-            if check {
-                let field = serde_urlencoded::from_bytes::<TokenField>(&bytes)
-                    .ok()
-                    .and_then(|f| f.token);
-                let ok = field
-                    .or(header)
-                    .is_some_and(|token| session.verify_csrf_token(&token));
-                if !ok {
-                    return Err(CsrfRejection::forbidden());
-                }
-            }
-            let form = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|_| CsrfRejection {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: "Unprocessable Entity: the form does not have the expected fields",
-            })?;
-            Ok(CsrfForm(session, form))
+                .map_err(|_| CsrfRejection::not_a_form())?;
+            CsrfForm::check(session, method.as_str(), header.as_deref(), &bytes)
         }
     }
 }
 
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub use extract::{CsrfForm, CsrfGuard, CsrfRejection};
 
 #[cfg(test)]

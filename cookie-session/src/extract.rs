@@ -1,7 +1,10 @@
-//! axum extractors (feature `axum`): [`Session`] itself, [`Typed`], a serde struct kept under
-//! a key of its own, and the [`Flash`] and [`CsrfGuard`] helpers.
+//! Extractors (features `axum` and `actix`): [`Session`] itself, [`Typed`], a serde struct
+//! kept under a key of its own, and the [`Flash`] and [`CsrfGuard`] helpers. Each is an axum
+//! extractor with the feature `axum`, and an actix-web one with the feature `actix` (see the
+//! `actix` module there).
 //!
 //! ```
+//! # #[cfg(feature = "axum")] {
 //! use axum::{routing::get, Router};
 //! use cookie_session::{KeyRing, Session, SessionConfig};
 //!
@@ -15,12 +18,16 @@
 //! let app: Router = Router::new()
 //!     .route("/visit", get(visit))
 //!     .layer(SessionConfig::new(keys).build().unwrap());
+//! # }
 //! ```
 
 use std::ops::{Deref, DerefMut};
 
+#[cfg(feature = "axum")]
 use axum::extract::FromRequestParts;
+#[cfg(feature = "axum")]
 use axum::http::request::Parts;
+#[cfg(feature = "axum")]
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,9 +37,11 @@ pub use crate::flash::Flash;
 use crate::session::{Session, SessionError};
 
 /// The message of the rejection when no [`SessionLayer`](crate::SessionLayer) runs in front.
+#[cfg(feature = "axum")]
 const MISSING_LAYER: &str =
     "Can't extract the session: is `SessionLayer` installed on this router?";
 
+#[cfg(feature = "axum")]
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = (StatusCode, &'static str);
 
@@ -103,6 +112,16 @@ pub struct Typed<T: SessionValue> {
 }
 
 impl<T: SessionValue> Typed<T> {
+    /// The value of a loaded session: what every framework's extractor does.
+    pub(crate) fn read(session: Session) -> Self {
+        let value = session.get::<T>(T::KEY).unwrap_or_default();
+        Typed {
+            session,
+            value,
+            modified: false,
+        }
+    }
+
     /// Writes the value back to the session's `T::KEY` now.
     ///
     /// # Errors
@@ -150,6 +169,7 @@ impl<T: SessionValue> Drop for Typed<T> {
     }
 }
 
+#[cfg(feature = "axum")]
 impl<T, S> FromRequestParts<S> for Typed<T>
 where
     T: SessionValue + Send,
@@ -159,11 +179,6 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state).await?;
-        let value = session.get::<T>(T::KEY).unwrap_or_default();
-        Ok(Typed {
-            session,
-            value,
-            modified: false,
-        })
+        Ok(Typed::read(session))
     }
 }

@@ -26,7 +26,7 @@
 //! }
 //! ```
 //!
-//! With axum, the [`Flash`] extractor does the taking.
+//! With axum or actix-web, the [`Flash`] extractor does the taking.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -147,21 +147,26 @@ impl Session {
     }
 }
 
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 mod extract {
+    #[cfg(feature = "axum")]
     use axum::extract::FromRequestParts;
+    #[cfg(feature = "axum")]
     use axum::http::request::Parts;
+    #[cfg(feature = "axum")]
     use axum::http::StatusCode;
+    #[cfg(feature = "axum")]
     use serde::de::DeserializeOwned;
     use serde::Serialize;
 
     use super::FlashMessage;
     use crate::session::{Session, SessionError};
 
-    /// The axum extractor for flash messages: the messages left by the previous request
-    /// (taken out of the session when extracted), and a way to leave new ones.
+    /// The extractor for flash messages (axum and actix-web): the messages left by the
+    /// previous request (taken out of the session when extracted), and a way to leave new ones.
     ///
     /// ```
+    /// # #[cfg(feature = "axum")] mod axum_example {
     /// use axum::response::Redirect;
     /// use cookie_session::extract::Flash;
     /// use cookie_session::flash::FlashMessage;
@@ -174,6 +179,7 @@ mod extract {
     /// async fn home(flash: Flash) -> String {
     ///     flash.iter().map(|m| m.text.as_str()).collect::<Vec<_>>().join("\n")
     /// }
+    /// # }
     /// ```
     pub struct Flash<T = FlashMessage> {
         session: Session,
@@ -181,6 +187,16 @@ mod extract {
     }
 
     impl<T> Flash<T> {
+        /// Takes the pending messages out of a loaded session: what every framework's
+        /// extractor does.
+        pub(crate) fn take(session: Session) -> Self
+        where
+            T: serde::de::DeserializeOwned,
+        {
+            let messages = session.take_flashes();
+            Flash { session, messages }
+        }
+
         /// The messages the previous request left, oldest first.
         pub fn messages(&self) -> &[T] {
             &self.messages
@@ -225,6 +241,7 @@ mod extract {
         }
     }
 
+    #[cfg(feature = "axum")]
     impl<T, S> FromRequestParts<S> for Flash<T>
     where
         T: DeserializeOwned + Send,
@@ -234,11 +251,10 @@ mod extract {
 
         async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
             let session = Session::from_request_parts(parts, state).await?;
-            let messages = session.take_flashes();
-            Ok(Flash { session, messages })
+            Ok(Flash::take(session))
         }
     }
 }
 
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub use extract::Flash;

@@ -3,7 +3,8 @@
 //!
 //! A [`SessionLayer`] (built and checked by [`SessionConfig`]) puts a lazy [`Session`] in every
 //! request; handlers read and write it like Express's `req.session`; the layer writes the
-//! cookie when the response leaves, only when needed.
+//! cookie when the response leaves, only when needed. With the feature `actix`, actix-web 4
+//! gets the same sessions from the same configuration: `actix::SessionMiddleware`.
 //!
 //! ```
 //! use cookie_session::{KeyRing, Session, SessionConfig};
@@ -33,8 +34,9 @@
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
 //! | [`migrate`] | leaving an older format (Express `cookie-session`) without logging anyone out |
+//! | `actix` | the actix-web middleware (feature `actix`) |
 //! | [`store`] | server-side stores behind one trait |
-//! | `extract` | axum extractors (feature `axum`): the session, typed values, flash messages, CSRF checks |
+//! | `extract` | extractors (features `axum`, `actix`): the session, typed values, flash messages, CSRF checks |
 //! | [`flash`] | one-shot flash messages |
 //! | [`csrf`] | CSRF tokens bound to the session |
 //! | `testing` | unit-testing handlers with a session, without a server (feature `testing`) |
@@ -58,6 +60,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `axum` | yes | `FromRequestParts` for [`Session`], the typed `extract::Typed<T>`, `extract::Flash`, `extract::CsrfGuard` and `extract::CsrfForm` |
+//! | `actix` | no | `actix::SessionMiddleware`, the same sessions for actix-web 4, and the extractors of `extract` for actix-web (adds `actix-web` without its default features) |
 //! | `testing` | no | `testing::TestSession`: drive your handlers with a session in unit tests |
 //! | `jwt` | no | the `jwt` format (`format::jwt`, `Format::Jwt`): the session as an HS256 JWS other services can read (adds `jsonwebtoken` and `ring`) |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
@@ -66,6 +69,8 @@
 //! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 mod config;
 pub mod cookie;
 pub mod csrf;
@@ -76,11 +81,12 @@ pub mod layer;
 mod metrics;
 pub mod migrate;
 mod rejection;
+mod respond;
 mod session;
 pub mod store;
 mod time;
 
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub mod extract;
 #[cfg(feature = "testing")]
 pub mod testing;

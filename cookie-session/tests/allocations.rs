@@ -177,4 +177,138 @@ fn allocations_per_request_inside_the_layer() {
         "allocations per request inside the layer: {}",
         report.join("; ")
     );
+    #[cfg(feature = "actix")]
+    actix::allocations_per_request_inside_the_actix_middleware();
+}
+
+/// The same count for the actix-web middleware: an app with the middleware and the session
+/// extractor, minus the same app without them, on the same request. The actix-web app's own
+/// routing and response allocations cancel out; what remains is the middleware (its boxed
+/// future, the `Cookie` values copied into the `http` 1 types the session keeps) and the
+/// extractor (its boxed future) on top of the session's own work.
+#[cfg(feature = "actix")]
+mod actix {
+    use actix_web::dev::{Service, ServiceResponse};
+    use actix_web::{test, web, App};
+    use cookie_session::actix::SessionMiddleware;
+
+    use super::*;
+
+    async fn visit(session: Session) -> String {
+        let views = session.get::<u64>("views").unwrap_or(0) + 1;
+        session.insert("views", views).expect("JSON");
+        if !session.contains_key("user_id") {
+            session.insert("user_id", 42u64).expect("JSON");
+            session.insert("csrf", CSRF).expect("JSON");
+        }
+        format!("views={views}")
+    }
+
+    async fn read(session: Session) -> String {
+        format!("views={}", session.get::<u64>("views").unwrap_or(0))
+    }
+
+    async fn plain() -> String {
+        format!("views={}", 1)
+    }
+
+    fn request(uri: &str, cookie: &str) -> actix_http::Request {
+        let mut req = test::TestRequest::get().uri(uri);
+        if !cookie.is_empty() {
+            req = req.insert_header(("cookie", cookie));
+        }
+        req.to_request()
+    }
+
+    fn count<S, B>(app: &S, uri: &str, cookie: &str) -> usize
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    {
+        let measure = || {
+            let req = request(uri, cookie);
+            let region = Region::new(GLOBAL);
+            let response = now(app.call(req)).unwrap();
+            drop(response);
+            let stats = region.change();
+            stats.allocations + stats.reallocations
+        };
+        // Warm-up: actix-web pools its request objects, and the first request fills the pool.
+        for _ in 0..5 {
+            measure();
+        }
+        let counts: Vec<usize> = (0..5).map(|_| measure()).collect();
+        assert!(
+            counts.windows(2).all(|w| w[0] == w[1]),
+            "allocation counts are not stable: {counts:?}"
+        );
+        counts[0]
+    }
+
+    /// Extra allocations of the middleware and extractor for one request to `uri`.
+    fn middleware_cost(format: Format, uri: &str) -> usize {
+        actix_web::rt::System::new().block_on(async {
+            let layer = SessionConfig::new(KeyRing::new([SECRET]).unwrap())
+                .format(format)
+                .build()
+                .unwrap();
+            let layered = test::init_service(
+                App::new()
+                    .wrap(SessionMiddleware::new(layer))
+                    .route("/visit", web::get().to(visit))
+                    .route("/read", web::get().to(read))
+                    .route("/plain", web::get().to(plain)),
+            )
+            .await;
+            let bare = test::init_service(
+                App::new()
+                    .route("/visit", web::get().to(plain))
+                    .route("/read", web::get().to(plain))
+                    .route("/plain", web::get().to(plain)),
+            )
+            .await;
+            let first = now(layered.call(request("/visit", ""))).unwrap();
+            let cookie = first
+                .headers()
+                .get_all(header::SET_COOKIE.as_str())
+                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                .join("; ");
+            drop(first);
+            count(&layered, uri, &cookie) - count(&bare, uri, &cookie)
+        })
+    }
+
+    /// Called by the one test of this binary (the counter is process-wide: a second test
+    /// running beside it, or the harness reporting its end, would be counted too).
+    pub fn allocations_per_request_inside_the_actix_middleware() {
+        let formats = [
+            ("encrypted", Format::Encrypted),
+            ("signed", Format::Signed),
+            ("express", Format::Express(SigAlgorithm::Sha1)),
+        ];
+        // Upper bounds = the counts measured when this test was written (docs/PERFORMANCE.md).
+        // (format, /visit, /read, /plain)
+        let bounds = [
+            ("encrypted", 21, 13, 4),
+            ("signed", 21, 13, 4),
+            ("express", 28, 17, 4),
+        ];
+        let mut report = Vec::new();
+        for ((name, format), (_, visit_max, read_max, plain_max)) in formats.into_iter().zip(bounds)
+        {
+            let visit_count = middleware_cost(format, "/visit");
+            let read_count = middleware_cost(format, "/read");
+            let plain_count = middleware_cost(format, "/plain");
+            report.push(format!(
+                "{name}: /visit {visit_count}, /read {read_count}, /plain {plain_count}"
+            ));
+            assert!(visit_count <= visit_max, "{name} /visit: {visit_count}");
+            assert!(read_count <= read_max, "{name} /read: {read_count}");
+            assert!(plain_count <= plain_max, "{name} /plain: {plain_count}");
+        }
+        println!(
+            "allocations per request inside the actix middleware: {}",
+            report.join("; ")
+        );
+    }
 }

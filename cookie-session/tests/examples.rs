@@ -191,6 +191,34 @@ fn tower_counts_visits_without_axum() {
 }
 
 #[test]
+fn actix_counts_visits_keeps_a_cart_and_flashes_once() {
+    let Some(example) = Example::start("actix", &[]) else {
+        return;
+    };
+    let mut jar = Vec::new();
+    let first = example.request(&mut jar, "GET", "/");
+    assert_eq!((first.status, first.body.as_str()), (200, "views=1"));
+    assert_eq!(first.set_cookies, 1);
+    assert_eq!(example.request(&mut jar, "GET", "/").body, "views=2");
+    let added = example.request(&mut jar, "POST", "/cart?item=apple");
+    assert_eq!(added.body, r#"{"items":["apple"]}"#);
+    assert_eq!(added.set_cookies, 1);
+    let read = example.request(&mut jar, "GET", "/cart");
+    assert_eq!(read.body, r#"{"items":["apple"]}"#);
+    assert_eq!(
+        read.set_cookies, 0,
+        "a handler that only reads sends no cookie"
+    );
+    assert_eq!(example.request(&mut jar, "GET", "/flash").body, "Added.");
+    assert_eq!(
+        example.request(&mut jar, "GET", "/flash").body,
+        "",
+        "shown once"
+    );
+    assert_eq!(example.request(&mut jar, "GET", "/").body, "views=3");
+}
+
+#[test]
 fn typed_keeps_a_cart_and_reading_writes_nothing() {
     let Some(example) = Example::start("typed", &[]) else {
         return;

@@ -3,9 +3,17 @@
 //! Each backend plugs in with `conformance!(name, feature, async { store })`; backends that
 //! need a server read its URL from the environment (`REDIS_URL`, `DATABASE_URL`) and skip
 //! (loudly) when it is unset, except under `CI=true`, where a missing server is a failure.
+//!
+//! With the feature `actix`, every case runs a second time through the actix-web middleware
+//! (the `*::actix` modules): the same suite, with its requests sent over loopback to a real
+//! actix-web server holding the same routes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod skip;
+
+#[cfg(feature = "actix")]
+#[path = "support/actix_server.rs"]
+mod actix_server;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -125,6 +133,9 @@ impl SessionStore for Counting {
 /// One app over one store, with a clock, a call log and two barriers for the race tests.
 pub struct Harness {
     pub app: Router,
+    /// The same routes in actix-web, when the case runs through the actix middleware.
+    #[cfg(feature = "actix")]
+    actix: Option<actix_server::ActixServer>,
     pub layer: SessionLayer,
     pub store: Arc<dyn SessionStore>,
     pub clock: TestClock,
@@ -247,6 +258,11 @@ impl Harness {
             .layer(layer.clone());
         Harness {
             app,
+            #[cfg(feature = "actix")]
+            actix: THROUGH_ACTIX
+                .try_with(|actix| *actix)
+                .unwrap_or(false)
+                .then(|| actix_routes::serve(&layer, &gate, &loaded, &release)),
             layer,
             store,
             clock,
@@ -261,6 +277,10 @@ impl Harness {
         let mut req = Request::builder().uri(uri);
         if let Some(cookie) = cookie {
             req = req.header("cookie", cookie);
+        }
+        #[cfg(feature = "actix")]
+        if let Some(server) = &self.actix {
+            return server.send(req.body(Body::empty()).unwrap()).await;
         }
         self.app
             .clone()
@@ -280,6 +300,11 @@ impl Harness {
             req = req.header("cookie", cookie);
         }
         let req = req.body(Body::empty()).unwrap();
+        #[cfg(feature = "actix")]
+        if let Some(server) = &self.actix {
+            let addr = server.addr();
+            return tokio::spawn(async move { actix_server::send(addr, req).await });
+        }
         let app = self.app.clone();
         tokio::spawn(async move { app.oneshot(req).await.unwrap() })
     }
@@ -973,44 +998,197 @@ macro_rules! conformance {
         mod $backend {
             use super::*;
 
-            macro_rules! case {
-                ($name:ident) => {
-                    #[tokio::test]
-                    async fn $name() {
-                        for format in [Format::Encrypted, Format::Signed] {
-                            let Some(store) = $make.await else { return };
-                            super::$name(store, format).await;
-                        }
-                    }
-                };
-            }
+            conformance!(@cases false, $make);
 
-            case!(untouched_and_empty_sessions_create_nothing);
-            case!(lifecycle);
-            case!(unknown_and_malformed_ids);
-            case!(id_collisions_are_retried_never_overwritten);
-            case!(idle_expiry_touch_and_absolute_lifetime);
-            case!(per_request_lifetime_stays_within_the_ceiling);
-            case!(regenerate_moves_the_data_to_a_new_id);
-            case!(destroy_deletes_the_record);
-            case!(dead_sessions_sent_first_do_not_shadow_the_valid_one);
-            case!(concurrent_writers_of_distinct_keys_all_survive);
-            case!(concurrent_writers_of_one_key_end_with_one_of_their_values);
-            case!(concurrent_writers_and_a_destroy);
-            case!(a_reader_writes_nothing_back);
-            case!(a_request_started_before_destroy_cannot_revive_it);
-            case!(revoke_user_ends_every_session_of_that_user);
-            case!(cookie_mode_revocation);
-            case!(persistent_cookies_follow_the_record);
+            /// The same cases through the actix-web middleware.
+            #[cfg(feature = "actix")]
+            mod actix {
+                use super::*;
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "a measurement: run with --ignored --nocapture"]
-            async fn contention_writes_per_second() {
-                let Some(store) = $make.await else { return };
-                super::measure_contention(store, stringify!($backend)).await;
+                conformance!(@cases true, $make);
             }
         }
     };
+    (@cases $through_actix:expr, $make:expr) => {
+        macro_rules! case {
+            ($name:ident) => {
+                #[tokio::test]
+                async fn $name() {
+                    for format in [Format::Encrypted, Format::Signed] {
+                        let Some(store) = $make.await else { return };
+                        THROUGH_ACTIX
+                            .scope($through_actix, crate::$name(store, format))
+                            .await;
+                    }
+                }
+            };
+        }
+
+        case!(untouched_and_empty_sessions_create_nothing);
+        case!(lifecycle);
+        case!(unknown_and_malformed_ids);
+        case!(id_collisions_are_retried_never_overwritten);
+        case!(idle_expiry_touch_and_absolute_lifetime);
+        case!(per_request_lifetime_stays_within_the_ceiling);
+        case!(regenerate_moves_the_data_to_a_new_id);
+        case!(destroy_deletes_the_record);
+        case!(dead_sessions_sent_first_do_not_shadow_the_valid_one);
+        case!(concurrent_writers_of_distinct_keys_all_survive);
+        case!(concurrent_writers_of_one_key_end_with_one_of_their_values);
+        case!(concurrent_writers_and_a_destroy);
+        case!(a_reader_writes_nothing_back);
+        case!(a_request_started_before_destroy_cannot_revive_it);
+        case!(revoke_user_ends_every_session_of_that_user);
+        case!(cookie_mode_revocation);
+        case!(persistent_cookies_follow_the_record);
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[ignore = "a measurement: run with --ignored --nocapture"]
+        async fn contention_writes_per_second() {
+            let Some(store) = $make.await else { return };
+            THROUGH_ACTIX
+                .scope(
+                    $through_actix,
+                    crate::measure_contention(store, module_path!()),
+                )
+                .await;
+        }
+    };
+}
+
+/// The harness's routes in actix-web, handler for handler, behind the actix middleware built
+/// from the same layer.
+#[cfg(feature = "actix")]
+mod actix_routes {
+    use super::*;
+    use actix_web::{web, App};
+    use cookie_session::actix::SessionMiddleware;
+
+    type Gate = Arc<Mutex<Option<Arc<Barrier>>>>;
+
+    async fn wait(gate: &Gate) {
+        let barrier = gate.lock().unwrap().clone();
+        if let Some(barrier) = barrier {
+            barrier.wait().await;
+        }
+    }
+
+    pub fn serve(
+        layer: &SessionLayer,
+        gate: &Gate,
+        loaded: &Arc<Notify>,
+        release: &Arc<Notify>,
+    ) -> actix_server::ActixServer {
+        let middleware = SessionMiddleware::new(layer.clone());
+        let (gate, loaded, release) = (gate.clone(), loaded.clone(), release.clone());
+        actix_server::ActixServer::start(move || {
+            let (g1, g2, g3) = (gate.clone(), gate.clone(), gate.clone());
+            let (l, r) = (loaded.clone(), release.clone());
+            App::new()
+                .wrap(middleware.clone())
+                .route("/untouched", web::get().to(|| async { "plain" }))
+                .route(
+                    "/get",
+                    web::get()
+                        .to(|s: Session| async move { serde_json::to_string(&s.data()).unwrap() }),
+                )
+                .route(
+                    "/set/{key}/{value}",
+                    web::get().to(|s: Session, p: web::Path<(String, String)>| async move {
+                        let (k, v) = p.into_inner();
+                        s.insert(k, v).unwrap();
+                        "ok"
+                    }),
+                )
+                .route(
+                    "/login/{user}",
+                    web::get().to(|s: Session, p: web::Path<String>| async move {
+                        s.regenerate();
+                        s.insert("user", p.into_inner()).unwrap();
+                        "ok"
+                    }),
+                )
+                .route(
+                    "/regenerate",
+                    web::get().to(|s: Session| async move {
+                        s.regenerate();
+                        "ok"
+                    }),
+                )
+                .route(
+                    "/destroy",
+                    web::get().to(|s: Session| async move {
+                        s.destroy();
+                        "ok"
+                    }),
+                )
+                .route(
+                    "/lifetime/{secs}",
+                    web::get().to(|s: Session, p: web::Path<u64>| async move {
+                        let secs = p.into_inner();
+                        s.set_max_age((secs > 0).then(|| Duration::from_secs(secs)));
+                        s.insert("asked", secs).unwrap();
+                        "ok"
+                    }),
+                )
+                .route(
+                    "/slow-read",
+                    web::get().to(move |s: Session| {
+                        let g = g1.clone();
+                        async move {
+                            let seen = serde_json::to_string(&s.data()).unwrap();
+                            wait(&g).await;
+                            seen
+                        }
+                    }),
+                )
+                .route(
+                    "/slow-set/{key}/{value}",
+                    web::get().to(move |s: Session, p: web::Path<(String, String)>| {
+                        let g = g2.clone();
+                        async move {
+                            let _ = s.data();
+                            wait(&g).await;
+                            let (k, v) = p.into_inner();
+                            s.insert(k, v).unwrap();
+                            "ok"
+                        }
+                    }),
+                )
+                .route(
+                    "/slow-destroy",
+                    web::get().to(move |s: Session| {
+                        let g = g3.clone();
+                        async move {
+                            let _ = s.data();
+                            wait(&g).await;
+                            s.destroy();
+                            "ok"
+                        }
+                    }),
+                )
+                .route(
+                    "/held-set/{key}/{value}",
+                    web::get().to(move |s: Session, p: web::Path<(String, String)>| {
+                        let (l, r) = (l.clone(), r.clone());
+                        async move {
+                            let _ = s.data();
+                            l.notify_one();
+                            r.notified().await;
+                            let (k, v) = p.into_inner();
+                            s.insert(k, v).unwrap();
+                            "ok"
+                        }
+                    }),
+                )
+        })
+    }
+}
+
+tokio::task_local! {
+    /// Set for a case that runs through the actix-web middleware: `Harness::new` then
+    /// serves its routes from a real actix-web server.
+    static THROUGH_ACTIX: bool;
 }
 
 /// The URL of a test server from the environment; `None` (skip) outside CI when unset.

@@ -6,7 +6,7 @@ use http::header::{SET_COOKIE, VARY};
 use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
-use crate::session::SessionError;
+use crate::respond::{varies_on_cookie, Reply};
 use crate::session::{Finish, Outcome, Session};
 
 pin_project! {
@@ -61,61 +61,35 @@ where
     }
 }
 
-/// Puts the session's outcome on the response.
+/// Puts the session's outcome on the response, by the rules of `respond.rs`.
 fn apply<B: Default>(mut response: Response<B>, outcome: Outcome) -> Response<B> {
-    if outcome.touched {
-        add_vary_cookie(&mut response);
-    }
-    if let Some(error) = outcome.error {
-        return failed(error);
-    }
-    for cookie in outcome.set_cookies {
-        match HeaderValue::try_from(cookie) {
-            Ok(value) => {
-                response.headers_mut().append(SET_COOKIE, value);
+    match outcome.reply() {
+        Reply::Keep { vary, set_cookies } => {
+            let headers = response.headers_mut();
+            if vary && !varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes)) {
+                headers.append(VARY, HeaderValue::from_static("cookie"));
             }
-            // Unreachable by construction (names, paths and domains are validated, values
-            // are base64); logged rather than panicking.
-            Err(_) => tracing::error!("session cookie is not a valid header value"),
+            for cookie in set_cookies {
+                match HeaderValue::try_from(cookie) {
+                    Ok(value) => {
+                        headers.append(SET_COOKIE, value);
+                    }
+                    // Unreachable by construction (names, paths and domains are validated,
+                    // values are base64); logged rather than panicking.
+                    Err(_) => tracing::error!("session cookie is not a valid header value"),
+                }
+            }
+            response
         }
-    }
-    response
-}
-
-/// The response that replaces the handler's when the session could not be sent or saved.
-///
-/// Size honesty (docs/SECURITY-CHECKLIST.md item 30): an oversized cookie is never dropped silently. The browser
-/// keeps its previous, valid cookie; the operator sees which cookie and how large; the client
-/// sees a plain 500; an outer layer can read the typed error from the extensions. A store
-/// outage is an opaque 503 (the store's own words go to the log only).
-fn failed<B: Default>(error: SessionError) -> Response<B> {
-    let status = match error {
-        SessionError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    tracing::error!(%error, "session not sent");
-    let mut response = Response::new(B::default());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(VARY, HeaderValue::from_static("cookie"));
-    response.extensions_mut().insert(error);
-    response
-}
-
-/// `Vary: Cookie` on every response whose session was read or written, so no cache serves one
-/// visitor's page to another (Flask CVE-2023-30861; docs/SECURITY-CHECKLIST.md item 57).
-fn add_vary_cookie<B>(response: &mut Response<B>) {
-    let headers = response.headers_mut();
-    let present = headers.get_all(VARY).iter().any(|v| {
-        v.to_str()
-            .map(|s| {
-                s.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("cookie") || t.trim() == "*")
-            })
-            .unwrap_or(false)
-    });
-    if !present {
-        headers.append(VARY, HeaderValue::from_static("cookie"));
+        Reply::Fail { status, error } => {
+            let mut response = Response::new(B::default());
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            response
+                .headers_mut()
+                .insert(VARY, HeaderValue::from_static("cookie"));
+            response.extensions_mut().insert(error);
+            response
+        }
     }
 }

@@ -51,6 +51,13 @@ impl SessionLayer {
         Self { shared }
     }
 
+    /// The checked configuration every session of this layer shares (the actix-web
+    /// middleware is built from it).
+    #[cfg(feature = "actix")]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The layer's counters: refused cookies by reason, oversized sessions, store failures.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.shared.metrics.snapshot()

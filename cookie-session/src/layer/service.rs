@@ -5,6 +5,7 @@ use http::uri::Scheme;
 use http::{Request, Response};
 
 use super::ResponseFuture;
+use crate::respond::forwarded_https;
 use crate::session::{CookieHeaders, Session, Shared};
 
 /// The service [`SessionLayer`](super::SessionLayer) produces.
@@ -54,7 +55,5 @@ fn request_is_secure<B>(req: &Request<B>, trust_proxy: bool) -> bool {
         && req
             .headers()
             .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+            .is_some_and(|v| forwarded_https(v.as_bytes()))
 }

@@ -220,6 +220,23 @@ impl CookieHeaders {
         }
     }
 
+    /// `Cookie` header values given as bytes, such as another `http` version's header
+    /// values (actix-web's). Header values have the same rules in every version, so none is
+    /// dropped in practice; one that did not fit would be skipped, never a panic.
+    #[cfg(feature = "actix")]
+    pub(crate) fn from_values<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut values = values
+            .into_iter()
+            .filter_map(|value| HeaderValue::from_bytes(value).ok());
+        match (values.next(), values.next()) {
+            (None, _) => CookieHeaders::None,
+            (Some(one), None) => CookieHeaders::One(one),
+            (Some(first), Some(second)) => {
+                CookieHeaders::Many([first, second].into_iter().chain(values).collect())
+            }
+        }
+    }
+
     fn as_slice(&self) -> &[HeaderValue] {
         match self {
             CookieHeaders::None => &[],
