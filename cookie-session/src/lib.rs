@@ -91,5 +91,5 @@ pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};
 pub use metrics::MetricsSnapshot;
 pub use rejection::Rejection;
-pub use session::{Session, SessionError};
+pub use session::{ExpressSessionMode, Session, SessionError};
 pub use time::{from_unix_secs, unix_secs, Clock, SystemClock, TimePolicy};

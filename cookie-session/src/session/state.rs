@@ -21,6 +21,8 @@ pub(crate) struct Current {
     /// A session that must never be persisted (the store was down and the outage policy
     /// chose to go on anonymously).
     pub(crate) anonymous: bool,
+    /// The express-session record this session was loaded from (express-session mode).
+    pub(crate) express: Option<Box<super::express_session::Loaded>>,
 }
 
 pub(crate) enum Origin {
@@ -105,6 +107,7 @@ impl Current {
             changes: Changes::default(),
             doomed: Vec::new(),
             anonymous: false,
+            express: None,
         }
     }
 
@@ -152,7 +155,7 @@ impl Current {
     /// never gains one in this request), so cookie mode skips the bookkeeping and its
     /// allocations.
     pub(crate) fn track(&mut self, key: &str) {
-        if self.record().is_some() {
+        if self.record().is_some() || self.express.is_some() {
             self.changes.key(key);
         }
     }
