@@ -570,7 +570,11 @@ impl SessionConfig {
         let signer = SidSigner::new(&self.keys);
         // The codec only carries the cookie name here (for attribute checks and logs): cookies
         // are read and signed by `SidSigner`. The Express format accepts keys of any length.
-        let codec = Codec::new(Format::Express(SigAlgorithm::Sha256), &self.keys, &self.name)?;
+        let codec = Codec::new(
+            Format::Express(SigAlgorithm::Sha256),
+            &self.keys,
+            &self.name,
+        )?;
         let backend = Backend::ExpressSession(Box::new(ExpressBackend {
             mode,
             signer,

@@ -28,9 +28,7 @@ use crate::format::express_session::{
     find_cookie, generate_sid, CookieMeta, Record, SameSite, SidSigner,
 };
 use crate::rejection::Rejection;
-use crate::store::{
-    ExpressLoaded, ExpressSaved, ExpressSessionStore, OutagePolicy, StoreError,
-};
+use crate::store::{ExpressLoaded, ExpressSaved, ExpressSessionStore, OutagePolicy, StoreError};
 
 /// How many fresh sids `create` tries before giving up (a collision of 192 random bits means
 /// a broken generator, not bad luck).
@@ -235,10 +233,7 @@ impl Current {
 /// A `domain` or `path` from the record that could not go into a `Set-Cookie` header as it
 /// is (cookie 0.7.2 throws on them, and Express answers 500): such a record is refused.
 fn check_renderable(cookie: &CookieMeta) -> Result<(), &'static str> {
-    let fine = |text: &str| {
-        text.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b';')
-    };
+    let fine = |text: &str| text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';');
     if let Some(Some(domain)) = &cookie.domain {
         if !fine(domain) {
             return Err("domain");
@@ -484,7 +479,10 @@ async fn save_loaded(
         // Someone (maybe the Express app) wrote the record since it was loaded: start from
         // theirs and re-apply only the keys this request changed.
         match store.load(&sid, now).await {
-            Ok(ExpressLoaded::Live { record: fresh, text: fresh_text }) => {
+            Ok(ExpressLoaded::Live {
+                record: fresh,
+                text: fresh_text,
+            }) => {
                 let (mut fresh_meta, fresh_data) = fresh.into_parts();
                 apply_overrides(shared, &mut fresh_meta, cookie.attrs);
                 fresh_meta.touch(now);
@@ -597,9 +595,7 @@ pub(crate) fn render(name: &str, value: &str, meta: &CookieMeta, secure: bool) -
     }
     if let Some(expires) = meta.expires_at_ms() {
         let secs = u64::try_from(expires.div_euclid(1000)).unwrap_or(0);
-        let date = httpdate::HttpDate::from(crate::time::from_unix_secs(
-            secs.min(LAST_HTTP_DATE),
-        ));
+        let date = httpdate::HttpDate::from(crate::time::from_unix_secs(secs.min(LAST_HTTP_DATE)));
         let _ = write!(out, "; Expires={date}");
     }
     if meta.http_only == Some(Some(true)) {

@@ -36,8 +36,8 @@ use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::time::{from_unix_secs, SharedClock, TimePolicy};
 
-pub use express_session::ExpressSessionMode;
 pub(crate) use express_session::ExpressBackend;
+pub use express_session::ExpressSessionMode;
 pub(crate) use persist::{Backend, StoreBackend};
 use state::{Current, Origin};
 use write::{Present, Writer};

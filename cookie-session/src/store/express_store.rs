@@ -22,8 +22,11 @@ pub(crate) mod sealed {
 
     /// The operations of `docs/EXPRESS-SESSION.md` §3's table.
     pub trait Ops {
-        fn load<'a>(&'a self, sid: &'a str, now_ms: i64)
-            -> BoxFuture<'a, Result<Loaded, StoreError>>;
+        fn load<'a>(
+            &'a self,
+            sid: &'a str,
+            now_ms: i64,
+        ) -> BoxFuture<'a, Result<Loaded, StoreError>>;
         fn create<'a>(
             &'a self,
             sid: &'a str,
