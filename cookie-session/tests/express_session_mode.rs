@@ -1260,3 +1260,246 @@ fn secrets_of_any_length_and_rotation() {
         assert!(read.set_cookie.is_empty());
     });
 }
+
+// ---- the recorded scenarios, replayed through the layer ----------------------------------------
+
+/// A recorded `Cookie` header with each recorded sid replaced by the sid the layer issued in
+/// its place, signed with the same secret and spelled the same way (URL-encoded or not); a
+/// value that does not verify keeps its (forged or missing) signature.
+fn translate(header: &str, sids: &[(String, String)], secrets: &[String]) -> String {
+    let signers: Vec<SidSigner> = secrets
+        .iter()
+        .map(|s| SidSigner::new(&KeyRing::new([s.as_str()]).unwrap()))
+        .collect();
+    let all = SidSigner::new(&KeyRing::new(secrets.iter().map(String::as_str)).unwrap());
+    let ours = |recorded: &str| {
+        sids.iter()
+            .find(|(r, _)| r == recorded)
+            .map(|(_, o)| o.clone())
+    };
+    header
+        .split(';')
+        .map(|part| {
+            let trimmed = part.trim_start();
+            let Some(value) = trimmed.strip_prefix("connect.sid=") else {
+                return part.to_owned();
+            };
+            let encoded = value.contains('%');
+            let decoded = if encoded {
+                cookie_session::format::express_session::decode_uri_component(value)
+                    .unwrap_or_else(|| value.to_owned())
+            } else {
+                value.to_owned()
+            };
+            let lead = &part[..part.len() - trimmed.len()];
+            if let Some((sid, index)) = decoded.strip_prefix("s:").and_then(|s| all.unsign(s)) {
+                if let Some(mine) = ours(sid) {
+                    let signed = format!("s:{}", signers[index].sign(&mine));
+                    let value = if encoded {
+                        cookie_session::format::express_session::encode_uri_component(&signed)
+                    } else {
+                        signed
+                    };
+                    return format!("{lead}connect.sid={value}");
+                }
+                return part.to_owned();
+            }
+            let mut value = value.to_owned();
+            for (recorded, mine) in sids {
+                value = value.replace(recorded.as_str(), mine);
+            }
+            format!("{lead}connect.sid={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The attributes of a `Set-Cookie`, the `Expires` date left out (it is the time of the run).
+fn attributes(set_cookie: &str) -> Vec<String> {
+    set_cookie
+        .split("; ")
+        .skip(1)
+        .map(|a| {
+            if a.starts_with("Expires=") {
+                "Expires=…".to_owned()
+            } else {
+                a.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Every `redis_*` and `pg_*` scenario of `tests/data/express-session-vectors.json` (but the
+/// `*_bad_records` ones, where the layer is deliberately stricter than Express: see
+/// `bad_cookies_and_records_give_an_empty_session`), replayed through the layer configured as
+/// the Express app was: the same statuses, bodies, `Set-Cookie` decisions and attributes, and
+/// after each step the same records in the store (data, `originalMaxAge`, expiry or none).
+#[test]
+fn recorded_scenarios_replay_through_the_layer() {
+    let vectors: Value = serde_json::from_str(include_str!("data/express-session-vectors.json"))
+        .expect("the vectors are JSON");
+    for scenario in vectors["scenarios"].as_array().unwrap() {
+        let name = scenario["name"].as_str().unwrap();
+        if name.ends_with("_bad_records") {
+            continue;
+        }
+        let kind = match scenario["store"].as_str().unwrap() {
+            "redis" => Kind::Redis,
+            _ => Kind::Pg,
+        };
+        if !replay(kind, name, scenario) {
+            return;
+        }
+    }
+}
+
+/// Replays one scenario; `false` when the services are missing (the test skips).
+fn replay(kind: Kind, name: &str, scenario: &Value) -> bool {
+    let options = &scenario["options"];
+    let secrets: Vec<String> = options["secret"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    let var = match kind {
+        Kind::Redis => "REDIS_URL",
+        Kind::Pg => "DATABASE_URL",
+    };
+    let Some(url) = ready(var) else {
+        return false;
+    };
+    let rt = runtime();
+    let table = format!("xsmode_replay_{name}_{}", std::process::id());
+    let (store, raw): (Arc<dyn ExpressSessionStore>, Raw) = match kind {
+        Kind::Redis => (
+            Arc::new(rt.block_on(ExpressRedisStore::connect(&url)).unwrap()),
+            Raw::Redis(redis::Client::open(url.as_str()).unwrap()),
+        ),
+        Kind::Pg => {
+            let pool = rt
+                .block_on(cookie_session::store::sqlx::PgPool::connect(&url))
+                .unwrap();
+            let store = ExpressPgStore::new(pool.clone()).with_table(&table);
+            rt.block_on(store.create_table_if_missing()).unwrap();
+            (
+                Arc::new(store),
+                Raw::Pg {
+                    pool,
+                    table: table.clone(),
+                },
+            )
+        }
+    };
+    let mut config = SessionConfig::new(KeyRing::new(secrets.iter().map(String::as_str)).unwrap())
+        .express_session(
+            ExpressSessionMode::shared(store)
+                .resave(options["resave"].as_bool().unwrap())
+                .save_uninitialized(options["saveUninitialized"].as_bool().unwrap()),
+        )
+        .name(options["name"].as_str().unwrap())
+        .rolling(options["rolling"].as_bool().unwrap())
+        .same_site(None);
+    if let Some(ms) = options["cookie"]["maxAge"].as_u64() {
+        config = config.max_age(Some(Duration::from_millis(ms)));
+    }
+    if name.ends_with("_cookie_options") {
+        // record.js passes these through SESSION_COOKIE (interop/express-session/record.js).
+        config = config
+            .domain(Some("example.test".into()))
+            .same_site(Some(cookie_session::cookie::SameSite::Strict))
+            .secure(false)
+            .priority(Some(cookie_session::cookie::Priority::High));
+    }
+    let app = rust_app(config.build().unwrap(), None);
+    let mut sids: Vec<(String, String)> = Vec::new();
+    let mut requests = 0;
+    for step in scenario["steps"].as_array().unwrap() {
+        let note = format!("{name}: {}", step["note"].as_str().unwrap_or(""));
+        if let Some(ms) = step["sleep_ms"].as_u64() {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        if let Some(request) = step.get("request") {
+            let cookie = request["cookie"]
+                .as_str()
+                .map(|c| translate(c, &sids, &secrets));
+            let body = (!request["body"].is_null()).then(|| request["body"].clone());
+            let reply = rust_call(
+                &rt,
+                &app,
+                request["method"].as_str().unwrap(),
+                request["path"].as_str().unwrap(),
+                cookie.as_deref(),
+                body,
+            );
+            requests += 1;
+            let expected = &step["response"];
+            assert_eq!(
+                u64::from(reply.status),
+                expected["status"].as_u64().unwrap(),
+                "{note}"
+            );
+            assert_eq!(reply.body, expected["body"], "{note}");
+            let recorded: Vec<&str> = expected["set_cookie"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(reply.set_cookie.len(), recorded.len(), "{note}: {reply:?}");
+            for (mine, theirs) in reply.set_cookie.iter().zip(&recorded) {
+                assert_eq!(attributes(mine), attributes(theirs), "{note}");
+            }
+            if let (Some(recorded), Some(cookie)) = (step["response_sid"].as_str(), reply.cookie())
+            {
+                let value = find_cookie(&cookie, "connect.sid").unwrap();
+                let all =
+                    SidSigner::new(&KeyRing::new(secrets.iter().map(String::as_str)).unwrap());
+                let (mine, index) = all.open(&value).unwrap();
+                assert_eq!(index, 0, "{note}: the first secret signs");
+                sids.retain(|(r, _)| r != recorded);
+                sids.push((recorded.to_owned(), mine));
+            }
+        }
+        // The store after the step: every session the layer issued is there exactly when
+        // Express's was, with the same data and cookie lifetime.
+        let store_after = step["store_after"].as_array().unwrap();
+        for (recorded, mine) in &sids {
+            let theirs = store_after.iter().find_map(|r| {
+                let key = r.get("key").and_then(Value::as_str);
+                let sid = key
+                    .and_then(|k| k.strip_prefix("sess:"))
+                    .or_else(|| r.get("sid").and_then(Value::as_str));
+                (sid == Some(recorded.as_str()))
+                    .then(|| r.get("value").or_else(|| r.get("sess")).unwrap())
+            });
+            let ours = raw.get(&rt, mine);
+            match (theirs, ours) {
+                (None, None) => {}
+                (Some(theirs), Some(ours)) => {
+                    let theirs = Record::parse(theirs.as_str().unwrap()).unwrap();
+                    let ours = Record::parse(&ours).unwrap();
+                    assert_eq!(ours.data(), theirs.data(), "{note}");
+                    assert_eq!(
+                        ours.cookie().max_age_ms().map(|ms| ms / 1000),
+                        theirs.cookie().max_age_ms().map(|ms| (ms + 999) / 1000),
+                        "{note}"
+                    );
+                    assert_eq!(
+                        ours.cookie().expires_at_ms().is_some(),
+                        theirs.cookie().expires_at_ms().is_some(),
+                        "{note}"
+                    );
+                }
+                (theirs, ours) => panic!("{note}: Express's record {theirs:?}, ours {ours:?}"),
+            }
+        }
+    }
+    assert!(requests > 0 && !sids.is_empty(), "{name}: nothing replayed");
+    eprintln!("{name}: {requests} requests replayed");
+    if let Raw::Pg { pool, table } = &raw {
+        let sql = format!("DROP TABLE IF EXISTS \"{table}\"");
+        let _ = rt.block_on(cookie_session::store::sqlx::query(&sql).execute(pool));
+    }
+    true
+}
