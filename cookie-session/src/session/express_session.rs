@@ -25,7 +25,7 @@ use super::state::{Current, Origin};
 use super::{limit, Backend, Outcome, SessionError, Shared};
 use crate::cookie::{CookieAttributes, Priority, SameSite as CookieSameSite};
 use crate::format::express_session::{
-    find_cookie, generate_sid, CookieMeta, Record, SameSite, SidSigner,
+    find_cookie, generate_sid, CookieMeta, Record, SameSite, SidSigner, RESERVED_KEYS,
 };
 use crate::rejection::Rejection;
 use crate::store::{ExpressLoaded, ExpressSaved, ExpressSessionStore, OutagePolicy, StoreError};
@@ -228,6 +228,14 @@ impl Current {
             .as_ref()
             .map(|loaded| self.data != loaded.original)
     }
+}
+
+/// The data without the keys an express-session record cannot hold (`cookie`, and the names
+/// express-session's `Session` object already has, [`RESERVED_KEYS`]): what the record
+/// written from it, and so the Express app, will see.
+pub(crate) fn filter_reserved(mut data: Map<String, Value>) -> Map<String, Value> {
+    data.retain(|key, _| key != "cookie" && !RESERVED_KEYS.contains(&key.as_str()));
+    data
 }
 
 /// A `domain` or `path` from the record that could not go into a `Set-Cookie` header as it

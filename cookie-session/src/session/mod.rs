@@ -362,13 +362,16 @@ impl Session {
     /// format drops the keys cookie-session never loads, docs/EXPRESS-COMPATIBILITY.md §1.2).
     pub fn replace(&self, data: Map<String, Value>) {
         let mut inner = self.lock();
-        let express = matches!(inner.shared.codec.format(), Format::Express(_));
+        let express_session = matches!(inner.shared.backend, Backend::ExpressSession(_));
+        let express = matches!(inner.shared.codec.format(), Format::Express(_)) && !express_session;
         let c = inner.current();
         c.revive();
         c.dirty = true;
         c.changes.replaced = true;
         c.data = if express {
             express::filter_reserved(data)
+        } else if express_session {
+            express_session::filter_reserved(data)
         } else {
             data
         };
