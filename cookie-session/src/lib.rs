@@ -32,7 +32,7 @@
 //! | [`format`](mod@format) | pure cookie codecs, one per format (`encrypted`, `signed`, `jwt`, `express`) |
 //! | [`cookie`] | finding a cookie in a request, attributes and their rules, `Set-Cookie` rendering |
 //! | [`layer`] | the tower middleware |
-//! | [`store`] | server-side stores behind one trait |
+//! | [`store`] | server-side stores behind one trait, and express-session's two layouts |
 //! | `extract` | axum extractors (feature `axum`): the session, typed values, flash messages, CSRF checks |
 //! | [`flash`] | one-shot flash messages |
 //! | [`csrf`] | CSRF tokens bound to the session |
@@ -63,6 +63,13 @@
 //! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled), and `store::spawn_cleanup` |
 //! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx), and `store::spawn_cleanup` |
 //! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
+//!
+//! # Sharing sessions with express-session
+//!
+//! [`SessionConfig::express_session`] reads and writes the sessions of an Express app that uses
+//! express-session 1.19 — its signed `connect.sid` cookie, its records in Redis
+//! (`store::ExpressRedisStore`, feature `redis`) or PostgreSQL (`store::ExpressPgStore`,
+//! feature `postgres`) — through the same [`Session`] API; see [`ExpressSessionMode`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
