@@ -224,6 +224,10 @@ impl Current {
     /// Whether an express-session mode session differs from what was loaded (`None` when it
     /// was not loaded from a record).
     pub(crate) fn express_changed(&self) -> Option<bool> {
+        // A regenerated or destroyed session is changed whatever its data.
+        if !matches!(self.origin, Origin::Cookie { .. }) {
+            return None;
+        }
         self.express
             .as_ref()
             .map(|loaded| self.data != loaded.original)

@@ -57,6 +57,7 @@ pub(crate) mod sealed {
 /// [`ExpressPgStore`](super::ExpressPgStore) (feature `postgres`); sealed.
 pub trait ExpressSessionStore: sealed::Ops + fmt::Debug + Send + Sync + 'static {}
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 macro_rules! ops {
     ($store:ty) => {
         impl sealed::Ops for $store {
