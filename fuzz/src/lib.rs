@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use cookie_session::cookie::{cookie_values, first_cookie_value};
 use cookie_session::format::encrypted::EncryptedCodec;
-use cookie_session::format::express_session::{find_cookie, Record, SidSigner, RESERVED_KEYS};
 use cookie_session::format::express::{
     decode_value, encode_value, is_reserved, node_base64_decode, ExpressCodec,
 };
+use cookie_session::format::express_session::{find_cookie, Record, SidSigner, RESERVED_KEYS};
 use cookie_session::format::jwt::JwtCodec;
 use cookie_session::format::signed::SignedCodec;
 use cookie_session::format::{Format, Loaded, Opened, SigAlgorithm, Timestamps};
@@ -333,8 +333,15 @@ pub fn express_session_record(data: &[u8]) {
     );
     let once = record.to_json();
     let again = Record::parse(&once).expect("what we write parses back");
-    assert_eq!(again, record, "written and parsed back, the record changed: {text:?}");
-    assert_eq!(again.to_json(), once, "re-writing is not stable for {text:?}");
+    assert_eq!(
+        again, record,
+        "written and parsed back, the record changed: {text:?}"
+    );
+    assert_eq!(
+        again.to_json(),
+        once,
+        "re-writing is not stable for {text:?}"
+    );
 }
 
 /// `SessionId::parse`: exactly 32 base64url characters (24 bytes), nothing else.

@@ -328,11 +328,13 @@ pub fn express_session(secrets: &[&[u8]], value: &str) -> Option<(String, usize)
     let signed = value.strip_prefix("s:")?;
     let dot = signed.rfind('.')?;
     let (sid, sig) = (&signed[..dot], &signed[dot + 1..]);
-    secrets.iter().position(|secret| {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-        mac.update(sid.as_bytes());
-        let expected = STANDARD_NO_PAD.encode(mac.finalize().into_bytes());
-        bool::from(expected.as_bytes().ct_eq(sig.as_bytes()))
-    })
-    .map(|index| (sid.to_owned(), index))
+    secrets
+        .iter()
+        .position(|secret| {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+            mac.update(sid.as_bytes());
+            let expected = STANDARD_NO_PAD.encode(mac.finalize().into_bytes());
+            bool::from(expected.as_bytes().ct_eq(sig.as_bytes()))
+        })
+        .map(|index| (sid.to_owned(), index))
 }
