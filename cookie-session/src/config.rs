@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::cookie::{CookieAttributes, CookieConfigError, Priority, SameSite};
-use crate::format::{Codec, Format, MAX_CHUNKS};
+use crate::format::express_session::SidSigner;
+use crate::format::{Codec, Format, SigAlgorithm, MAX_CHUNKS};
 use crate::layer::SessionLayer;
 use crate::metrics::Metrics;
 use crate::migrate::Legacy;
 use crate::session::{Backend, Opener, StoreBackend, MAX_SOURCES};
+use crate::session::{ExpressBackend, ExpressSessionMode};
 use crate::store::{OutagePolicy, SessionId, SessionStore};
 use crate::time::{Clock, SharedClock, SystemClock, TimePolicy};
 use crate::{KeyError, KeyRing};
@@ -29,6 +31,9 @@ pub const DEFAULT_MAX_SESSION_SIZE: usize = 64 * 1024;
 
 /// The smallest session size limit a layer accepts.
 const MIN_SESSION_SIZE: usize = 64;
+/// The name express-session mode counts its opened sessions under
+/// ([`MetricsSnapshot::opened`](crate::MetricsSnapshot)).
+const EXPRESS_SESSION_FORMAT: &str = "express-session";
 
 /// How long a native cookie stays valid on the server when no `max_age` is configured: the
 /// authenticated expiry of browser-session cookies (docs/SECURITY-CHECKLIST.md item 17).
@@ -70,6 +75,16 @@ pub enum ConfigError {
         option: &'static str,
         /// The format that cannot honour it.
         format: Format,
+    },
+    /// An option that makes no sense in express-session mode
+    /// ([`SessionConfig::express_session`]): another cookie format or store (the mode has its
+    /// own), a revocation store, an absolute lifetime (express-session records carry no
+    /// creation time), split or compressed cookies (the cookie is only a signed id), or an
+    /// absolute `expires` (express-session's is deprecated; use `max_age`).
+    #[error("{option} cannot be used in express-session mode")]
+    ExpressSession {
+        /// The setter that was called.
+        option: &'static str,
     },
     /// The clock skew is above [`MAX_CLOCK_SKEW`]: so large a tolerance would keep expired
     /// cookies valid, and accept cookies sealed far in the future.
@@ -138,6 +153,7 @@ pub struct SessionConfig {
     pub(crate) max_chunks: Option<usize>,
     pub(crate) compress: bool,
     pub(crate) legacy: Vec<Legacy>,
+    pub(crate) express: Option<ExpressSessionMode>,
 }
 
 /// What a configured store is used for.
@@ -170,6 +186,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("max_chunks", &self.max_chunks)
             .field("compress", &self.compress)
             .field("legacy", &self.legacy)
+            .field("express", &self.express)
             .finish()
     }
 }
@@ -197,6 +214,7 @@ impl SessionConfig {
             max_chunks: None,
             compress: false,
             legacy: Vec::new(),
+            express: None,
         }
     }
 
@@ -479,6 +497,50 @@ impl SessionConfig {
         self
     }
 
+    /// Shares sessions with an Express app that uses express-session 1.19: the cookie is
+    /// express-session's signed `connect.sid`, the session its record in `mode`'s store
+    /// (connect-redis's or connect-pg-simple's layout), read and written through the same
+    /// [`Session`](crate::Session) API. `docs/EXPRESS-SESSION.md` explains what is shared and
+    /// how.
+    ///
+    /// - The keys are the Express app's `secret` list: the first signs, every one verifies,
+    ///   any length is accepted (shorter than 32 bytes: a warning in the logs, index and
+    ///   length only).
+    /// - The cookie name becomes `connect.sid` unless another [`name`](Self::name) was set.
+    /// - [`max_age`](Self::max_age) is `cookie.maxAge`, [`rolling`](Self::rolling) is
+    ///   `rolling`, and the other attributes become the `cookie` member of new records; a
+    ///   loaded record's own `cookie` decides its `Set-Cookie`, as in express-session.
+    /// - [`store_outage`](Self::store_outage) applies as in native store mode.
+    /// - A forged, unsigned or unknown sid, a record that cannot be read, or one whose
+    ///   `cookie.expires` has passed: an empty session, saved under a new sid; the record is
+    ///   left as it is.
+    ///
+    /// [`build`](Self::build) refuses ([`ConfigError::ExpressSession`]) another
+    /// [`format`](Self::format), a [`store`](Self::store) or [`revocation`](Self::revocation),
+    /// [`absolute_lifetime`](Self::absolute_lifetime),
+    /// [`split_oversized`](Self::split_oversized), [`compress`](Self::compress) and
+    /// [`expires`](Self::expires).
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "postgres")]
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use cookie_session::store::{sqlx::PgPool, ExpressPgStore};
+    /// use cookie_session::{ExpressSessionMode, KeyRing, SessionConfig};
+    ///
+    /// let pool = PgPool::connect("postgres://app:secret@127.0.0.1/app").await?;
+    /// let layer = SessionConfig::new(KeyRing::new(["keyboard cat"])?)
+    ///     .express_session(ExpressSessionMode::new(ExpressPgStore::new(pool)))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn express_session(mut self, mode: impl Into<ExpressSessionMode>) -> Self {
+        if self.name == DEFAULT_COOKIE_NAME {
+            self.name = crate::format::express_session::DEFAULT_COOKIE_NAME.to_owned();
+        }
+        self.express = Some(mode.into());
+        self
+    }
+
     /// The cookie name configured.
     pub fn cookie_name(&self) -> &str {
         &self.name
@@ -515,6 +577,74 @@ impl SessionConfig {
         Ok(())
     }
 
+    /// The layer of express-session mode: checked apart, since its keys are Express secrets
+    /// of any length and its cookie is no format of [`Format`].
+    fn build_express(self, mode: ExpressSessionMode) -> Result<SessionLayer, ConfigError> {
+        let refused = |option| Err(ConfigError::ExpressSession { option });
+        if self.time.clock_skew > MAX_CLOCK_SKEW {
+            return Err(ConfigError::ClockSkew(self.time.clock_skew));
+        }
+        if !(64..=DEFAULT_MAX_COOKIE_SIZE).contains(&self.max_cookie_size) {
+            return Err(ConfigError::MaxCookieSize(self.max_cookie_size));
+        }
+        if self.max_session_size < MIN_SESSION_SIZE {
+            return Err(ConfigError::MaxSessionSize(self.max_session_size));
+        }
+        if self.format != Format::default() {
+            return refused("format");
+        }
+        match self.store {
+            Some((_, StoreUse::Sessions)) => return refused("store"),
+            Some((_, StoreUse::Revocation)) => return refused("revocation"),
+            None => {}
+        }
+        if self.time.absolute_lifetime.is_some() {
+            return refused("absolute_lifetime");
+        }
+        if self.max_chunks.is_some() {
+            return refused("split_oversized");
+        }
+        if self.compress {
+            return refused("compress");
+        }
+        if self.attributes.expires.is_some() {
+            return refused("expires");
+        }
+        if !self.legacy.is_empty() {
+            return refused("migrate_from");
+        }
+        let signer = SidSigner::new(&self.keys);
+        // The codec only carries the cookie name here (for attribute checks and logs): cookies
+        // are read and signed by `SidSigner`. The Express format accepts keys of any length.
+        let codec = Codec::new(
+            Format::Express(SigAlgorithm::Sha256),
+            &self.keys,
+            &self.name,
+        )?;
+        let backend = Backend::ExpressSession(Box::new(ExpressBackend {
+            mode,
+            signer,
+            outage: self.outage,
+        }));
+        Ok(SessionLayer::new(Arc::new(crate::session::Shared {
+            codec,
+            attributes: self.attributes,
+            ttl: self.ttl,
+            max_lifetime: self.max_lifetime,
+            time: self.time,
+            rolling: self.rolling,
+            trust_proxy: self.trust_proxy,
+            max_cookie_size: self.max_cookie_size,
+            max_session_size: self.max_session_size,
+            clock: self.clock,
+            backend,
+            user_key: self.user_key,
+            metrics: Metrics::new([EXPRESS_SESSION_FORMAT]),
+            chunk_names: Vec::new(),
+            legacy: Vec::new(),
+        })))
+    }
+
     /// Checks everything and builds the layer.
     ///
     /// # Errors
@@ -546,8 +676,11 @@ impl SessionConfig {
     /// assert!(matches!(express.build(), Err(ConfigError::Unsupported { .. })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build(self) -> Result<SessionLayer, ConfigError> {
+    pub fn build(mut self) -> Result<SessionLayer, ConfigError> {
         self.attributes.validate(&self.name)?;
+        if let Some(mode) = self.express.take() {
+            return self.build_express(mode);
+        }
         self.check_options()?;
         if !(64..=DEFAULT_MAX_COOKIE_SIZE).contains(&self.max_cookie_size) {
             return Err(ConfigError::MaxCookieSize(self.max_cookie_size));

@@ -35,7 +35,7 @@
 //! | [`layer`] | the tower middleware |
 //! | [`migrate`] | leaving an older format (Express `cookie-session`) without logging anyone out |
 //! | `actix` | the actix-web middleware (feature `actix`) |
-//! | [`store`] | server-side stores behind one trait |
+//! | [`store`] | server-side stores behind one trait, and express-session's two layouts |
 //! | `extract` | extractors (features `axum`, `actix`): the session, typed values, flash messages, CSRF checks |
 //! | [`flash`] | one-shot flash messages |
 //! | [`csrf`] | CSRF tokens bound to the session |
@@ -67,6 +67,13 @@
 //! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled), and `store::spawn_cleanup` |
 //! | `postgres` | no | `store::PostgresStore`: sessions in PostgreSQL (sqlx), and `store::spawn_cleanup` |
 //! | `redis` | no | `store::RedisStore`, sessions in Redis (single server or Cluster layout) |
+//!
+//! # Sharing sessions with express-session
+//!
+//! [`SessionConfig::express_session`] reads and writes the sessions of an Express app that uses
+//! express-session 1.19 — its signed `connect.sid` cookie, its records in Redis
+//! (`store::ExpressRedisStore`, feature `redis`) or PostgreSQL (`store::ExpressPgStore`,
+//! feature `postgres`) — through the same [`Session`] API; see [`ExpressSessionMode`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "actix")]
@@ -99,5 +106,5 @@ pub use key::{KeyError, KeyRing};
 pub use layer::{SessionLayer, SessionService};
 pub use metrics::MetricsSnapshot;
 pub use rejection::Rejection;
-pub use session::{Session, SessionError};
+pub use session::{ExpressSessionMode, Session, SessionError};
 pub use time::{from_unix_secs, unix_secs, Clock, SystemClock, TimePolicy};

@@ -207,6 +207,14 @@ pub(crate) async fn post(
     // The Express format drops the keys Express's Session object already has through its
     // prototype (`isNew`, `toString`, `__proto__`…), as the reference app does.
     let body = match state.format {
+        _ if state.express_session => body
+            .into_iter()
+            .filter(|(key, _)| {
+                key != "cookie"
+                    && !cookie_session::format::express_session::RESERVED_KEYS
+                        .contains(&key.as_str())
+            })
+            .collect(),
         Format::Express(_) => cookie_session::format::express::filter_reserved(body),
         _ => body,
     };

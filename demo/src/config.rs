@@ -7,14 +7,14 @@
 //! |---|---|---|
 //! | `ADDR` | an IP address, or `ip:port` | `127.0.0.1` |
 //! | `PORT` | `0`–`65535` (`0`: any free port) | `3000` |
-//! | `SESSION_KEYS` | comma-separated secrets, the first seals (`\,` escapes a comma) | a random key |
-//! | `SESSION_NAME` | a cookie name | `session` |
-//! | `SESSION_FORMAT` | `encrypted`, `signed`, `express` (`express-sha256`, `express-sha512`) | `encrypted` |
+//! | `SESSION_KEYS` | comma-separated secrets, the first seals (`\,` escapes a comma); with `express-session`, the Express app's `secret` list (any length: short ones are warned about) | a random key |
+//! | `SESSION_NAME` | a cookie name | `session` (`connect.sid` with `express-session`) |
+//! | `SESSION_FORMAT` | `encrypted`, `signed`, `express` (`express-sha256`, `express-sha512`), `express-session` (shares express-session 1.19's sessions: needs `SESSION_STORE`) | `encrypted` |
 //! | `SESSION_MAX_AGE` | seconds, `1`–`34560000` (400 days) | none: browser-session cookies |
 //! | `SESSION_ABSOLUTE_LIFETIME` | seconds, `60`–`34560000`: the longest a session lives from its creation (log in again to start a new one); encrypted and signed formats | `2592000` (30 days) |
 //! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
 //! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
-//! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `postgres://…` (a store needs `encrypted` or `signed`) | `cookie` |
+//! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `postgres://…` (a store needs `encrypted` or `signed`); with `express-session`, `redis://…` (connect-redis's layout) or `postgres://…` (connect-pg-simple's table `session`, created when missing) | `cookie` |
 //! | `SESSION_MIGRATE_FROM` | a comma-separated list of older formats to also open and re-issue in `SESSION_FORMAT`: `express` (Express `cookie-session`) | none |
 //! | `SESSION_MIGRATE_KEYS` | the old format's keys, comma-separated, the first signs (`\,` escapes a comma); any length, none shared with `SESSION_KEYS`; needed with `SESSION_MIGRATE_FROM` | none |
 //! | `SESSION_MIGRATE_NAME` | the old cookie's name | `session` |
@@ -43,8 +43,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use cookie_session::format::Format;
 use cookie_session::migrate::Legacy;
-use cookie_session::store::{MemoryStore, PostgresStore, RedisStore, SqliteStore};
-use cookie_session::{KeyError, KeyRing, SessionConfig, SessionLayer};
+use cookie_session::store::{
+    ExpressPgStore, ExpressRedisStore, MemoryStore, PostgresStore, RedisStore, SqliteStore,
+};
+use cookie_session::{ExpressSessionMode, KeyError, KeyRing, SessionConfig, SessionLayer};
 use rand::RngCore as _;
 use zeroize::{Zeroize as _, Zeroizing};
 
@@ -64,6 +66,9 @@ pub const VARS: [&str; 13] = [
     "SESSION_MIGRATE_KEYS",
     "SESSION_MIGRATE_NAME",
 ];
+
+/// The `SESSION_FORMAT` that shares express-session's sessions.
+pub const EXPRESS_SESSION: &str = "express-session";
 
 /// The default port.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -206,6 +211,8 @@ impl std::fmt::Debug for StoreChoice {
 pub struct DemoConfig {
     addr: SocketAddr,
     format: Format,
+    /// `SESSION_FORMAT=express-session`: express-session's records in `store`.
+    express_session: bool,
     name: String,
     max_age: Option<Duration>,
     absolute_lifetime: Duration,
@@ -256,12 +263,15 @@ impl DemoConfig {
 
         let addr = parse_addr(get("ADDR"), get("PORT"))?;
 
+        let express_session = get("SESSION_FORMAT").as_deref() == Some(EXPRESS_SESSION);
         let format = match get("SESSION_FORMAT") {
             None => Format::Encrypted,
+            // The format's cookies are express-session's signed ids, no `Format`.
+            Some(_) if express_session => Format::Encrypted,
             Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
                 var: "SESSION_FORMAT",
                 value,
-                expected: "encrypted, signed or express (or express-sha256, express-sha512)",
+                expected: "encrypted, signed or express (or express-sha256, express-sha512), or express-session",
             })?,
         };
 
@@ -269,6 +279,13 @@ impl DemoConfig {
             None => StoreChoice::Cookie,
             Some(value) => StoreChoice::parse(value)?,
         };
+        if express_session && !matches!(store, StoreChoice::Redis(_) | StoreChoice::Postgres(_)) {
+            return Err(ConfigError::Invalid {
+                var: "SESSION_STORE",
+                value: store.kind().to_owned(),
+                expected: "redis://… or postgres://… when SESSION_FORMAT is express-session (the Express app's store)",
+            });
+        }
         if store != StoreChoice::Cookie && !format.has_server_expiry() {
             return Err(ConfigError::Invalid {
                 var: "SESSION_STORE",
@@ -330,8 +347,12 @@ impl DemoConfig {
             }
         };
 
-        let name =
-            get("SESSION_NAME").unwrap_or_else(|| cookie_session::DEFAULT_COOKIE_NAME.into());
+        let default_name = if express_session {
+            cookie_session::format::express_session::DEFAULT_COOKIE_NAME
+        } else {
+            cookie_session::DEFAULT_COOKIE_NAME
+        };
+        let name = get("SESSION_NAME").unwrap_or_else(|| default_name.into());
 
         let (keys, generated_key) = match get("SESSION_KEYS") {
             Some(list) => {
@@ -355,8 +376,8 @@ impl DemoConfig {
             .max_age(max_age)
             .max_lifetime(max_lifetime(max_age))
             .trust_proxy(trust_proxy);
-        // The Express format has no server-side time to hold it to.
-        if format.has_server_expiry() {
+        // The Express formats have no server-side time to hold it to.
+        if format.has_server_expiry() && !express_session {
             session = session.absolute_lifetime(Some(absolute_lifetime));
         }
         for legacy in &migrate_from {
@@ -368,6 +389,8 @@ impl DemoConfig {
             SecureMode::Never => session = session.secure(false),
         }
         let layer = match &store {
+            // Built by `connect`, on the Express app's store.
+            _ if express_session => None,
             StoreChoice::Cookie => Some(build(session.clone())?),
             StoreChoice::Memory => Some(build(session.clone().store(MemoryStore::new()))?),
             // Checked now, connected by `connect`.
@@ -380,6 +403,7 @@ impl DemoConfig {
         Ok(Self {
             addr,
             format,
+            express_session,
             name,
             max_age,
             absolute_lifetime,
@@ -403,6 +427,31 @@ impl DemoConfig {
         let kind = self.store.kind();
         let failed = |reason: String| ConfigError::Store { kind, reason };
         let session = self.session.clone();
+        if self.express_session {
+            let mode = match &self.store {
+                StoreChoice::Redis(url) => ExpressSessionMode::new(
+                    ExpressRedisStore::connect(url)
+                        .await
+                        .map_err(|e| failed(e.to_string()))?,
+                ),
+                StoreChoice::Postgres(url) => {
+                    let pool = cookie_session::store::sqlx::PgPool::connect(url)
+                        .await
+                        .map_err(|e| failed(e.to_string()))?;
+                    let store = ExpressPgStore::new(pool);
+                    // As connect-pg-simple's `createTableIfMissing` does.
+                    store
+                        .create_table_if_missing()
+                        .await
+                        .map_err(|e| failed(e.to_string()))?;
+                    ExpressSessionMode::new(store)
+                }
+                // Refused by `from_vars`.
+                _ => return Err(failed("not an express-session store".into())),
+            };
+            self.layer = Some(build(session.express_session(mode))?);
+            return Ok(self);
+        }
         let with_store = match &self.store {
             StoreChoice::Sqlite(path) => session.store(
                 SqliteStore::open(path)
@@ -441,9 +490,24 @@ impl DemoConfig {
         self.addr
     }
 
-    /// The cookie format.
+    /// The cookie format (`encrypted` in express-session mode, where the cookie is
+    /// express-session's signed id: see [`express_session`](Self::express_session)).
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// Whether sessions are express-session's (`SESSION_FORMAT=express-session`).
+    pub fn express_session(&self) -> bool {
+        self.express_session
+    }
+
+    /// The `SESSION_FORMAT` in effect, for logs and pages.
+    pub fn format_name(&self) -> &'static str {
+        if self.express_session {
+            EXPRESS_SESSION
+        } else {
+            self.format.as_str()
+        }
     }
 
     /// The session cookie's name.

@@ -51,6 +51,8 @@ pub(crate) struct AppState(Arc<StateInner>);
 
 pub(crate) struct StateInner {
     pub(crate) format: Format,
+    /// `SESSION_FORMAT=express-session`: the cookie is express-session's signed id.
+    pub(crate) express_session: bool,
     pub(crate) cookie_name: String,
     /// The most `?max_age_ms=` may ask for ([`DemoConfig::session_lifetime`]).
     pub(crate) max_lifetime: std::time::Duration,
@@ -70,6 +72,7 @@ impl std::ops::Deref for AppState {
 pub fn app(config: DemoConfig) -> Router {
     let state = AppState(Arc::new(StateInner {
         format: config.format(),
+        express_session: config.express_session(),
         cookie_name: config.cookie_name().to_owned(),
         max_lifetime: config.session_lifetime(),
     }));

@@ -56,7 +56,7 @@ async fn main() -> ExitCode {
     let url = format!("http://{}", browsable(bound));
     // Never a key or a cookie: only what a visitor could see anyway.
     tracing::info!(
-        format = config.format().as_str(),
+        format = config.format_name(),
         cookie = config.cookie_name(),
         keys = config.key_count(),
         store = config.store().kind(),

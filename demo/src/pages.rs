@@ -319,7 +319,11 @@ pub(crate) async fn inside(
     let mut body = String::new();
     body.push_str(&format!(
         "<dl>\n<dt>Format</dt><dd id=\"format\">{}</dd>\n<dt>Cookie name</dt><dd><code>{}</code></dd>\n</dl>\n",
-        state.format.as_str(),
+        if state.express_session {
+            "express-session"
+        } else {
+            state.format.as_str()
+        },
         escape_html(name),
     ));
 
@@ -362,7 +366,13 @@ pub(crate) async fn inside(
         "<dt>Key</dt><dd id=\"key-index\">{}</dd>\n",
         escape_html(&key)
     ));
-    if state.format.has_server_expiry() {
+    if state.express_session {
+        let na = "kept in the store: the record's cookie.expires and the store's own expiry";
+        body.push_str(&format!(
+            "<dt>Issued at</dt><dd id=\"issued-at\">{na}</dd>\n\
+<dt>Expires at</dt><dd id=\"expires-at\">{na}</dd>\n"
+        ));
+    } else if state.format.has_server_expiry() {
         let date = |t: Option<std::time::SystemTime>| {
             t.map(fmt_utc)
                 .unwrap_or_else(|| "none: there was no valid cookie".to_owned())
@@ -395,6 +405,13 @@ pub(crate) async fn inside(
     let first = values.first().copied().filter(|v| !v.is_empty());
     match (state.format, first) {
         (_, None) => body.push_str("<p>Nothing yet: there is no cookie.</p>\n"),
+        (_, Some(value)) if state.express_session => body.push_str(&format!(
+            "<p id=\"explain\">The <strong>express-session</strong> format is Express \
+<code>express-session</code>'s: the value is only the session id, signed (<code>s:&lt;id&gt;.&lt;HMAC-SHA256 \
+of the id&gt;</code>, URL-encoded). The session itself lives in the store, shared with the Express \
+app, and is never in the cookie:</p>\n<pre id=\"readable\">{}</pre>\n",
+            escape_html(value)
+        )),
         (Format::Encrypted, Some(value)) => {
             body.push_str(
                 "<p id=\"explain\">The <strong>encrypted</strong> format seals the session with \

@@ -143,6 +143,27 @@ fn every_bad_value_names_its_variable() {
             "SESSION_KEYS",
             "at least 32 bytes",
         ),
+        (
+            &[("SESSION_FORMAT", "express-session")],
+            "SESSION_STORE",
+            "SESSION_FORMAT is express-session",
+        ),
+        (
+            &[
+                ("SESSION_FORMAT", "express-session"),
+                ("SESSION_STORE", "memory"),
+            ],
+            "SESSION_STORE",
+            "SESSION_FORMAT is express-session",
+        ),
+        (
+            &[
+                ("SESSION_FORMAT", "express-session"),
+                ("SESSION_STORE", "sqlite:/tmp/x.db"),
+            ],
+            "SESSION_STORE",
+            "SESSION_FORMAT is express-session",
+        ),
         (&[("SESSION_KEYS", "a,,b")], "SESSION_KEYS", "empty"),
         (
             &[("SESSION_KEYS", &format!("{KEY},{KEY}"))],
@@ -179,6 +200,54 @@ fn every_bad_value_names_its_variable() {
     assert!(!err.to_string().contains("short-secret-value"));
     // `__Host-` works once the cookie is always Secure.
     assert!(from(&[("SESSION_NAME", "__Host-sid"), ("SESSION_SECURE", "true")]).is_ok());
+}
+
+/// `SESSION_FORMAT=express-session`: `connect.sid`, the Express app's secrets of any length,
+/// and a Redis or PostgreSQL store (connected by `connect`).
+#[test]
+fn express_session_mode() {
+    for store in ["redis://127.0.0.1:1/", "postgres://app@127.0.0.1:1/app"] {
+        let config = from(&[
+            ("SESSION_FORMAT", "express-session"),
+            ("SESSION_STORE", store),
+            ("SESSION_KEYS", "keyboard cat"),
+        ])
+        .unwrap();
+        assert!(config.express_session());
+        assert_eq!(config.format_name(), "express-session");
+        assert_eq!(config.cookie_name(), "connect.sid");
+        assert!(config.layer().is_none(), "built on the store, by connect");
+    }
+    let named = from(&[
+        ("SESSION_FORMAT", "express-session"),
+        ("SESSION_STORE", "redis://127.0.0.1:1/"),
+        ("SESSION_NAME", "sid"),
+    ])
+    .unwrap();
+    assert_eq!(named.cookie_name(), "sid");
+    // The other formats keep their names.
+    assert_eq!(from(&[]).unwrap().format_name(), "encrypted");
+}
+
+/// express-session mode without a usable store: one line naming the variable, status 2.
+#[test]
+fn binary_refuses_express_session_without_its_store() {
+    for store in [None, Some("memory"), Some("redis://127.0.0.1:1/")] {
+        let mut command = demo_command();
+        command
+            .env("SESSION_FORMAT", "express-session")
+            .env("SESSION_KEYS", "keyboard cat");
+        if let Some(store) = store {
+            command.env("SESSION_STORE", store);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{store:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("SESSION_STORE"), "{stderr}");
+        assert!(!stderr.contains("keyboard cat"), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
 }
 
 fn demo_command() -> Command {

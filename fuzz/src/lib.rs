@@ -29,6 +29,7 @@ use cookie_session::format::encrypted::EncryptedCodec;
 use cookie_session::format::express::{
     decode_value, encode_value, is_reserved, node_base64_decode, ExpressCodec,
 };
+use cookie_session::format::express_session::{find_cookie, Record, SidSigner, RESERVED_KEYS};
 use cookie_session::format::jwt::JwtCodec;
 use cookie_session::format::signed::SignedCodec;
 use cookie_session::format::{Format, Loaded, Opened, SigAlgorithm, Timestamps};
@@ -273,6 +274,74 @@ pub fn express_decode_value(data: &[u8]) {
             "re-encoding is not stable for {text:?}"
         );
     }
+}
+
+/// express-session's secrets in the fixtures: those of the recorded vectors
+/// (`cookie-session/tests/data/express-session-vectors.json`), both shorter than 32 bytes
+/// (accepted, as express-session accepts them).
+pub const EXPRESS_SESSION_SECRETS: [&str; 2] = ["secret-new", "secret-old"];
+
+static SID_SIGNER: LazyLock<SidSigner> = LazyLock::new(|| {
+    SidSigner::new(&KeyRing::new(EXPRESS_SESSION_SECRETS).expect("fixture secrets are valid"))
+});
+
+/// `SidSigner::open` of a `connect.sid` value (as `find_cookie` hands it over): `Ok` exactly
+/// when the independent oracle verifies it with the fixture secrets, with the same sid and
+/// secret index (an `Ok` for anything else is a forgery); and any text used as a sid goes
+/// through `cookie_value` → `find_cookie` → `open` unchanged.
+pub fn express_session_sid(data: &[u8]) {
+    let text = text(data);
+    let got = SID_SIGNER.open(&text);
+    let want = oracle::express_session(&bytes(&EXPRESS_SESSION_SECRETS), &text);
+    match (got, want) {
+        (Ok(found), Some(expected)) => assert_eq!(found, expected, "sid or secret index"),
+        (Err(_), None) => {}
+        (Ok(found), None) => panic!("FORGERY: express-session accepted {text:?} -> {found:?}"),
+        // Refused before any signature check: empty, or longer than every cookie.
+        (Err(Rejection::Missing | Rejection::Malformed), Some(_))
+            if text.is_empty() || text.len() > cookie_session::format::MAX_INPUT_LEN => {}
+        (Err(reason), Some(_)) => panic!("refused an authentic value ({reason}): {text:?}"),
+    }
+    if text.len() <= 1024 {
+        let header = format!("a=b; connect.sid={}", SID_SIGNER.cookie_value(&text));
+        let value = find_cookie(&header, "connect.sid").expect("the cookie just written");
+        assert_eq!(
+            SID_SIGNER.open(&value),
+            Ok((text.clone().into_owned(), 0)),
+            "a signed sid does not read back: {text:?}"
+        );
+    }
+}
+
+/// `Record::parse` of a store record from anyone: total; what it accepts holds no reserved
+/// key and no `__proto__` anywhere, and is canonical (written back with `to_json`, it parses
+/// to the same record and writes the same text again: no rewrite on every request).
+pub fn express_session_record(data: &[u8]) {
+    let text = text(data);
+    let Ok(record) = Record::parse(&text) else {
+        return;
+    };
+    for key in record.data().keys() {
+        assert!(
+            key != "cookie" && !RESERVED_KEYS.contains(&key.as_str()),
+            "a reserved key was loaded: {key:?}"
+        );
+    }
+    assert!(
+        !record.to_json().contains("\"__proto__\""),
+        "__proto__ survived in {text:?}"
+    );
+    let once = record.to_json();
+    let again = Record::parse(&once).expect("what we write parses back");
+    assert_eq!(
+        again, record,
+        "written and parsed back, the record changed: {text:?}"
+    );
+    assert_eq!(
+        again.to_json(),
+        once,
+        "re-writing is not stable for {text:?}"
+    );
 }
 
 /// `SessionId::parse`: exactly 32 base64url characters (24 bytes), nothing else.

@@ -318,3 +318,23 @@ pub fn jwt(secrets: &[&[u8]], name: &str, value: &str) -> Option<Authentic> {
         payload: ses?,
     })
 }
+
+/// express-session 1.19's `unsigncookie` (cookie-signature 1.0.7), written independently of
+/// the library: `value` must be `s:` + `sid` + `.` + base64 (standard alphabet, no `=`) of
+/// HMAC-SHA256(secret, sid), the sid being everything before the last `.`; the first secret
+/// that verifies wins. `(sid, secret index)`.
+pub fn express_session(secrets: &[&[u8]], value: &str) -> Option<(String, usize)> {
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    let signed = value.strip_prefix("s:")?;
+    let dot = signed.rfind('.')?;
+    let (sid, sig) = (&signed[..dot], &signed[dot + 1..]);
+    secrets
+        .iter()
+        .position(|secret| {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+            mac.update(sid.as_bytes());
+            let expected = STANDARD_NO_PAD.encode(mac.finalize().into_bytes());
+            bool::from(expected.as_bytes().ct_eq(sig.as_bytes()))
+        })
+        .map(|index| (sid.to_owned(), index))
+}

@@ -385,8 +385,58 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     ] {
         out.push(("session_id_parse", text.into_bytes()));
     }
+    for (target, bytes) in express_session_seeds() {
+        out.push((target, bytes));
+    }
     // Duplicates (e.g. the same vector cookie twice) are dropped.
     let mut seen = BTreeSet::new();
     out.retain(|(target, bytes)| seen.insert((*target, bytes.clone())));
+    out
+}
+
+/// The recorded express-session vectors, read at run time.
+const SESSION_VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../cookie-session/tests/data/express-session-vectors.json"
+);
+
+/// `connect.sid` values (signed with each fixture secret, the recorded ones, tampered copies)
+/// and store records (every one recorded, and those another program wrote in the
+/// `*_bad_records` scenarios).
+fn express_session_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let text = std::fs::read_to_string(SESSION_VECTORS).expect("the express-session vectors");
+    let vectors: Value = serde_json::from_str(&text).expect("vectors are JSON");
+    let mut out = Vec::new();
+    for item in vectors["unsign"].as_array().into_iter().flatten() {
+        if let Some(input) = item["input"].as_str() {
+            out.push(("express_session_sid", format!("s:{input}").into_bytes()));
+            out.push(("express_session_sid", input.as_bytes().to_vec()));
+        }
+    }
+    for item in vectors["signatures"].as_array().into_iter().flatten() {
+        if let Some(signed) = item["signed"].as_str() {
+            let value = format!("s:{signed}");
+            let mut flipped = value.clone().into_bytes();
+            if let Some(last) = flipped.last_mut() {
+                *last ^= 1;
+            }
+            out.push(("express_session_sid", value.into_bytes()));
+            out.push(("express_session_sid", flipped));
+        }
+    }
+    for scenario in vectors["scenarios"].as_array().into_iter().flatten() {
+        for step in scenario["steps"].as_array().into_iter().flatten() {
+            for record in step["store_after"].as_array().into_iter().flatten() {
+                let text = record.get("value").or_else(|| record.get("sess"));
+                if let Some(text) = text.and_then(Value::as_str) {
+                    out.push(("express_session_record", text.as_bytes().to_vec()));
+                }
+            }
+            let write = &step["write"];
+            if let Some(text) = write["value"].as_str().or_else(|| write["sess"].as_str()) {
+                out.push(("express_session_record", text.as_bytes().to_vec()));
+            }
+        }
+    }
     out
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 7] = [
+const TARGETS: [(&str, Check); 9] = [
     ("cookie_header", cookie_session_fuzz::cookie_header),
     ("encrypted_open", cookie_session_fuzz::encrypted_open),
     ("signed_open", cookie_session_fuzz::signed_open),
@@ -17,6 +17,14 @@ const TARGETS: [(&str, Check); 7] = [
     ),
     ("session_id_parse", cookie_session_fuzz::session_id_parse),
     ("jwt_open", cookie_session_fuzz::jwt_open),
+    (
+        "express_session_sid",
+        cookie_session_fuzz::express_session_sid,
+    ),
+    (
+        "express_session_record",
+        cookie_session_fuzz::express_session_record,
+    ),
 ];
 
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {

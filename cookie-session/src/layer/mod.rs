@@ -127,6 +127,9 @@ impl SessionLayer {
                 "no store configured: cookie sessions cannot be revoked".into(),
             )),
             Backend::Store(backend) => backend.store.delete_user(user).await,
+            Backend::ExpressSession(_) => Err(StoreError::Backend(
+                "express-session records name no user: they cannot be revoked by user".into(),
+            )),
             Backend::Revocable(backend) => {
                 // Keep the mark as long as a cookie created before now can live: its
                 // absolute deadline, or for ever when rolling has no such limit.

@@ -13,6 +13,7 @@
 //! | loaded and changed, including emptied | written |
 //! | destroyed | a removal cookie with the same name, path, domain, secure and partitioned |
 
+mod express_session;
 mod limit;
 mod migrate;
 mod open;
@@ -38,6 +39,8 @@ use crate::time::{from_unix_secs, SharedClock, TimePolicy};
 
 use migrate::Migration;
 pub(crate) use migrate::{Opener, MAX_SOURCES};
+pub(crate) use express_session::ExpressBackend;
+pub use express_session::ExpressSessionMode;
 pub(crate) use persist::{Backend, StoreBackend};
 use state::{Current, Origin};
 use write::{Present, Writer};
@@ -381,13 +384,16 @@ impl Session {
     /// format drops the keys cookie-session never loads, docs/EXPRESS-COMPATIBILITY.md §1.2).
     pub fn replace(&self, data: Map<String, Value>) {
         let mut inner = self.lock();
-        let express = matches!(inner.shared.codec.format(), Format::Express(_));
+        let express_session = matches!(inner.shared.backend, Backend::ExpressSession(_));
+        let express = matches!(inner.shared.codec.format(), Format::Express(_)) && !express_session;
         let c = inner.current();
         c.revive();
         c.dirty = true;
         c.changes.replaced = true;
         c.data = if express {
             express::filter_reserved(data)
+        } else if express_session {
+            express_session::filter_reserved(data)
         } else {
             data
         };
@@ -501,6 +507,9 @@ impl Session {
         // The shared configuration, not a copy of the codec (which holds every key's state).
         let shared = inner.shared.clone();
         let c = inner.current();
+        if let Some(changed) = c.express_changed() {
+            return changed;
+        }
         match &c.origin {
             Origin::New | Origin::Destroyed => true,
             Origin::Cookie {
@@ -628,10 +637,20 @@ impl Session {
         let overrides = inner.overrides.take();
         let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
         let secure = attrs.secure.unwrap_or(inner.secure_request);
-        if let Backend::Store(_) | Backend::Revocable(_) = &shared.backend {
+        if shared.backend.is_async() {
             let state = inner.state.take();
             let cookies = std::mem::take(&mut inner.cookies).into_vec();
             let attrs = attrs.clone();
+            if let Backend::ExpressSession(_) = &shared.backend {
+                let secure_request = inner.secure_request;
+                return Finish::Pending(Box::pin(express_session::finish_request(
+                    shared,
+                    state,
+                    cookies,
+                    attrs,
+                    secure_request,
+                )));
+            }
             return Finish::Pending(Box::pin(persist::finish(
                 shared, state, cookies, attrs, secure,
             )));

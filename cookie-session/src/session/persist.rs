@@ -9,6 +9,7 @@ use http::HeaderValue;
 use serde_json::{Map, Value};
 
 use super::migrate::{self, Migration};
+use super::express_session::{self, ExpressBackend};
 use super::state::{Current, Origin, RecordMeta};
 use super::write::Writer;
 use super::{finish_cookie, limit, utf8_headers, Outcome, SessionError, Shared};
@@ -30,6 +31,8 @@ pub(crate) enum Backend {
     Revocable(StoreBackend),
     /// In a store; the cookie holds the sealed id.
     Store(StoreBackend),
+    /// In an express-session store; the cookie is express-session's signed sid.
+    ExpressSession(Box<ExpressBackend>),
 }
 
 /// A store and how to use it.
@@ -45,6 +48,7 @@ impl fmt::Debug for Backend {
             Backend::Cookie => f.write_str("Cookie"),
             Backend::Revocable(b) => write!(f, "Revocable({:?})", b.outage),
             Backend::Store(b) => write!(f, "Store({:?})", b.outage),
+            Backend::ExpressSession(b) => write!(f, "ExpressSession({:?})", b.outage),
         }
     }
 }
@@ -93,6 +97,9 @@ pub(crate) async fn load(
     shared: &Shared,
     cookies: &[HeaderValue],
 ) -> Result<Current, SessionError> {
+    if let Backend::ExpressSession(backend) = &shared.backend {
+        return express_session::load(shared, backend, cookies).await;
+    }
     let headers = utf8_headers(cookies);
     let mut opening = shared.opening(headers.clone());
     while let Some(loaded) = opening.next_valid() {
@@ -113,7 +120,8 @@ async fn check(
 ) -> Result<Result<Current, Rejection>, SessionError> {
     let now = unix_secs(shared.now());
     match &shared.backend {
-        Backend::Cookie => Ok(Ok(Current::from_cookie(loaded))),
+        // express-session mode never comes here: `load` hands it over first.
+        Backend::Cookie | Backend::ExpressSession(_) => Ok(Ok(Current::from_cookie(loaded))),
         Backend::Revocable(backend) => {
             let (Some(user), Some(times)) = (user_of(&loaded.data, &shared.user_key), loaded.times)
             else {
@@ -169,6 +177,8 @@ pub(crate) async fn finish(
     let migration = Migration::at_finish(&current);
     let mut outcome = match &shared.backend {
         Backend::Store(backend) => finish_store(&shared, backend, &writer, current).await,
+        // express-session mode is finished by `express_session::finish_request`, never here.
+        Backend::ExpressSession(_) => Outcome::touched(),
         Backend::Cookie | Backend::Revocable(_) => finish_cookie(&shared, &writer, &current),
     };
     shared.clear_legacy(migration, &attrs, secure, &mut outcome);

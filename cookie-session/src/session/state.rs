@@ -24,6 +24,8 @@ pub(crate) struct Current {
     pub(crate) anonymous: bool,
     /// Old-format cookies to clear, and whether the session came from one.
     pub(crate) migration: Migration,
+    /// The express-session record this session was loaded from (express-session mode).
+    pub(crate) express: Option<Box<super::express_session::Loaded>>,
 }
 
 pub(crate) enum Origin {
@@ -109,6 +111,7 @@ impl Current {
             doomed: Vec::new(),
             anonymous: false,
             migration: Migration::default(),
+            express: None,
         }
     }
 
@@ -156,7 +159,7 @@ impl Current {
     /// never gains one in this request), so cookie mode skips the bookkeeping and its
     /// allocations.
     pub(crate) fn track(&mut self, key: &str) {
-        if self.record().is_some() {
+        if self.record().is_some() || self.express.is_some() {
             self.changes.key(key);
         }
     }

@@ -1,6 +1,6 @@
 //! What the express-session stores (connect-redis and connect-pg-simple layouts) answer.
 
-use crate::format::express_session::{is_live, Record, RecordError};
+use crate::format::express_session::{Record, RecordError};
 
 /// What an express-session store's `load` found under a sid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +25,13 @@ impl Loaded {
     /// What a stored value says, for both layouts: [`Loaded::Refused`] when it is not a
     /// record, [`Loaded::Expired`] when [`is_live`] says the session has ended
     /// (`store_expires_ms`: when the store itself drops it, if it does), else live.
+    #[cfg(any(feature = "redis", feature = "postgres"))]
     pub(crate) fn from_stored(text: String, now_ms: i64, store_expires_ms: Option<i64>) -> Self {
         let record = match Record::parse(&text) {
             Ok(record) => record,
             Err(reason) => return Loaded::Refused(reason),
         };
-        if !is_live(record.cookie(), now_ms, store_expires_ms) {
+        if !crate::format::express_session::is_live(record.cookie(), now_ms, store_expires_ms) {
             return Loaded::Expired;
         }
         Loaded::Live {

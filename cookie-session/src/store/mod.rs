@@ -50,10 +50,10 @@ pub use memory::MemoryStore;
 mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
-#[cfg(any(feature = "redis", feature = "postgres"))]
 mod express_outcome;
-#[cfg(any(feature = "redis", feature = "postgres"))]
 pub use self::express_outcome::{Loaded as ExpressLoaded, Saved as ExpressSaved};
+mod express_store;
+pub use self::express_store::ExpressSessionStore;
 #[cfg(feature = "postgres")]
 mod express_pg;
 #[cfg(feature = "postgres")]
