@@ -711,10 +711,18 @@ impl RedisStore {
     ///
     /// Redis replicates asynchronously: a master that dies takes with it the writes its
     /// replica had not received yet, and a failover then serves the session as it was a
-    /// moment before (a logout undone, a counter one step back). Waiting for one replica
-    /// makes that window as short as the replica's acknowledgement; it does not make Redis
-    /// strongly consistent (a write still lands on the master when the wait times out, which
-    /// is logged as a warning). Its cost is measured in docs/SCALING.md.
+    /// moment before (a logout undone, a counter one step back). With this option a write
+    /// succeeds only once `replicas` replicas hold it, so a write the app saw succeed survives
+    /// the failover to one of them. It does not make Redis strongly consistent: a write the
+    /// replicas did not acknowledge in time still stays on the master (and reaches them
+    /// later), but the call fails with [`StoreError::Backend`], as a write whose answer was
+    /// lost would. Its cost is measured in docs/SCALING.md.
+    ///
+    /// # Errors
+    ///
+    /// Writes fail with [`StoreError::Backend`] when fewer replicas acknowledge them in time,
+    /// so a master without replicas (or a single server) fails every write: use it only
+    /// where each master has `replicas` replicas.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), cookie_session::store::StoreError> {
@@ -839,12 +847,12 @@ impl RedisStore {
         if let Some((replicas, ms)) = self.wait {
             match replies.pop() {
                 Some(Value::Int(acked)) if usize::try_from(acked).is_ok_and(|a| a >= replicas) => {}
-                Some(Value::Int(acked)) => tracing::warn!(
-                    acked,
-                    wanted = replicas,
-                    timeout_ms = ms,
-                    "cookie-session: a Redis write reached fewer replicas than asked for"
-                ),
+                Some(Value::Int(acked)) => {
+                    return Err(StoreError::Backend(format!(
+                        "a write reached {acked} replicas of the {replicas} asked for \
+                         within {ms} ms"
+                    )))
+                }
                 other => return Err(unexpected("WAIT", &other.unwrap_or(Value::Nil))),
             }
         }
