@@ -14,7 +14,7 @@
 //! | `SESSION_ABSOLUTE_LIFETIME` | seconds, `60`–`34560000`: the longest a session lives from its creation (log in again to start a new one); encrypted and signed formats | `2592000` (30 days) |
 //! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
 //! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
-//! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `postgres://…` (a store needs `encrypted` or `signed`) | `cookie` |
+//! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `redis-cluster://HOST:PORT,HOST:PORT,…` (seed nodes of a Redis Cluster), `postgres://…` (a store needs `encrypted` or `signed`) | `cookie` |
 //!
 //! An empty value counts as unset, so a `.env` template with `SESSION_KEYS=` works.
 //!
@@ -141,6 +141,8 @@ pub enum StoreChoice {
     Sqlite(std::path::PathBuf),
     /// In Redis, at this URL.
     Redis(String),
+    /// In a Redis Cluster, found through these seed nodes (`redis://HOST:PORT/` each).
+    RedisCluster(Vec<String>),
     /// In PostgreSQL, at this URL.
     Postgres(String),
 }
@@ -153,6 +155,7 @@ impl StoreChoice {
             StoreChoice::Memory => "memory",
             StoreChoice::Sqlite(_) => "sqlite",
             StoreChoice::Redis(_) => "redis",
+            StoreChoice::RedisCluster(_) => "redis-cluster",
             StoreChoice::Postgres(_) => "postgres",
         }
     }
@@ -161,9 +164,19 @@ impl StoreChoice {
         let invalid = |value: String| ConfigError::Invalid {
             var: "SESSION_STORE",
             value,
-            expected:
-                "cookie, memory, sqlite:PATH, redis://HOST[:PORT][/DB] or postgres://USER@HOST/DB",
+            expected: "cookie, memory, sqlite:PATH, redis://HOST[:PORT][/DB], \
+                 redis-cluster://HOST:PORT,HOST:PORT,… or postgres://USER@HOST/DB",
         };
+        if let Some(seeds) = value.strip_prefix("redis-cluster://") {
+            let seeds: Vec<String> = seeds
+                .split(',')
+                .map(|seed| format!("redis://{}/", seed.trim()))
+                .collect();
+            if seeds.iter().any(|seed| seed == "redis:///") {
+                return Err(invalid(value));
+            }
+            return Ok(StoreChoice::RedisCluster(seeds));
+        }
         Ok(match value.as_str() {
             "cookie" => StoreChoice::Cookie,
             "memory" => StoreChoice::Memory,
@@ -393,6 +406,11 @@ impl DemoConfig {
             ),
             StoreChoice::Redis(url) => session.store(
                 RedisStore::connect(url)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            StoreChoice::RedisCluster(seeds) => session.store(
+                RedisStore::connect_cluster(seeds)
                     .await
                     .map_err(|e| failed(e.to_string()))?,
             ),
