@@ -554,3 +554,65 @@ async fn with_wait_for_replicas_a_failover_loses_no_acknowledged_write() {
     assert_eq!(tally.lost_writes.load(Ordering::SeqCst), 0);
     assert_eq!(tally.lost_sessions.load(Ordering::SeqCst), 0);
 }
+
+/// What `wait_for_replicas(1, …)` costs: the time of 2 000 updates one after another, and of
+/// 2 000 made by 32 concurrent writers, with and without it (docs/SCALING.md).
+/// Run it in release mode: `cargo test --release -p cookie-session --all-features --test
+/// redis_cluster measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn measure_the_cost_of_waiting_for_a_replica() {
+    let Some(seeds) = seeds() else { return };
+    // Alternated, three rounds each: the machine's load drifts between rounds.
+    let waits = [None, Some(Duration::from_secs(1))];
+    for wait in waits.into_iter().cycle().take(6) {
+        let mut store = RedisStore::connect_cluster(&seeds)
+            .await
+            .unwrap()
+            .with_prefix(unique_prefix());
+        if let Some(timeout) = wait {
+            store = store.wait_for_replicas(1, timeout);
+        }
+        let store = Arc::new(store);
+        let now = 2_000_000;
+        let keys: Vec<StoreKey> = (0..32).map(|_| SessionId::generate().store_key()).collect();
+        for key in &keys {
+            store.create(key, &record("hal", now)).await.unwrap();
+        }
+        let start = Instant::now();
+        for i in 0..2_000u64 {
+            let patch = Patch::new(now + 600).set("n", json!(i));
+            let saved = store.update(&keys[0], &patch, now).await.unwrap();
+            assert_eq!(saved, Update::Saved);
+        }
+        let sequential = start.elapsed();
+        let start = Instant::now();
+        let writers: Vec<_> = keys
+            .iter()
+            .cloned()
+            .map(|key| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for i in 0..2_000u64 / 32 {
+                        let patch = Patch::new(now + 600).set("n", json!(i));
+                        assert_eq!(
+                            store.update(&key, &patch, now).await.unwrap(),
+                            Update::Saved
+                        );
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let concurrent = start.elapsed();
+        eprintln!(
+            "wait for replicas {wait:?}: one after another {:.0} µs/update ({:.0}/s); \
+             32 writers {:.0} updates/s",
+            sequential.as_secs_f64() * 1e6 / 2_000.0,
+            2_000.0 / sequential.as_secs_f64(),
+            (2_000 / 32 * 32) as f64 / concurrent.as_secs_f64(),
+        );
+    }
+}
