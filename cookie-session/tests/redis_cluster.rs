@@ -243,13 +243,25 @@ impl OwnCluster {
             "cookie-session-failover-{}",
             &SessionId::generate().store_key().as_str()[..16]
         ));
-        let out = Command::new("bash")
-            .arg(cluster_script())
-            .arg("start")
-            .arg(&dir)
-            .arg(first_port.to_string())
-            .output()
-            .unwrap();
+        // The script takes free ports; another checkout may grab one between its check and
+        // the server's bind, so a failed start is tried again further up.
+        let mut out = None;
+        for attempt in 0..3u16 {
+            let run = Command::new("bash")
+                .arg(cluster_script())
+                .arg("start")
+                .arg(&dir)
+                .arg((first_port + 50 * attempt).to_string())
+                .output()
+                .unwrap();
+            let ok = run.status.success();
+            out = Some(run);
+            if ok {
+                break;
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let out = out.unwrap();
         let cluster = OwnCluster {
             dir,
             nodes: String::from_utf8_lossy(&out.stdout)
