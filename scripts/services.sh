@@ -2,8 +2,10 @@
 # Throwaway test services for the test suite, on loopback only.
 #
 # Source this file, then:
-#   services_start   start Redis and PostgreSQL in a fresh temp dir and export
-#                    REDIS_URL, DATABASE_URL, CHROMIUM and CHROMEDRIVER (and, for
+#   services_start   start Redis, a Redis Cluster and PostgreSQL in a fresh temp
+#                    dir and export REDIS_URL, REDIS_CLUSTER_URLS (its three
+#                    masters, comma-separated: the seed nodes), DATABASE_URL,
+#                    CHROMIUM and CHROMEDRIVER (and, for
 #                    the PostgreSQL outage test, TEST_PG_CTL, TEST_PGDATA and
 #                    TEST_PG_OPTS: the pg_ctl binary, data dir and server
 #                    options of the cluster it started; set
@@ -24,12 +26,15 @@
 # Ports: Redis tries 6390, PostgreSQL 5440 (override with REDIS_PORT/PG_PORT);
 # if the port is taken (another checkout running its tests), the next free one
 # up to +50 is used. Data lives only under the temp dir and is never saved.
+# The Redis Cluster (3 masters + 3 replicas, scripts/redis-cluster) takes six
+# free ports from 7010 on (REDIS_CLUSTER_PORT), cluster bus ports 10000 higher.
 #
 # Debian packages: redis-server postgresql chromium chromium-driver.
 
 SERVICES_DIR=""          # temp dir holding all data, sockets and logs
 SERVICES_REDIS_PID=""    # pid of the redis-server we started
 SERVICES_PG_DATA=""      # data dir of the PostgreSQL cluster we started
+SERVICES_CLUSTER_DIR=""  # dir of the Redis Cluster we started (scripts/redis-cluster)
 
 # Test database, role and password (the role owns the database).
 SERVICES_PG_DB=cookie_session_test
@@ -107,6 +112,23 @@ _svc_start_redis() {
   return 1
 }
 
+_svc_start_redis_cluster() {
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    _svc_missing redis-server redis-server
+    return
+  fi
+  _svc_dir || return 1
+  local nodes script
+  script="$(dirname "${BASH_SOURCE[0]}")/redis-cluster"
+  SERVICES_CLUSTER_DIR="$SERVICES_DIR/redis-cluster"
+  nodes=$("$script" start "$SERVICES_CLUSTER_DIR" "${REDIS_CLUSTER_PORT:-7010}") || {
+    _svc_log "ERROR: the Redis Cluster did not start"; return 1; }
+  # The three masters (printed first) are the seed nodes.
+  REDIS_CLUSTER_URLS=$(head -n 3 <<<"$nodes" | awk '{printf "%sredis://127.0.0.1:%s/", sep, $1; sep=","}')
+  export REDIS_CLUSTER_URLS
+  _svc_log "redis cluster on 127.0.0.1 ports $(awk '{printf "%s ", $1}' <<<"$nodes")"
+}
+
 _svc_start_postgres() {
   local bin
   bin=$(_svc_pg_bin)
@@ -160,9 +182,10 @@ _svc_chromium() {
 
 services_start() {
   if [[ -z "${REDIS_URL:-}" ]]; then _svc_start_redis || return 1; fi
+  if [[ -z "${REDIS_CLUSTER_URLS:-}" ]]; then _svc_start_redis_cluster || return 1; fi
   if [[ -z "${DATABASE_URL:-}" ]]; then _svc_start_postgres || return 1; fi
   _svc_chromium || return 1
-  _svc_log "REDIS_URL=${REDIS_URL:-} DATABASE_URL=${DATABASE_URL:-} CHROMIUM=${CHROMIUM:-} CHROMEDRIVER=${CHROMEDRIVER:-}"
+  _svc_log "REDIS_URL=${REDIS_URL:-} REDIS_CLUSTER_URLS=${REDIS_CLUSTER_URLS:-} DATABASE_URL=${DATABASE_URL:-} CHROMIUM=${CHROMIUM:-} CHROMEDRIVER=${CHROMEDRIVER:-}"
 }
 
 services_stop() {
@@ -181,6 +204,11 @@ services_stop() {
     kill -9 "$SERVICES_REDIS_PID" 2>/dev/null || true
     SERVICES_REDIS_PID=""
     unset REDIS_URL
+  fi
+  if [[ -n "$SERVICES_CLUSTER_DIR" ]]; then
+    "$(dirname "${BASH_SOURCE[0]}")/redis-cluster" stop "$SERVICES_CLUSTER_DIR" || true
+    SERVICES_CLUSTER_DIR=""
+    unset REDIS_CLUSTER_URLS
   fi
   if [[ -n "$SERVICES_DIR" ]]; then
     rm -rf "$SERVICES_DIR"

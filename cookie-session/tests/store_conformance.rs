@@ -1,7 +1,8 @@
 //! One conformance suite for every session store, run in both sealed formats.
 //!
 //! Each backend plugs in with `conformance!(name, feature, async { store })`; backends that
-//! need a server read its URL from the environment (`REDIS_URL`, `DATABASE_URL`) and skip
+//! need a server read its URL from the environment (`REDIS_URL`, `REDIS_CLUSTER_URLS`,
+//! `DATABASE_URL`) and skip
 //! (loudly) when it is unset, except under `CI=true`, where a missing server is a failure.
 //!
 //! With the feature `actix`, every case runs a second time through the actix-web middleware
@@ -1339,6 +1340,20 @@ conformance!(redis, async {
     let store = cookie_session::store::RedisStore::connect(&url)
         .await
         .expect("connect to REDIS_URL")
+        .with_prefix(prefix);
+    Some(Arc::new(store) as Arc<dyn SessionStore>)
+});
+
+// The same suite on a Redis Cluster (3 masters + 3 replicas, scripts/services.sh): every
+// record, index and revocation in its own slot, on whichever node holds it.
+#[cfg(feature = "redis")]
+conformance!(redis_cluster, async {
+    let urls = server_url("REDIS_CLUSTER_URLS")?;
+    let seeds: Vec<&str> = urls.split(',').collect();
+    let prefix = format!("test:{}:", SessionId::generate().as_str());
+    let store = cookie_session::store::RedisStore::connect_cluster(&seeds)
+        .await
+        .expect("connect to REDIS_CLUSTER_URLS")
         .with_prefix(prefix);
     Some(Arc::new(store) as Arc<dyn SessionStore>)
 });

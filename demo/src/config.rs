@@ -14,7 +14,7 @@
 //! | `SESSION_ABSOLUTE_LIFETIME` | seconds, `60`–`34560000`: the longest a session lives from its creation (log in again to start a new one); encrypted and signed formats | `2592000` (30 days) |
 //! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
 //! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
-//! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `postgres://…` (a store needs `encrypted` or `signed`); with `express-session`, `redis://…` (connect-redis's layout) or `postgres://…` (connect-pg-simple's table `session`, created when missing) | `cookie` |
+//! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `redis-cluster://HOST:PORT,HOST:PORT,…` (seed nodes of a Redis Cluster), `postgres://…` (a store needs `encrypted` or `signed`); with `express-session`, `redis://…` (connect-redis's layout) or `postgres://…` (connect-pg-simple's table `session`, created when missing) | `cookie` |
 //! | `SESSION_MIGRATE_FROM` | a comma-separated list of older formats to also open and re-issue in `SESSION_FORMAT`: `express` (Express `cookie-session`) | none |
 //! | `SESSION_MIGRATE_KEYS` | the old format's keys, comma-separated, the first signs (`\,` escapes a comma); any length, none shared with `SESSION_KEYS`; needed with `SESSION_MIGRATE_FROM` | none |
 //! | `SESSION_MIGRATE_NAME` | the old cookie's name | `session` |
@@ -158,6 +158,8 @@ pub enum StoreChoice {
     Sqlite(std::path::PathBuf),
     /// In Redis, at this URL.
     Redis(String),
+    /// In a Redis Cluster, found through these seed nodes (`redis://HOST:PORT/` each).
+    RedisCluster(Vec<String>),
     /// In PostgreSQL, at this URL.
     Postgres(String),
 }
@@ -170,6 +172,7 @@ impl StoreChoice {
             StoreChoice::Memory => "memory",
             StoreChoice::Sqlite(_) => "sqlite",
             StoreChoice::Redis(_) => "redis",
+            StoreChoice::RedisCluster(_) => "redis-cluster",
             StoreChoice::Postgres(_) => "postgres",
         }
     }
@@ -178,9 +181,19 @@ impl StoreChoice {
         let invalid = |value: String| ConfigError::Invalid {
             var: "SESSION_STORE",
             value,
-            expected:
-                "cookie, memory, sqlite:PATH, redis://HOST[:PORT][/DB] or postgres://USER@HOST/DB",
+            expected: "cookie, memory, sqlite:PATH, redis://HOST[:PORT][/DB], \
+                 redis-cluster://HOST:PORT,HOST:PORT,… or postgres://USER@HOST/DB",
         };
+        if let Some(seeds) = value.strip_prefix("redis-cluster://") {
+            let seeds: Vec<String> = seeds
+                .split(',')
+                .map(|seed| format!("redis://{}/", seed.trim()))
+                .collect();
+            if seeds.iter().any(|seed| seed == "redis:///") {
+                return Err(invalid(value));
+            }
+            return Ok(StoreChoice::RedisCluster(seeds));
+        }
         Ok(match value.as_str() {
             "cookie" => StoreChoice::Cookie,
             "memory" => StoreChoice::Memory,
@@ -460,6 +473,11 @@ impl DemoConfig {
             ),
             StoreChoice::Redis(url) => session.store(
                 RedisStore::connect(url)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            StoreChoice::RedisCluster(seeds) => session.store(
+                RedisStore::connect_cluster(seeds)
                     .await
                     .map_err(|e| failed(e.to_string()))?,
             ),

@@ -12,10 +12,16 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The redis crate logs a warning per cluster node it cannot reach; the demo reports an
+    // unreachable store itself, on one line. `RUST_LOG=redis=…` still shows them.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("redis")) {
+        if let Ok(quiet) = "redis=error".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

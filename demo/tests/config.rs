@@ -129,6 +129,14 @@ fn every_bad_value_names_its_variable() {
             "sqlite:PATH",
         ),
         (
+            &[(
+                "SESSION_STORE",
+                "redis-cluster://127.0.0.1:7000,,127.0.0.1:7001",
+            )],
+            "SESSION_STORE",
+            "redis-cluster://",
+        ),
+        (
             &[("SESSION_STORE", "sqlite:")],
             "SESSION_STORE",
             "sqlite:PATH",
@@ -268,6 +276,8 @@ fn binary_reports_bad_values_on_one_line_with_status_2() {
         ("SESSION_STORE", "redis"),
         // Nothing listens there: the connection is refused at start, before serving.
         ("SESSION_STORE", "redis://127.0.0.1:1/"),
+        // A Redis Cluster none of whose seed nodes answers.
+        ("SESSION_STORE", "redis-cluster://127.0.0.1:1,127.0.0.1:2"),
         ("SESSION_SECURE", "maybe"),
         ("SESSION_KEYS", "short"),
     ] {

@@ -1,5 +1,6 @@
 //! The demo on every `SESSION_STORE`: the same pages and API, with the session on the server.
-//! Redis and PostgreSQL run when `REDIS_URL` / `DATABASE_URL` are set (`scripts/test` starts
+//! Redis, a Redis Cluster and PostgreSQL run when `REDIS_URL` / `REDIS_CLUSTER_URLS` /
+//! `DATABASE_URL` are set (`scripts/test` starts
 //! throwaway servers); under `CI=true` they must be.
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -122,6 +123,19 @@ async fn redis() {
         return;
     };
     journey("encrypted", &url).await;
+}
+
+#[tokio::test]
+async fn redis_cluster() {
+    let Some(urls) = server_url("REDIS_CLUSTER_URLS") else {
+        return;
+    };
+    // `redis://127.0.0.1:7010/,…` as the demo takes it: `redis-cluster://127.0.0.1:7010,…`.
+    let seeds: Vec<&str> = urls
+        .split(',')
+        .map(|url| url.trim_start_matches("redis://").trim_end_matches('/'))
+        .collect();
+    journey("signed", &format!("redis-cluster://{}", seeds.join(","))).await;
 }
 
 #[tokio::test]

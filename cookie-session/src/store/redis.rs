@@ -4,8 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{ErrorKind, Pipeline, RedisError, Script, ServerErrorKind, Value};
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClient;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Script, ServerErrorKind, Value};
 use serde::Deserialize;
 use serde_json::Map;
 
@@ -102,29 +104,42 @@ local function size(replace, first)
 end
 "#;
 
+/// Lua: whether the user index named in field `i` of the record (a decimal score, kept with
+/// the user `u` it belongs to) still covers an expiry of `e`: the record's user is `u`, and
+/// the index entry's score is at least `e`.
+const LUA_COVERED: &str = r#"
+local function covered(stored_u, i, u, e)
+  return stored_u == u and i and string.match(i, '^%d+$') and not gt(e, i)
+end
+"#;
+
 /// Applies a patch to the live record `KEYS[1]`. `ARGV`: now, new expiry, TTL in ms, `1` to
 /// replace the data whole, the user (`''` keep, `-` none, `=<user>`), the user whose index
-/// was just updated (`''` none, `=<user>`), the most bytes the merged data may take as JSON
-/// text (`''`: no limit; measured as `LUA_SIZE` does), then pairs of a session key and its
-/// JSON value (`''`: remove). Each data field holds `<seq> <json>`: a key keeps its `seq`
+/// was just updated (`''` none, `=<user>`), the score that index entry was given, the most
+/// bytes the merged data may take as JSON text (`''`: no limit; measured as `LUA_SIZE`
+/// does), then pairs of a session key and its JSON value (`''`: remove). Each data field holds `<seq> <json>`: a key keeps its `seq`
 /// (its place) when set again, a new key takes the next one from `n`. Nothing is written
 /// unless it returns 1 (saved); otherwise 0 (gone), -1 (corrupt), -2 (not a hash: an older
 /// layout), `{size}` (the merged data would be `size` bytes, over the limit), or the
-/// session's user when it differs from the indexed one (index it, then call again).
+/// session's user when its index does not cover the new expiry (index it, then call again).
 const UPDATE: &str = r#"
 local t = redis.call('TYPE', KEYS[1]).ok
 if t == 'none' then return 0 end
 if t ~= 'hash' then return -2 end
-local meta = redis.call('HMGET', KEYS[1], 'v', 'e', 'u')
-local v, e, u = meta[1], meta[2], meta[3]
+local meta = redis.call('HMGET', KEYS[1], 'v', 'e', 'u', 'i')
+local v, e, u, i = meta[1], meta[2], meta[3], meta[4]
+local stored_u = u
 if not (v and e and string.match(v, '^%d+$') and string.match(e, '^%d+$')) then return -1 end
 if not gt(e, ARGV[1]) then return 0 end
 if ARGV[5] == '-' then u = false elseif ARGV[5] ~= '' then u = string.sub(ARGV[5], 2) end
-if u and ARGV[6] ~= '=' .. u then return u end
-if ARGV[7] ~= '' then
-  local merged = size(ARGV[4] == '1', 8)
+if u then
+  if ARGV[6] == '=' .. u then i = ARGV[7]
+  elseif not covered(stored_u, i, u, ARGV[2]) then return u end
+end
+if ARGV[8] ~= '' then
+  local merged = size(ARGV[4] == '1', 9)
   if not merged then return -1 end
-  if merged > tonumber(ARGV[7]) then return {merged} end
+  if merged > tonumber(ARGV[8]) then return {merged} end
 end
 if ARGV[4] == '1' then
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
@@ -132,36 +147,43 @@ if ARGV[4] == '1' then
   end
   redis.call('HSET', KEYS[1], 'n', '0')
 end
-for i = 8, #ARGV, 2 do
-  local f = 'd:' .. ARGV[i]
-  if ARGV[i + 1] == '' then
+for j = 9, #ARGV, 2 do
+  local f = 'd:' .. ARGV[j]
+  if ARGV[j + 1] == '' then
     redis.call('HDEL', KEYS[1], f)
   else
     local old = redis.call('HGET', KEYS[1], f)
     local seq = old and string.match(old, '^(%d+) ')
     if not seq then seq = tostring(redis.call('HINCRBY', KEYS[1], 'n', 1)) end
-    redis.call('HSET', KEYS[1], f, seq .. ' ' .. ARGV[i + 1])
+    redis.call('HSET', KEYS[1], f, seq .. ' ' .. ARGV[j + 1])
   end
 end
-if u then redis.call('HSET', KEYS[1], 'u', u) else redis.call('HDEL', KEYS[1], 'u') end
+if u then
+  redis.call('HSET', KEYS[1], 'u', u, 'i', i)
+else
+  redis.call('HDEL', KEYS[1], 'u', 'i')
+end
 redis.call('HSET', KEYS[1], 'v', inc(v), 'e', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 "#;
 
 /// Moves a live record's expiry to `ARGV[1]`, in the `e` field and in its TTL (`ARGV[3]` ms).
-/// `ARGV[2]` is now; `ARGV[4]` the user the index was just updated for (`=<user>`, or empty).
-/// Returns 1 (touched), 0 (gone), -1 (corrupt), -2 (an older layout), or the record's user
-/// when its index must be updated first.
+/// `ARGV[2]` is now; `ARGV[4]` the user the index was just updated for (`=<user>`, or empty)
+/// and `ARGV[5]` the score it was given. Returns 1 (touched), 0 (gone), -1 (corrupt), -2 (an
+/// older layout), or the record's user when its index must be updated first.
 const TOUCH: &str = r#"
 local t = redis.call('TYPE', KEYS[1]).ok
 if t == 'none' then return 0 end
 if t ~= 'hash' then return -2 end
-local meta = redis.call('HMGET', KEYS[1], 'e', 'u')
-local e, u = meta[1], meta[2]
+local meta = redis.call('HMGET', KEYS[1], 'e', 'u', 'i')
+local e, u, i = meta[1], meta[2], meta[3]
 if not (e and string.match(e, '^%d+$')) then return -1 end
 if not gt(e, ARGV[2]) then return 0 end
-if u and ARGV[4] ~= '=' .. u then return u end
+if u then
+  if ARGV[4] == '=' .. u then redis.call('HSET', KEYS[1], 'i', ARGV[5])
+  elseif not covered(u, i, u, ARGV[1]) then return u end
+end
 redis.call('HSET', KEYS[1], 'e', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -236,8 +258,8 @@ impl Scripts {
         let with_gt = |body: &str| format!("{LUA_GT}{body}");
         Scripts {
             create: Script::new(CREATE),
-            update: Script::new(&format!("{LUA_GT}{LUA_INC}{LUA_SIZE}{UPDATE}")),
-            touch: Script::new(&with_gt(TOUCH)),
+            update: Script::new(&format!("{LUA_GT}{LUA_COVERED}{LUA_INC}{LUA_SIZE}{UPDATE}")),
+            touch: Script::new(&format!("{LUA_GT}{LUA_COVERED}{TOUCH}")),
             revoke: Script::new(&with_gt(REVOKE)),
             migrate: Script::new(MIGRATE),
             index: INDEX.to_owned(),
@@ -312,38 +334,63 @@ impl Scripts {
 ///
 /// [`delete_user`](SessionStore::delete_user) needs every record of a user, and a record and
 /// its user's index are in different slots, so no single script may write both. The index is
-/// therefore written *before* the record, in the same pipeline (one network round trip, two
-/// commands, not atomic): a record is never live without its index entry, at worst the index
+/// therefore written *before* the record (on one server in the same pipeline: one round
+/// trip, two commands, not atomic; on a cluster one after the other, since the two keys may
+/// be on different nodes): a record is never live without its index entry, at worst the index
 /// names a record that was never written, which `delete_user` skips. The index entry's score
-/// and the index key's TTL only ever grow, and are at least the record's expiry (the TTL with a
-/// minute to spare), so a record never outlives its index. Entries whose score has passed are pruned on every index write;
-/// `delete_user` removes the entries it processed. `delete_user` deletes a record only if it
-/// still belongs to that user (a session whose user changed is left alone).
+/// and the index key's TTL only ever grow, and the score is one whole lifetime past the
+/// record's expiry when it is written (the key's TTL a minute more), so a record never
+/// outlives its index. Entries whose score has passed are pruned on every index write.
 ///
-/// A `touch` does not know the user. When the record has one, the first call returns the
-/// user instead of touching it, and the store then sends the index update and the touch
-/// together: two round trips for a logged-in session (once per half idle window), one for an
-/// anonymous one. An `update` indexes the user the request saw (or the one its patch sets);
-/// if the record's user turns out to be another (a concurrent login), the script writes
-/// nothing and returns that user, and the store indexes it and sends the update again.
+/// The record keeps that score in its field `i`, next to its user `u`. The update and touch
+/// scripts write the record only if its index still covers the new expiry (same user, `i`
+/// at least the new expiry); otherwise they write nothing and return the user, and the store
+/// writes the index and sends the script again. So a logged-in session's index is written at
+/// login and then about once per lifetime, not on every write: a write or a touch is one
+/// command, whether or not the session has a user. A login (the patch sets a user) writes
+/// the index first, with the update. A record without `i` (written by an earlier version) is
+/// indexed again on its first write.
+///
+/// `delete_user` deletes a record only if it still belongs to that user (a session whose
+/// user changed is left alone), and then removes from the index only the entries of the
+/// records it deleted: an entry whose record was missing or another user's may belong to a
+/// record being written for this user at that moment (its entry is written just before it),
+/// so it stays until its score passes. On a cluster the records, in their own slots, are
+/// checked and deleted one at a time, each on its node: no script may span slots, and each
+/// step is safe alone (a check-and-delete of one record, then the removal of entries whose
+/// records are gone for good, since a store key is never reused).
 ///
 /// # Round trips
 ///
 /// | method | round trips | commands |
 /// |---|---|---|
 /// | `load` | 1 | `HGETALL` |
-/// | `create` | 1 | script: create unless the key exists (pipelined after the index script when the record has a user) |
-/// | `update` | 1 | script applying the patch (pipelined after the index script when the session has a user); 2 when another request changed the user meanwhile |
-/// | `touch` | 1; 2 with a user | script that moves the TTL and the `e` field |
+/// | `create` | 1; 2 on a cluster with a user | script: create unless the key exists (after the index script when the record has a user) |
+/// | `update` | 1 | script applying the patch; after the index script at a login (2 round trips on a cluster), or when the index no longer covers the new expiry (once per lifetime: 2 round trips, 3 on a cluster) |
+/// | `touch` | 1 | script that moves the TTL and the `e` field (same index rule as `update`) |
 /// | `delete` | 1 | `DEL` |
-/// | `delete_user` | 2 | `ZRANGE`; then one pipeline: a check-user-and-delete script per record, `ZREM` |
+/// | `delete_user` | 3 (cluster: 2 + one per record) | `ZRANGE`; a check-user-and-delete script per record (one pipeline on one server); `ZREM` of the deleted ones |
 /// | `revoke_user` | 1 | script keeping the largest `at` and `until` |
 /// | `revoked_before` | 1 | `GET` |
 /// | `cleanup` | 0 | — |
 ///
 /// So a request that reads its session costs 1 round trip, one that changes it 2 (load,
-/// update), and one that never touches it none. On a Redis Cluster, `delete_user`'s pipeline
-/// goes to every node holding one of the user's records.
+/// update), and one that never touches it none, logged in or not
+/// (`tests/store_redis.rs` counts them on the wire). With
+/// [`RedisStore::wait_for_replicas`], every write carries a `WAIT` in the same round trip.
+///
+/// # Redis Cluster
+///
+/// [`RedisStore::connect_cluster`] speaks to a Redis Cluster: every command and script
+/// touches one key, so it goes to the master of that key's slot, and the braces around the
+/// store key or the user (hash tags) choose the slot. Records, indexes and revocations spread
+/// over the masters. What differs from one server: the index is written in its own round
+/// trip before a record at a login (see the table), `delete_user` visits the records one by
+/// one, and a failover loses the writes the dead master had not yet replicated (Redis
+/// replicates asynchronously; [`RedisStore::wait_for_replicas`] narrows that window).
+/// While a slot has no master (the seconds of a failover), the calls on its keys fail with
+/// [`StoreError::Backend`] as in an outage, and work again once a replica took over, without
+/// a restart (`tests/redis_cluster.rs`).
 ///
 /// # Outages
 ///
@@ -368,15 +415,61 @@ impl Scripts {
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    manager: ConnectionManager,
+    conn: Connection,
     prefix: String,
     scripts: std::sync::Arc<Scripts>,
+    /// `WAIT <replicas> <ms>` after every write (see [`RedisStore::wait_for_replicas`]).
+    wait: Option<(usize, u64)>,
+}
+
+/// The connection kinds the store speaks through: both reconnect by themselves.
+#[derive(Clone)]
+enum Connection {
+    /// One server.
+    Single(ConnectionManager),
+    /// A Redis Cluster: each command goes to the master of its key's slot, and the client
+    /// follows `MOVED` redirections and refreshes its slot map after a failover.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.conn {
+            Connection::Single(_) => "single",
+            Connection::Cluster(_) => "cluster",
+        };
         f.debug_struct("RedisStore")
+            .field("connection", &kind)
             .field("prefix", &self.prefix)
+            .field("wait", &self.wait)
             .finish_non_exhaustive()
     }
 }
@@ -425,7 +518,8 @@ fn decode(fields: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Option<Record>, StoreError>
             b"c" => created_at = Some(number(&value)?),
             b"e" => expires_at = Some(number(&value)?),
             b"u" => user = Some(text(value)?),
-            b"n" => {}
+            // `n`: the last sequence number given; `i`: how far the user's index covers.
+            b"n" | b"i" => {}
             [b'd', b':', key @ ..] => {
                 let key = text(key.to_vec())?;
                 let (seq, json) = value
@@ -544,11 +638,107 @@ impl RedisStore {
     /// # let _ = store; Ok(()) }
     /// ```
     pub fn from_manager(manager: ConnectionManager) -> Self {
+        Self::with_connection(Connection::Single(manager))
+    }
+
+    /// Connects to the Redis Cluster that the seed nodes `urls` belong to (`redis://host:port/`
+    /// each; one reachable node is enough, the client learns the others from it), with the
+    /// default prefix [`RedisStore::DEFAULT_PREFIX`].
+    ///
+    /// Every command and script touches one key, so each goes to the master of its key's
+    /// slot; see [the type's documentation](RedisStore#redis-cluster) for what differs from
+    /// one server. As with [`RedisStore::connect`], calls time out after 500 ms without an
+    /// answer and are retried twice (following `MOVED` redirections and a failover's new
+    /// slot map), so that requests fail fast while a slot has no master; use
+    /// [`RedisStore::from_cluster`] for other settings.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when a URL is malformed or no seed node answers.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), cookie_session::store::StoreError> {
+    /// use cookie_session::store::RedisStore;
+    /// let store = RedisStore::connect_cluster(&[
+    ///     "redis://127.0.0.1:7000/",
+    ///     "redis://127.0.0.1:7001/",
+    ///     "redis://127.0.0.1:7002/",
+    /// ])
+    /// .await?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub async fn connect_cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, StoreError> {
+        let client = ClusterClient::builder(urls.iter().map(|u| u.as_ref().to_owned()))
+            .connection_timeout(Duration::from_secs(1))
+            .response_timeout(Duration::from_millis(500))
+            .retries(2)
+            .min_retry_wait(50)
+            .max_retry_wait(200)
+            .build()
+            .map_err(backend)?;
+        let conn = client.get_async_connection().await.map_err(backend)?;
+        Ok(Self::from_cluster(conn))
+    }
+
+    /// A store over a cluster connection configured by the caller (timeouts, retries, TLS,
+    /// reading from replicas is not advised: a replica may lag behind its master).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), redis::RedisError> {
+    /// let client = redis::cluster::ClusterClient::builder(["redis://127.0.0.1:7000/"])
+    ///     .retries(5)
+    ///     .build()?;
+    /// let conn = client.get_async_connection().await?;
+    /// let store = cookie_session::store::RedisStore::from_cluster(conn);
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub fn from_cluster(conn: ClusterConnection) -> Self {
+        Self::with_connection(Connection::Cluster(conn))
+    }
+
+    fn with_connection(conn: Connection) -> Self {
         RedisStore {
-            manager,
+            conn,
             prefix: Self::DEFAULT_PREFIX.to_owned(),
             scripts: std::sync::Arc::new(Scripts::new()),
+            wait: None,
         }
+    }
+
+    /// After every write (create, update, touch, delete, revocation), waits until `replicas`
+    /// replicas of the written key's master have acknowledged it, or `timeout` passed
+    /// (`WAIT replicas timeout`, in the same round trip as the write).
+    ///
+    /// Redis replicates asynchronously: a master that dies takes with it the writes its
+    /// replica had not received yet, and a failover then serves the session as it was a
+    /// moment before (a logout undone, a counter one step back). With this option a write
+    /// succeeds only once `replicas` replicas hold it, so a write the app saw succeed survives
+    /// the failover to one of them. It does not make Redis strongly consistent: a write the
+    /// replicas did not acknowledge in time still stays on the master (and reaches them
+    /// later), but the call fails with [`StoreError::Backend`], as a write whose answer was
+    /// lost would. Its cost is measured in docs/SCALING.md.
+    ///
+    /// # Errors
+    ///
+    /// Writes fail with [`StoreError::Backend`] when fewer replicas acknowledge them in time,
+    /// so a master without replicas (or a single server) fails every write: use it only
+    /// where each master has `replicas` replicas.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), cookie_session::store::StoreError> {
+    /// use std::time::Duration;
+    /// use cookie_session::store::RedisStore;
+    /// let store = RedisStore::connect_cluster(&["redis://127.0.0.1:7000/"])
+    ///     .await?
+    ///     .wait_for_replicas(1, Duration::from_millis(100));
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub fn wait_for_replicas(mut self, replicas: usize, timeout: Duration) -> Self {
+        let ms = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.wait = (replicas > 0).then_some((replicas, ms));
+        self
     }
 
     /// Uses `prefix` in front of every key (default [`RedisStore::DEFAULT_PREFIX`]), to share a Redis
@@ -593,60 +783,101 @@ impl RedisStore {
         format!("{}r:{{{user}}}", self.prefix)
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.manager.clone()
+    fn conn(&self) -> Connection {
+        self.conn.clone()
     }
 
-    /// Appends the index update for `key` of `user` (expiring at `expires_at`) to `pipe`.
-    fn push_index(
-        &self,
-        pipe: &mut Pipeline,
-        user: &str,
-        key: &StoreKey,
-        expires_at: u64,
-        now: u64,
-    ) {
-        pipe.cmd("EVAL")
-            .arg(&self.scripts.index)
+    /// The index update for `key` of `user`, with the entry's score `score` (see
+    /// [`index_score`]).
+    fn index_cmd(&self, user: &str, key: &StoreKey, score: u64, now: u64) -> Cmd {
+        let mut cmd = ::redis::cmd("EVAL");
+        cmd.arg(&self.scripts.index)
             .arg(1)
             .arg(self.user_key(user))
             .arg(key.as_str())
-            .arg(expires_at)
+            .arg(score)
             .arg(now)
-            .arg(ttl_ms(expires_at, now) + INDEX_GRACE_MS);
+            .arg(ttl_ms(score, now) + INDEX_GRACE_MS);
+        cmd
     }
 
-    /// Sends `pipe`; `EVALSHA`s in it that the server has forgotten (a restart, `SCRIPT
-    /// FLUSH`) are loaded and the pipeline sent again. Only for pipelines whose commands can
-    /// be repeated: the forgotten script did not run, the others are idempotent.
-    async fn send(&self, pipe: &Pipeline, scripts: &[&Script]) -> Result<Vec<Value>, StoreError> {
+    /// Sends `op` (one command on one record), after `index` (its user's index update) when
+    /// given, and followed by `WAIT` when [`RedisStore::wait_for_replicas`] asked for it;
+    /// returns `op`'s reply. On one server it is one round trip (a pipeline); on a cluster
+    /// the index (another slot, maybe another node) is written first, then `op`: the order
+    /// that keeps a record from ever being live without its index entry. A `script` that the
+    /// server has forgotten (a restart, `SCRIPT FLUSH`, a promoted replica) is loaded and
+    /// `op` sent again: the forgotten script did not run, the index update is idempotent.
+    async fn write(
+        &self,
+        index: Option<Cmd>,
+        op: Cmd,
+        script: Option<&Script>,
+    ) -> Result<Value, StoreError> {
         let mut conn = self.conn();
-        match pipe.query_async::<Vec<Value>>(&mut conn).await {
-            Err(error) if is_noscript(&error) => {
-                for script in scripts {
+        let mut pipe = ::redis::pipe();
+        if let Some(index) = index {
+            match conn {
+                Connection::Single(_) => {
+                    pipe.add_command(index);
+                }
+                Connection::Cluster(_) => {
+                    index
+                        .query_async::<Value>(&mut conn)
+                        .await
+                        .map_err(backend)?;
+                }
+            }
+        }
+        pipe.add_command(op);
+        if let Some((replicas, ms)) = self.wait {
+            pipe.cmd("WAIT").arg(replicas).arg(ms);
+        }
+        let mut replies = match pipe.query_async::<Vec<Value>>(&mut conn).await {
+            Err(error) if is_noscript(&error) && script.is_some() => {
+                if let Some(script) = script {
                     script.load_async(&mut conn).await.map_err(backend)?;
                 }
-                pipe.query_async(&mut conn).await.map_err(backend)
+                pipe.query_async::<Vec<Value>>(&mut conn)
+                    .await
+                    .map_err(backend)?
             }
-            other => other.map_err(backend),
+            other => other.map_err(backend)?,
+        };
+        if let Some((replicas, ms)) = self.wait {
+            match replies.pop() {
+                Some(Value::Int(acked)) if usize::try_from(acked).is_ok_and(|a| a >= replicas) => {}
+                Some(Value::Int(acked)) => {
+                    return Err(StoreError::Backend(format!(
+                        "a write reached {acked} replicas of the {replicas} asked for \
+                         within {ms} ms"
+                    )))
+                }
+                other => return Err(unexpected("WAIT", &other.unwrap_or(Value::Nil))),
+            }
         }
+        replies
+            .pop()
+            .ok_or_else(|| StoreError::Backend("no reply to a write".into()))
     }
+}
+
+/// The score a user's index entry is given when a record of `expires_at` is indexed at
+/// `now`: one more lifetime beyond its expiry. The record keeps it in its `i` field, and
+/// later writes that do not move the expiry past it (most of them: a rolling session moves
+/// it by the time since the previous write) need not write the index again.
+fn index_score(expires_at: u64, now: u64) -> u64 {
+    expires_at.saturating_add(expires_at.saturating_sub(now))
 }
 
 fn is_noscript(error: &RedisError) -> bool {
     error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
 }
 
-/// The last reply of a pipeline.
-fn last(values: Vec<Value>, what: &str) -> Result<Value, StoreError> {
-    values
-        .into_iter()
-        .last()
-        .ok_or_else(|| StoreError::Backend(format!("no reply to {what}")))
-}
-
-fn evalsha<'p>(pipe: &'p mut Pipeline, script: &Script, key: String) -> &'p mut Pipeline {
-    pipe.cmd("EVALSHA").arg(script.get_hash()).arg(1).arg(key)
+fn evalsha(script: &Script, key: String) -> Cmd {
+    let mut cmd = ::redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(1).arg(key);
+    cmd
 }
 
 /// How often an update or touch is sent again after the record's user turned out to differ
@@ -692,21 +923,18 @@ impl SessionStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let now = record.created_at;
-            let fields = encode(record)?;
-            let mut pipe = ::redis::pipe();
-            if let Some(user) = &record.user {
-                self.push_index(&mut pipe, user, key, record.expires_at, now);
-            }
-            let call = evalsha(
-                &mut pipe,
-                &self.scripts.create,
-                self.record_key(key.as_str()),
-            )
-            .arg(ttl_ms(record.expires_at, now));
+            let mut fields = encode(record)?;
+            let index = record.user.as_ref().map(|user| {
+                let score = index_score(record.expires_at, now);
+                fields.push(("i".to_owned(), score.to_string()));
+                self.index_cmd(user, key, score, now)
+            });
+            let mut call = evalsha(&self.scripts.create, self.record_key(key.as_str()));
+            call.arg(ttl_ms(record.expires_at, now));
             for (field, value) in &fields {
                 call.arg(field).arg(value);
             }
-            match last(self.send(&pipe, &[&self.scripts.create]).await?, "create")? {
+            match self.write(index, call, Some(&self.scripts.create)).await? {
                 Value::Int(1) => Ok(()),
                 Value::Int(0) => Err(StoreError::Conflict),
                 other => Err(unexpected("create", &other)),
@@ -761,39 +989,33 @@ impl SessionStore for RedisStore {
                     value.as_ref().map(json).transpose()?.unwrap_or_default(),
                 ));
             }
-            // The user to index before writing: the one the patch sets, or the one the
-            // request saw; the script says so when the record has another.
-            let mut indexed = match &patch.user {
-                Some(user) => user.clone(),
-                None => patch.if_unchanged.as_ref().and_then(|r| r.user.clone()),
-            };
+            // The user to index before writing: the one the patch sets (a login); otherwise
+            // none, unless the script says the record's index does not cover the new expiry.
+            let mut indexed = patch.user.clone().flatten();
             let ttl = ttl_ms(patch.expires_at, now);
+            let score = index_score(patch.expires_at, now);
             for _ in 0..ATTEMPTS {
-                let mut pipe = ::redis::pipe();
-                if let Some(user) = &indexed {
-                    self.push_index(&mut pipe, user, key, patch.expires_at, now);
-                }
-                let call = evalsha(
-                    &mut pipe,
-                    &self.scripts.update,
-                    self.record_key(key.as_str()),
-                )
-                .arg(now)
-                .arg(patch.expires_at)
-                .arg(ttl)
-                .arg(if patch.replace { "1" } else { "0" })
-                .arg(&user)
-                .arg(user_arg(indexed.as_deref()))
-                .arg(
-                    patch
-                        .max_size
-                        .map(|max| max.to_string())
-                        .unwrap_or_default(),
-                );
+                let index = indexed
+                    .as_deref()
+                    .map(|user| self.index_cmd(user, key, score, now));
+                let mut call = evalsha(&self.scripts.update, self.record_key(key.as_str()));
+                call.arg(now)
+                    .arg(patch.expires_at)
+                    .arg(ttl)
+                    .arg(if patch.replace { "1" } else { "0" })
+                    .arg(&user)
+                    .arg(user_arg(indexed.as_deref()))
+                    .arg(score)
+                    .arg(
+                        patch
+                            .max_size
+                            .map(|max| max.to_string())
+                            .unwrap_or_default(),
+                    );
                 for (key, value) in &values {
                     call.arg(key.as_str()).arg(value);
                 }
-                match last(self.send(&pipe, &[&self.scripts.update]).await?, "update")? {
+                match self.write(index, call, Some(&self.scripts.update)).await? {
                     Value::Int(1) => return Ok(Update::Saved),
                     Value::Int(0) => return Ok(Update::Gone),
                     Value::Int(-1) => return Err(corrupt()),
@@ -825,24 +1047,22 @@ impl SessionStore for RedisStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let ttl = ttl_ms(expires_at, now);
-            // First try without a user: touches an anonymous record; returns the user of one
-            // that has one, untouched, so that its index is updated first.
+            let score = index_score(expires_at, now);
+            // First try without a user: touches an anonymous record, or one whose index
+            // covers the new expiry; returns the user of one whose index does not,
+            // untouched, so that its index is updated first.
             let mut indexed: Option<String> = None;
             for _ in 0..ATTEMPTS {
-                let mut pipe = ::redis::pipe();
-                if let Some(user) = &indexed {
-                    self.push_index(&mut pipe, user, key, expires_at, now);
-                }
-                evalsha(
-                    &mut pipe,
-                    &self.scripts.touch,
-                    self.record_key(key.as_str()),
-                )
-                .arg(expires_at)
-                .arg(now)
-                .arg(ttl)
-                .arg(user_arg(indexed.as_deref()));
-                match last(self.send(&pipe, &[&self.scripts.touch]).await?, "touch")? {
+                let index = indexed
+                    .as_deref()
+                    .map(|user| self.index_cmd(user, key, score, now));
+                let mut call = evalsha(&self.scripts.touch, self.record_key(key.as_str()));
+                call.arg(expires_at)
+                    .arg(now)
+                    .arg(ttl)
+                    .arg(user_arg(indexed.as_deref()))
+                    .arg(score);
+                match self.write(index, call, Some(&self.scripts.touch)).await? {
                     Value::Int(1) => return Ok(true),
                     Value::Int(0) => return Ok(false),
                     Value::Int(-1) => return Err(corrupt()),
@@ -861,12 +1081,12 @@ impl SessionStore for RedisStore {
 
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            ::redis::cmd("DEL")
-                .arg(self.record_key(key.as_str()))
-                .query_async::<i64>(&mut self.conn())
-                .await
-                .map_err(backend)?;
-            Ok(())
+            let mut del = ::redis::cmd("DEL");
+            del.arg(self.record_key(key.as_str()));
+            match self.write(None, del, None).await? {
+                Value::Int(_) => Ok(()),
+                other => Err(unexpected("delete", &other)),
+            }
         })
     }
 
@@ -885,26 +1105,54 @@ impl SessionStore for RedisStore {
                 return Ok(0);
             }
             let marker = user_marker(user);
-            let mut pipe = ::redis::pipe();
-            for key in &keys {
-                pipe.cmd("EVAL")
-                    .arg(&self.scripts.delete_if_user)
+            let delete = |key: &str| {
+                let mut cmd = ::redis::cmd("EVAL");
+                cmd.arg(&self.scripts.delete_if_user)
                     .arg(1)
                     .arg(self.record_key(key))
                     .arg(user)
                     .arg(&marker);
-            }
-            // Last, so that it runs only after every delete before it did.
-            pipe.cmd("ZREM").arg(&index).arg(&keys);
-            let replies = self.send(&pipe, &[]).await?;
-            let mut deleted = 0;
-            for reply in &replies[..keys.len().min(replies.len())] {
+                cmd
+            };
+            // The records live in other slots than the index (and than each other): on one
+            // server they go in one pipeline, on a cluster one by one, each to its own node.
+            let replies: Vec<Value> = match conn {
+                Connection::Single(_) => {
+                    let mut pipe = ::redis::pipe();
+                    for key in &keys {
+                        pipe.add_command(delete(key));
+                    }
+                    pipe.query_async(&mut conn).await.map_err(backend)?
+                }
+                Connection::Cluster(_) => {
+                    let mut replies = Vec::with_capacity(keys.len());
+                    for key in &keys {
+                        replies.push(delete(key).query_async(&mut conn).await.map_err(backend)?);
+                    }
+                    replies
+                }
+            };
+            let mut gone = Vec::new();
+            for (key, reply) in keys.iter().zip(&replies) {
                 match reply {
-                    Value::Int(n) => deleted += u64::try_from(*n).unwrap_or(0),
+                    Value::Int(1) => gone.push(key),
+                    Value::Int(_) => {}
                     other => return Err(unexpected("delete", other)),
                 }
             }
-            Ok(deleted)
+            // Only the entries of records this call deleted leave the index, after the
+            // deletes: a record that was missing or had another user may be (re)written for
+            // this user meanwhile, with its entry written just before it, which must stay.
+            // Those entries leave when their score passes (pruned on every index write).
+            if !gone.is_empty() {
+                ::redis::cmd("ZREM")
+                    .arg(&index)
+                    .arg(&gone)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .map_err(backend)?;
+            }
+            Ok(gone.len() as u64)
         })
     }
 
@@ -922,16 +1170,12 @@ impl SessionStore for RedisStore {
             } else {
                 ttl_ms(until, at)
             };
-            self.scripts
-                .revoke
-                .key(self.revocation_key(user))
-                .arg(at)
-                .arg(until)
-                .arg(ttl)
-                .invoke_async::<i64>(&mut self.conn())
-                .await
-                .map_err(backend)?;
-            Ok(())
+            let mut call = evalsha(&self.scripts.revoke, self.revocation_key(user));
+            call.arg(at).arg(until).arg(ttl);
+            match self.write(None, call, Some(&self.scripts.revoke)).await? {
+                Value::Int(1) => Ok(()),
+                other => Err(unexpected("revoke", &other)),
+            }
         })
     }
 
