@@ -9,7 +9,7 @@ use super::express::{self, ExpressCodec, SigAlgorithm};
 #[cfg(feature = "jwt")]
 use super::jwt::JwtCodec;
 use super::signed::SignedCodec;
-use super::Timestamps;
+use super::{Data, Timestamps};
 use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
 use crate::key::{KeyError, KeyRing};
 use crate::rejection::Rejection;
@@ -161,6 +161,39 @@ pub struct Loaded {
     pub canonical: Vec<u8>,
 }
 
+/// A session read from a request's cookies, as the layer keeps it: [`Loaded`] with the data
+/// read lazily (see `format/data.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Unsealed {
+    pub(crate) key_index: usize,
+    pub(crate) times: Option<Timestamps>,
+    pub(crate) data: Data,
+    /// [`Loaded::canonical`]; empty when it is the data's source text (native formats).
+    pub(crate) canonical: Vec<u8>,
+}
+
+impl Unsealed {
+    /// The canonical text the cookie held.
+    pub(crate) fn canonical(&self) -> &[u8] {
+        if self.canonical.is_empty() {
+            self.data.source()
+        } else {
+            &self.canonical
+        }
+    }
+
+    /// The public form.
+    pub(crate) fn into_loaded(self) -> Loaded {
+        let canonical = self.canonical().to_vec();
+        Loaded {
+            key_index: self.key_index,
+            times: self.times,
+            data: self.data.into_map(),
+            canonical,
+        }
+    }
+}
+
 /// Sealed cookie values, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
@@ -239,6 +272,14 @@ impl Codec {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
+        self.open_unsealed(headers).map(Unsealed::into_loaded)
+    }
+
+    /// [`Codec::open`], keeping the data as the layer reads it.
+    pub(crate) fn open_unsealed<'h, I>(&self, headers: I) -> Result<Unsealed, Rejection>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
         let mut first_error = Rejection::Missing;
         for candidate in self.candidates(headers) {
             match candidate {
@@ -268,10 +309,10 @@ impl Codec {
                     let canonical = express::unquote(value.unwrap_or_default())
                         .as_bytes()
                         .to_vec();
-                    Loaded {
+                    Unsealed {
                         key_index,
                         times: None,
-                        data,
+                        data: Data::from_map(data),
                         canonical,
                     }
                 });
@@ -298,6 +339,21 @@ impl Codec {
             Inner::Express(_) => express::encode_value(data).into_bytes(),
             // Serialising a map of `Value`s cannot fail: keys are strings, numbers finite.
             _ => serde_json::to_vec(data).unwrap_or_else(|_| b"{}".to_vec()),
+        }
+    }
+
+    /// [`Codec::canonical`] of the session as the layer holds it.
+    pub(crate) fn canonical_of(&self, data: &Data) -> Vec<u8> {
+        match self.inner {
+            Inner::Express(_) => express::encode_value(&data.as_map()).into_bytes(),
+            _ => {
+                let mut out = Vec::with_capacity(data.source().len() + 16);
+                // Serialising `Value`s cannot fail: keys are strings, numbers finite.
+                match data.write_json(&mut out) {
+                    Ok(()) => out,
+                    Err(_) => b"{}".to_vec(),
+                }
+            }
         }
     }
 
@@ -362,13 +418,13 @@ impl Codec {
 pub(crate) struct Candidates<'a, V> {
     codec: &'a Codec,
     /// The Express format's single pair, taken once.
-    express: Option<Result<Loaded, Rejection>>,
+    express: Option<Result<Unsealed, Rejection>>,
     /// The native formats' values, opened one at a time as they are asked for.
     values: Option<V>,
 }
 
 impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
-    type Item = Result<Loaded, Rejection>;
+    type Item = Result<Unsealed, Rejection>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(express) = self.express.take() {
@@ -381,7 +437,7 @@ impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
 
 impl Codec {
     /// Opens one native cookie value: authenticated first, then inflated and parsed.
-    fn open_native(&self, value: &str) -> Result<Loaded, Rejection> {
+    fn open_native(&self, value: &str) -> Result<Unsealed, Rejection> {
         if value.is_empty() {
             return Err(Rejection::Missing);
         }
@@ -402,13 +458,26 @@ impl Codec {
             )
             .map_err(|_| Rejection::BadPayload)?;
         }
-        let data = serde_json::from_slice::<Map<String, Value>>(&opened.json)
-            .map_err(|_| Rejection::BadPayload)?;
-        Ok(Loaded {
+        let (data, canonical) = match self.inner {
+            // Only our own serde_json output is sealed in these: read lazily, and the text
+            // is the canonical form (`format/data.rs`).
+            Inner::Encrypted(_) | Inner::Signed(_) => (
+                Data::from_json(opened.json).ok_or(Rejection::BadPayload)?,
+                Vec::new(),
+            ),
+            // Another service may have written the claims: parsed into a map, as before.
+            _ => (
+                serde_json::from_slice::<Map<String, Value>>(&opened.json)
+                    .map(Data::from_map)
+                    .map_err(|_| Rejection::BadPayload)?,
+                opened.json,
+            ),
+        };
+        Ok(Unsealed {
             key_index: opened.key_index,
             times: opened.times,
             data,
-            canonical: opened.json,
+            canonical,
         })
     }
 }
