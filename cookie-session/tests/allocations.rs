@@ -148,8 +148,8 @@ fn allocations_per_request_inside_the_layer() {
     // when the hot path improves; a rise means a new allocation per request.
     // (format, /visit, /read, /plain)
     let bounds = [
-        ("encrypted", 15, 8, 4),
-        ("signed", 15, 8, 4),
+        ("encrypted", 13, 8, 4),
+        ("signed", 13, 8, 4),
         ("express", 29, 17, 4),
     ];
     let mut report = Vec::new();

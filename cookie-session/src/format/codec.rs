@@ -342,6 +342,80 @@ impl Codec {
         }
     }
 
+    /// Where the canonical text starts in a buffer from [`Codec::canonical_buffer`]: native
+    /// formats leave room for what precedes the JSON in the sealed value.
+    pub(crate) fn json_start(&self) -> usize {
+        match self.inner {
+            Inner::Encrypted(_) => super::encrypted::JSON_START,
+            Inner::Signed(_) => super::signed::JSON_START,
+            _ => 0,
+        }
+    }
+
+    /// [`Codec::canonical_of`], written after [`Codec::json_start`] bytes of room, so
+    /// [`Codec::seal_buffer`] seals it where it is.
+    pub(crate) fn canonical_buffer(&self, data: &Data) -> Vec<u8> {
+        let start = self.json_start();
+        if start == 0 {
+            return self.canonical_of(data);
+        }
+        let mut out = Vec::with_capacity(start + data.source().len() + 16);
+        out.resize(start, 0);
+        if data.write_json(&mut out).is_err() {
+            // Serialising `Value`s cannot fail: keys are strings, numbers finite.
+            out.truncate(start);
+            out.extend_from_slice(b"{}");
+        }
+        out
+    }
+
+    /// [`Codec::canonical_buffer`] of canonical text given as bytes.
+    pub(crate) fn canonical_buffer_from(&self, canonical: &[u8]) -> Vec<u8> {
+        let start = self.json_start();
+        let mut out = Vec::with_capacity(start + canonical.len());
+        out.resize(start, 0);
+        out.extend_from_slice(canonical);
+        out
+    }
+
+    /// [`Codec::seal`] of a buffer from [`Codec::canonical_buffer`], appending the value to
+    /// `out` (for native formats without copying the buffer: it is sealed in place and
+    /// encoded straight into `out`). Returns the Express signature cookie's value.
+    pub(crate) fn seal_buffer(
+        &self,
+        mut buffer: Vec<u8>,
+        times: Timestamps,
+        out: &mut String,
+    ) -> Option<String> {
+        let start = self.json_start();
+        if start > 0 && self.compress && buffer.len() >= start + COMPRESS_FROM {
+            if let std::borrow::Cow::Owned(deflated) = self.payload(&buffer[start..]) {
+                buffer.truncate(start);
+                buffer.extend_from_slice(&deflated);
+            }
+        }
+        match &self.inner {
+            Inner::Encrypted(codec) => codec.seal_buffer(&self.name, times, buffer, out),
+            Inner::Signed(codec) => codec.seal_buffer(&self.name, times, buffer, out),
+            _ => {
+                let sealed = self.seal(&buffer, times);
+                out.push_str(&sealed.value);
+                return sealed.sig;
+            }
+        }
+        None
+    }
+
+    /// An estimate of the length of the value sealing `json_len` bytes (exact for the native
+    /// formats without compression), to size the `Set-Cookie` text once.
+    pub(crate) fn sealed_len(&self, json_len: usize) -> usize {
+        match self.inner {
+            Inner::Encrypted(_) => super::encrypted::sealed_len(json_len),
+            Inner::Signed(_) => super::signed::sealed_len(json_len),
+            _ => json_len * 4 / 3 + 4,
+        }
+    }
+
     /// [`Codec::canonical`] of the session as the layer holds it.
     pub(crate) fn canonical_of(&self, data: &Data) -> Vec<u8> {
         match self.inner {

@@ -632,7 +632,7 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
     let plan = match &current.origin {
         Origin::Destroyed => return writer.clear(),
         Origin::New if current.data.is_empty() => None,
-        Origin::New => Some((shared.codec.canonical_of(&current.data), None)),
+        Origin::New => Some((shared.codec.canonical_buffer(&current.data), None)),
         Origin::Cookie {
             key_index, times, ..
         } => {
@@ -640,12 +640,15 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
             // Express compares every loaded session (a non-canonical cookie is rewritten,
             // docs/EXPRESS-COMPATIBILITY.md §3.2); a native session can only differ after a mutation.
             let express = matches!(shared.codec.format(), Format::Express(_));
+            let start = shared.codec.json_start();
             let changed = (current.dirty || express)
-                .then(|| shared.codec.canonical_of(&current.data))
-                .filter(|fresh| fresh != canonical);
+                .then(|| shared.codec.canonical_buffer(&current.data))
+                .filter(|fresh| fresh.get(start..) != Some(canonical));
             match changed {
                 Some(fresh) => Some((fresh, *times)),
-                None if shared.rolling => Some((canonical.to_vec(), *times)),
+                None if shared.rolling => {
+                    Some((shared.codec.canonical_buffer_from(canonical), *times))
+                }
                 // Rotation: re-issue under the first key, keeping the expiry.
                 None if *key_index > 0 => {
                     return writer.write(canonical, *times, times.map(|t| t.expires_at));
@@ -656,7 +659,7 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
     };
     match plan {
         None => Outcome::touched(),
-        Some((canonical, times)) => writer.write(&canonical, times, None),
+        Some((buffer, times)) => writer.write_buffer(buffer, times, None),
     }
 }
 
