@@ -32,8 +32,9 @@ const MAX_DEPTH: usize = 127;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Data {
     /// The JSON text of the cookie it was read from (empty otherwise); `Text` keys and values
-    /// are ranges of it. It never changes, so an unchanged session compares equal to it.
-    source: String,
+    /// are ranges of it. It never changes, so an unchanged session compares equal to it. Its
+    /// strings are valid UTF-8 (checked when read; JSON has no other non-ASCII bytes).
+    source: Vec<u8>,
     repr: Repr,
 }
 
@@ -72,7 +73,7 @@ impl Data {
     /// A session held as a map (new sessions, Express and `jwt` cookies, store records).
     pub(crate) fn from_map(map: Map<String, Value>) -> Self {
         Data {
-            source: String::new(),
+            source: Vec::new(),
             repr: Repr::Map(map),
         }
     }
@@ -81,8 +82,8 @@ impl Data {
     /// object, or holds a value `serde_json::Value` would refuse (a number beyond `f64`,
     /// nesting deeper than serde_json reads): the same texts the map refused.
     pub(crate) fn from_json(json: Vec<u8>) -> Option<Self> {
-        let source = String::from_utf8(json).ok()?;
-        let entries = Scanner::entries(&source).ok()?;
+        let entries = Scanner::entries(&json).ok()?;
+        let source = json;
         Some(Data {
             source,
             repr: Repr::Entries(entries),
@@ -91,28 +92,32 @@ impl Data {
 
     /// The JSON text this session was read from (empty when not read from a native cookie).
     pub(crate) fn source(&self) -> &[u8] {
-        self.source.as_bytes()
+        &self.source
     }
 
-    fn text(&self, span: Span) -> &str {
+    fn text(&self, span: Span) -> &[u8] {
         self.source.get(span.start..span.end).unwrap_or_default()
     }
 
-    fn key<'a>(&'a self, entry: &'a Entry) -> &'a str {
-        match &entry.key {
-            Slot::Text(span) => self.text(*span),
-            Slot::Own(key) => key,
-        }
+    fn key<'a>(&'a self, entry: &'a Entry) -> &'a [u8] {
+        key_text(&self.source, entry)
+    }
+
+    fn key_string(&self, entry: &Entry) -> String {
+        // Checked UTF-8 when read.
+        String::from_utf8_lossy(self.key(entry)).into_owned()
     }
 
     fn position(&self, entries: &[Entry], key: &str) -> Option<usize> {
-        entries.iter().position(|entry| self.key(entry) == key)
+        entries
+            .iter()
+            .position(|entry| self.key(entry) == key.as_bytes())
     }
 
     fn value_of(&self, slot: &Slot<Value>) -> Value {
         match slot {
             // Checked when the cookie was opened: it parses.
-            Slot::Text(span) => serde_json::from_str(self.text(*span)).unwrap_or(Value::Null),
+            Slot::Text(span) => serde_json::from_slice(self.text(*span)).unwrap_or(Value::Null),
             Slot::Own(value) => value.clone(),
         }
     }
@@ -147,7 +152,7 @@ impl Data {
     pub(crate) fn keys(&self) -> Vec<String> {
         match &self.repr {
             Repr::Map(map) => map.keys().cloned().collect(),
-            Repr::Entries(entries) => entries.iter().map(|e| self.key(e).to_owned()).collect(),
+            Repr::Entries(entries) => entries.iter().map(|e| self.key_string(e)).collect(),
         }
     }
 
@@ -162,7 +167,7 @@ impl Data {
             Repr::Entries(entries) => {
                 let entry = &entries[self.position(entries, key)?];
                 Some(match &entry.value {
-                    Slot::Text(span) => serde_json::from_str(self.text(*span)),
+                    Slot::Text(span) => serde_json::from_slice(self.text(*span)),
                     Slot::Own(value) => T::deserialize(value),
                 })
             }
@@ -189,7 +194,7 @@ impl Data {
             Repr::Entries(entries) => {
                 let found = entries
                     .iter()
-                    .position(|entry| key_text(&self.source, entry) == key);
+                    .position(|entry| key_text(&self.source, entry) == key.as_bytes());
                 match found {
                     Some(index) => entries[index].value = Slot::Own(value),
                     None => entries.push(Entry {
@@ -208,7 +213,7 @@ impl Data {
             Repr::Entries(entries) => {
                 let index = entries
                     .iter()
-                    .position(|entry| key_text(&self.source, entry) == key)?;
+                    .position(|entry| key_text(&self.source, entry) == key.as_bytes())?;
                 let entry = entries.remove(index);
                 Some(self.take_value(entry.value))
             }
@@ -232,7 +237,7 @@ impl Data {
             Repr::Entries(entries) => Cow::Owned(
                 entries
                     .iter()
-                    .map(|e| (self.key(e).to_owned(), self.value_of(&e.value)))
+                    .map(|e| (self.key_string(e), self.value_of(&e.value)))
                     .collect(),
             ),
         }
@@ -268,14 +273,14 @@ impl Data {
                 // no quote, backslash or control character, the only ones serde_json escapes.
                 Slot::Text(span) => {
                     out.push(b'"');
-                    out.extend_from_slice(self.text(*span).as_bytes());
+                    out.extend_from_slice(self.text(*span));
                     out.push(b'"');
                 }
                 Slot::Own(key) => serde_json::to_writer(&mut *out, key)?,
             }
             out.push(b':');
             match &entry.value {
-                Slot::Text(span) => out.extend_from_slice(self.text(*span).as_bytes()),
+                Slot::Text(span) => out.extend_from_slice(self.text(*span)),
                 Slot::Own(value) => serde_json::to_writer(&mut *out, value)?,
             }
         }
@@ -284,10 +289,10 @@ impl Data {
     }
 }
 
-fn key_text<'a>(source: &'a str, entry: &'a Entry) -> &'a str {
+fn key_text<'a>(source: &'a [u8], entry: &'a Entry) -> &'a [u8] {
     match &entry.key {
         Slot::Text(span) => source.get(span.start..span.end).unwrap_or_default(),
-        Slot::Own(key) => key,
+        Slot::Own(key) => key.as_bytes(),
     }
 }
 
@@ -297,7 +302,6 @@ fn key_text<'a>(source: &'a str, entry: &'a Entry) -> &'a str {
 /// floats, long integers and strings with escapes, whose edge cases (range, surrogates) are
 /// serde_json's to decide, are handed to serde_json itself.
 struct Scanner<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
 }
@@ -306,16 +310,15 @@ struct Scanner<'a> {
 struct Invalid;
 
 impl<'a> Scanner<'a> {
-    fn entries(text: &'a str) -> Result<Vec<Entry>, Invalid> {
+    fn entries(text: &'a [u8]) -> Result<Vec<Entry>, Invalid> {
         let mut scanner = Scanner {
-            text,
-            bytes: text.as_bytes(),
+            bytes: text,
             pos: 0,
         };
         scanner.skip_space();
         scanner.expect(b'{')?;
         let mut entries: Vec<Entry> = Vec::with_capacity(4);
-        let mut index: Option<HashMap<String, usize>> = None;
+        let mut index: Option<HashMap<Vec<u8>, usize>> = None;
         scanner.skip_space();
         if scanner.peek() == Some(b'}') {
             scanner.pos += 1;
@@ -334,7 +337,7 @@ impl<'a> Scanner<'a> {
                 });
                 let key_str = match &key {
                     Slot::Text(span) => text.get(span.start..span.end).unwrap_or_default(),
-                    Slot::Own(key) => key.as_str(),
+                    Slot::Own(key) => key.as_bytes(),
                 };
                 // A repeated key: the last value wins, at the first one's place (as the map).
                 let found = match &index {
@@ -345,7 +348,7 @@ impl<'a> Scanner<'a> {
                     Some(found) => entries[found].value = value,
                     None => {
                         if let Some(index) = &mut index {
-                            index.insert(key_str.to_owned(), entries.len());
+                            index.insert(key_str.to_vec(), entries.len());
                         }
                         entries.push(Entry { key, value });
                         if index.is_none() && entries.len() >= INDEX_FROM {
@@ -353,7 +356,7 @@ impl<'a> Scanner<'a> {
                                 entries
                                     .iter()
                                     .enumerate()
-                                    .map(|(i, e)| (key_text(text, e).to_owned(), i))
+                                    .map(|(i, e)| (key_text(text, e).to_vec(), i))
                                     .collect(),
                             );
                         }
@@ -399,21 +402,26 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string starting at the current `"`: its contents' span, and whether it has escapes.
+    /// Its UTF-8 is checked (the only place JSON may hold non-ASCII bytes).
     fn string(&mut self) -> Result<(Span, bool), Invalid> {
         self.expect(b'"')?;
         let start = self.pos;
         let mut escaped = false;
+        let mut ascii = true;
         loop {
             match self.next().ok_or(Invalid)? {
                 b'"' => {
-                    return Ok((
-                        Span {
-                            start,
-                            end: self.pos - 1,
-                        },
-                        escaped,
-                    ))
+                    let span = Span {
+                        start,
+                        end: self.pos - 1,
+                    };
+                    if !ascii {
+                        let bytes = self.bytes.get(span.start..span.end).ok_or(Invalid)?;
+                        std::str::from_utf8(bytes).map_err(|_| Invalid)?;
+                    }
+                    return Ok((span, escaped));
                 }
+                0x80..=0xFF => ascii = false,
                 // Checked by serde_json below; here only skipped.
                 b'\\' => {
                     escaped = true;
@@ -427,8 +435,11 @@ impl<'a> Scanner<'a> {
 
     /// The text of a string with escapes, decoded by serde_json (which checks the escapes).
     fn decode(&self, span: Span) -> Result<String, Invalid> {
-        let quoted = self.text.get(span.start - 1..span.end + 1).ok_or(Invalid)?;
-        serde_json::from_str(quoted).map_err(|_| Invalid)
+        let quoted = self
+            .bytes
+            .get(span.start - 1..span.end + 1)
+            .ok_or(Invalid)?;
+        serde_json::from_slice(quoted).map_err(|_| Invalid)
     }
 
     fn key(&mut self) -> Result<Slot<String>, Invalid> {
@@ -543,8 +554,8 @@ impl<'a> Scanner<'a> {
         if simple {
             return Ok(());
         }
-        let text = self.text.get(start..self.pos).ok_or(Invalid)?;
-        serde_json::from_str::<f64>(text)
+        let text = self.bytes.get(start..self.pos).ok_or(Invalid)?;
+        serde_json::from_slice::<f64>(text)
             .map(|_| ())
             .map_err(|_| Invalid)
     }
@@ -687,7 +698,20 @@ mod tests {
                 assert_eq!(written, compact);
             }
         }
-        assert!(Data::from_json(b"{\"a\":\"\xff\"}".to_vec()).is_none());
+        for bad in [
+            &b"{\"a\":\"\xff\"}"[..],
+            b"{\"\xc3\":1}",
+            b"{\"a\":[{\"\xe2\x82\":0}]}",
+            b"{\"a\":1}\xff",
+        ] {
+            assert!(Data::from_json(bad.to_vec()).is_none(), "{bad:?}");
+            assert!(serde_json::from_slice::<Map<String, Value>>(bad).is_err());
+        }
+        let good = "{\"é\":[\"ü€😀\"]}".as_bytes();
+        assert_eq!(
+            Data::from_json(good.to_vec()).unwrap().to_map(),
+            serde_json::from_slice::<Map<String, Value>>(good).unwrap()
+        );
     }
 
     #[test]
