@@ -150,7 +150,7 @@ fn allocations_per_request_inside_the_layer() {
     let bounds = [
         ("encrypted", 13, 8, 4),
         ("signed", 13, 8, 4),
-        ("express", 29, 17, 4),
+        ("express", 28, 17, 4),
     ];
     let mut report = Vec::new();
     for ((name, format), (_, visit_max, read_max, plain_max)) in formats.into_iter().zip(bounds) {

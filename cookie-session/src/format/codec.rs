@@ -173,22 +173,24 @@ pub(crate) struct Unsealed {
 }
 
 impl Unsealed {
-    /// The canonical text the cookie held.
-    pub(crate) fn canonical(&self) -> &[u8] {
-        if self.canonical.is_empty() {
-            self.data.source()
-        } else {
-            &self.canonical
-        }
-    }
-
     /// The public form.
     pub(crate) fn into_loaded(self) -> Loaded {
-        let canonical = self.canonical().to_vec();
+        if !self.canonical.is_empty() {
+            return Loaded {
+                key_index: self.key_index,
+                times: self.times,
+                data: self.data.into_map(),
+                canonical: self.canonical,
+            };
+        }
+        // A native cookie's text, checked when it was opened: one parse into the map is
+        // cheaper than deserialising its values one by one.
+        let canonical = self.data.source().to_vec();
+        let data = serde_json::from_slice(&canonical).unwrap_or_else(|_| self.data.into_map());
         Loaded {
             key_index: self.key_index,
             times: self.times,
-            data: self.data.into_map(),
+            data,
             canonical,
         }
     }
@@ -272,16 +274,18 @@ impl Codec {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        self.open_unsealed(headers).map(Unsealed::into_loaded)
+        self.open_unsealed(headers, false)
+            .map(Unsealed::into_loaded)
     }
 
-    /// [`Codec::open`], keeping the data as the layer reads it.
-    pub(crate) fn open_unsealed<'h, I>(&self, headers: I) -> Result<Unsealed, Rejection>
+    /// [`Codec::open`], keeping the data as the layer reads it; `lazy`: see
+    /// [`Candidates::lazy`].
+    pub(crate) fn open_unsealed<'h, I>(&self, headers: I, lazy: bool) -> Result<Unsealed, Rejection>
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
         let mut first_error = Rejection::Missing;
-        for candidate in self.candidates(headers) {
+        for candidate in self.candidates(headers).lazy(lazy) {
             match candidate {
                 Ok(loaded) => return Ok(loaded),
                 Err(e) if first_error == Rejection::Missing => first_error = e,
@@ -320,12 +324,14 @@ impl Codec {
                     codec: self,
                     express: Some(loaded),
                     values: None,
+                    lazy: true,
                 }
             }
             _ => Candidates {
                 codec: self,
                 express: None,
                 values: Some(cookie_values(headers, &self.name)),
+                lazy: true,
             },
         }
     }
@@ -397,11 +403,14 @@ impl Codec {
         match &self.inner {
             Inner::Encrypted(codec) => codec.seal_buffer(&self.name, times, buffer, out),
             Inner::Signed(codec) => codec.seal_buffer(&self.name, times, buffer, out),
-            _ => {
-                let sealed = self.seal(&buffer, times);
-                out.push_str(&sealed.value);
-                return sealed.sig;
+            // The canonical text is the base64 value itself (ASCII), as in `Codec::seal`.
+            Inner::Express(codec) => {
+                let value = String::from_utf8_lossy(&buffer);
+                out.push_str(&value);
+                return Some(codec.sign_cookie(&self.name, &value));
             }
+            #[cfg(feature = "jwt")]
+            Inner::Jwt(codec) => out.push_str(&codec.seal(&self.name, times, &buffer)),
         }
         None
     }
@@ -495,6 +504,17 @@ pub(crate) struct Candidates<'a, V> {
     express: Option<Result<Unsealed, Rejection>>,
     /// The native formats' values, opened one at a time as they are asked for.
     values: Option<V>,
+    /// Whether native sessions are read lazily (see `format/data.rs`).
+    lazy: bool,
+}
+
+impl<V> Candidates<'_, V> {
+    /// Reads native sessions lazily (the default, for the layer) or straight into a map (for
+    /// [`Codec::open`], whose caller wants the map: one parse instead of a scan and a parse).
+    pub(crate) fn lazy(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
 }
 
 impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
@@ -505,13 +525,13 @@ impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
             return Some(express);
         }
         let value = self.values.as_mut()?.next()?;
-        Some(self.codec.open_native(value))
+        Some(self.codec.open_native(value, self.lazy))
     }
 }
 
 impl Codec {
     /// Opens one native cookie value: authenticated first, then inflated and parsed.
-    fn open_native(&self, value: &str) -> Result<Unsealed, Rejection> {
+    fn open_native(&self, value: &str, lazy: bool) -> Result<Unsealed, Rejection> {
         if value.is_empty() {
             return Err(Rejection::Missing);
         }
@@ -535,11 +555,12 @@ impl Codec {
         let (data, canonical) = match self.inner {
             // Only our own serde_json output is sealed in these: read lazily, and the text
             // is the canonical form (`format/data.rs`).
-            Inner::Encrypted(_) | Inner::Signed(_) => (
+            Inner::Encrypted(_) | Inner::Signed(_) if lazy => (
                 Data::from_json(opened.json).ok_or(Rejection::BadPayload)?,
                 Vec::new(),
             ),
-            // Another service may have written the claims: parsed into a map, as before.
+            // Another service may have written the claims (`jwt`), or the caller wants the
+            // map: parsed into one, as before.
             _ => (
                 serde_json::from_slice::<Map<String, Value>>(&opened.json)
                     .map(Data::from_map)

@@ -409,6 +409,12 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         let mut ascii = true;
         loop {
+            // Plain characters in one tight loop; the others are looked at one by one.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F | 0x80..=0xFF))
+                .unwrap_or(rest.len());
             match self.next().ok_or(Invalid)? {
                 b'"' => {
                     let span = Span {
@@ -755,5 +761,61 @@ mod tests {
         let lazy = Data::from_json(text.clone().into_bytes()).unwrap();
         assert_eq!(lazy.to_map(), expected);
         assert_eq!(canonical(&lazy), serde_json::to_string(&expected).unwrap());
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::vec((".{0,6}", inner), 0..6)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any session serde_json writes reads back lazily as the same map, and is written
+        /// back byte for byte, also after a change.
+        #[test]
+        fn serde_json_output_round_trips(
+            entries in proptest::collection::vec((".{0,8}", json_value()), 0..10),
+            change in (".{0,8}", json_value()),
+        ) {
+            let map: Map<String, Value> = entries.into_iter().collect();
+            let text = serde_json::to_vec(&map).unwrap();
+            let mut lazy = Data::from_json(text.clone()).unwrap();
+            proptest::prop_assert_eq!(&lazy.to_map(), &map);
+            let mut out = Vec::new();
+            lazy.write_json(&mut out).unwrap();
+            proptest::prop_assert_eq!(&out, &text);
+            for (key, value) in &map {
+                proptest::prop_assert_eq!(lazy.get_value(key), Some(value.clone()));
+            }
+            let mut changed = map.clone();
+            changed.insert(change.0.clone(), change.1.clone());
+            lazy.insert(change.0, change.1);
+            let mut out = Vec::new();
+            lazy.write_json(&mut out).unwrap();
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&changed).unwrap());
+        }
+
+        /// Arbitrary text: accepted lazily exactly when serde_json reads it into a map.
+        #[test]
+        fn acceptance_matches_serde_json(text in r#"[{}\[\]":,0-9eE.+\-a-z \\]{0,24}"#) {
+            let expected = serde_json::from_slice::<Map<String, Value>>(text.as_bytes()).ok();
+            let lazy = Data::from_json(text.clone().into_bytes()).map(|d| d.to_map());
+            proptest::prop_assert_eq!(lazy, expected, "{}", text);
+        }
     }
 }

@@ -739,7 +739,7 @@ impl Shared {
             return Err(Rejection::Missing);
         }
         let header = format!("{}={joined}", self.codec.name());
-        self.codec.open_unsealed([header.as_str()])
+        self.codec.open_unsealed([header.as_str()], true)
     }
 
     /// Which session cookies a request carries, when the layout can change (chunking on).
