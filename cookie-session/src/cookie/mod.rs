@@ -10,4 +10,4 @@ pub use attributes::{
 };
 pub use parse::{cookie_values, first_cookie_value, utf8_pairs};
 pub use render::HeaderStyle;
-pub(crate) use render::{render_set_cookie, Lifetime};
+pub(crate) use render::{append_attributes, render_set_cookie, Lifetime, ATTRIBUTES_ROOM};

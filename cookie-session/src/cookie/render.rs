@@ -39,10 +39,27 @@ pub(crate) fn render_set_cookie(
     lifetime: Lifetime,
     now: SystemTime,
 ) -> String {
-    let mut out = String::with_capacity(name.len() + value.len() + 96);
+    let mut out = String::with_capacity(name.len() + value.len() + ATTRIBUTES_ROOM);
     out.push_str(name);
     out.push('=');
     out.push_str(value);
+    append_attributes(&mut out, style, attrs, secure, lifetime, now);
+    out
+}
+
+/// Room for the attributes of a typical `Set-Cookie` value, reserved up front.
+pub(crate) const ATTRIBUTES_ROOM: usize = 96;
+
+/// Appends the attributes of a `Set-Cookie` value to `out`, which holds its `name=value`
+/// (see [`render_set_cookie`]).
+pub(crate) fn append_attributes(
+    out: &mut String,
+    style: HeaderStyle,
+    attrs: &CookieAttributes,
+    secure: bool,
+    lifetime: Lifetime,
+    now: SystemTime,
+) {
     // Written straight into `out` (no intermediate string). A removal cookie expires at the
     // Unix epoch, "Thu, 01 Jan 1970 00:00:00 GMT", as every browser understands.
     let expires = match lifetime {
@@ -112,7 +129,6 @@ pub(crate) fn render_set_cookie(
             }
         }
     }
-    out
 }
 
 /// The last second an HTTP date can name: 9999-12-31T23:59:59Z (RFC 9110 §5.6.7 has four

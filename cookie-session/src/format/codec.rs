@@ -9,7 +9,7 @@ use super::express::{self, ExpressCodec, SigAlgorithm};
 #[cfg(feature = "jwt")]
 use super::jwt::JwtCodec;
 use super::signed::SignedCodec;
-use super::Timestamps;
+use super::{Data, Timestamps};
 use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
 use crate::key::{KeyError, KeyRing};
 use crate::rejection::Rejection;
@@ -161,6 +161,41 @@ pub struct Loaded {
     pub canonical: Vec<u8>,
 }
 
+/// A session read from a request's cookies, as the layer keeps it: [`Loaded`] with the data
+/// read lazily (see `format/data.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Unsealed {
+    pub(crate) key_index: usize,
+    pub(crate) times: Option<Timestamps>,
+    pub(crate) data: Data,
+    /// [`Loaded::canonical`]; empty when it is the data's source text (native formats).
+    pub(crate) canonical: Vec<u8>,
+}
+
+impl Unsealed {
+    /// The public form.
+    pub(crate) fn into_loaded(self) -> Loaded {
+        if !self.canonical.is_empty() {
+            return Loaded {
+                key_index: self.key_index,
+                times: self.times,
+                data: self.data.into_map(),
+                canonical: self.canonical,
+            };
+        }
+        // A native cookie's text, checked when it was opened: one parse into the map is
+        // cheaper than deserialising its values one by one.
+        let canonical = self.data.source().to_vec();
+        let data = serde_json::from_slice(&canonical).unwrap_or_else(|_| self.data.into_map());
+        Loaded {
+            key_index: self.key_index,
+            times: self.times,
+            data,
+            canonical,
+        }
+    }
+}
+
 /// Sealed cookie values, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
@@ -239,8 +274,18 @@ impl Codec {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
+        self.open_unsealed(headers, false)
+            .map(Unsealed::into_loaded)
+    }
+
+    /// [`Codec::open`], keeping the data as the layer reads it; `lazy`: see
+    /// [`Candidates::lazy`].
+    pub(crate) fn open_unsealed<'h, I>(&self, headers: I, lazy: bool) -> Result<Unsealed, Rejection>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
         let mut first_error = Rejection::Missing;
-        for candidate in self.candidates(headers) {
+        for candidate in self.candidates(headers).lazy(lazy) {
             match candidate {
                 Ok(loaded) => return Ok(loaded),
                 Err(e) if first_error == Rejection::Missing => first_error = e,
@@ -268,10 +313,10 @@ impl Codec {
                     let canonical = express::unquote(value.unwrap_or_default())
                         .as_bytes()
                         .to_vec();
-                    Loaded {
+                    Unsealed {
                         key_index,
                         times: None,
-                        data,
+                        data: Data::from_map(data),
                         canonical,
                     }
                 });
@@ -279,12 +324,14 @@ impl Codec {
                     codec: self,
                     express: Some(loaded),
                     values: None,
+                    lazy: true,
                 }
             }
             _ => Candidates {
                 codec: self,
                 express: None,
                 values: Some(cookie_values(headers, &self.name)),
+                lazy: true,
             },
         }
     }
@@ -298,6 +345,98 @@ impl Codec {
             Inner::Express(_) => express::encode_value(data).into_bytes(),
             // Serialising a map of `Value`s cannot fail: keys are strings, numbers finite.
             _ => serde_json::to_vec(data).unwrap_or_else(|_| b"{}".to_vec()),
+        }
+    }
+
+    /// Where the canonical text starts in a buffer from [`Codec::canonical_buffer`]: native
+    /// formats leave room for what precedes the JSON in the sealed value.
+    pub(crate) fn json_start(&self) -> usize {
+        match self.inner {
+            Inner::Encrypted(_) => super::encrypted::JSON_START,
+            Inner::Signed(_) => super::signed::JSON_START,
+            _ => 0,
+        }
+    }
+
+    /// [`Codec::canonical_of`], written after [`Codec::json_start`] bytes of room, so
+    /// [`Codec::seal_buffer`] seals it where it is.
+    pub(crate) fn canonical_buffer(&self, data: &Data) -> Vec<u8> {
+        let start = self.json_start();
+        if start == 0 {
+            return self.canonical_of(data);
+        }
+        let mut out = Vec::with_capacity(start + data.source().len() + 16);
+        out.resize(start, 0);
+        if data.write_json(&mut out).is_err() {
+            // Serialising `Value`s cannot fail: keys are strings, numbers finite.
+            out.truncate(start);
+            out.extend_from_slice(b"{}");
+        }
+        out
+    }
+
+    /// [`Codec::canonical_buffer`] of canonical text given as bytes.
+    pub(crate) fn canonical_buffer_from(&self, canonical: &[u8]) -> Vec<u8> {
+        let start = self.json_start();
+        let mut out = Vec::with_capacity(start + canonical.len());
+        out.resize(start, 0);
+        out.extend_from_slice(canonical);
+        out
+    }
+
+    /// [`Codec::seal`] of a buffer from [`Codec::canonical_buffer`], appending the value to
+    /// `out` (for native formats without copying the buffer: it is sealed in place and
+    /// encoded straight into `out`). Returns the Express signature cookie's value.
+    pub(crate) fn seal_buffer(
+        &self,
+        mut buffer: Vec<u8>,
+        times: Timestamps,
+        out: &mut String,
+    ) -> Option<String> {
+        let start = self.json_start();
+        if start > 0 && self.compress && buffer.len() >= start + COMPRESS_FROM {
+            if let std::borrow::Cow::Owned(deflated) = self.payload(&buffer[start..]) {
+                buffer.truncate(start);
+                buffer.extend_from_slice(&deflated);
+            }
+        }
+        match &self.inner {
+            Inner::Encrypted(codec) => codec.seal_buffer(&self.name, times, buffer, out),
+            Inner::Signed(codec) => codec.seal_buffer(&self.name, times, buffer, out),
+            // The canonical text is the base64 value itself (ASCII), as in `Codec::seal`.
+            Inner::Express(codec) => {
+                let value = String::from_utf8_lossy(&buffer);
+                out.push_str(&value);
+                return Some(codec.sign_cookie(&self.name, &value));
+            }
+            #[cfg(feature = "jwt")]
+            Inner::Jwt(codec) => out.push_str(&codec.seal(&self.name, times, &buffer)),
+        }
+        None
+    }
+
+    /// An estimate of the length of the value sealing `json_len` bytes (exact for the native
+    /// formats without compression), to size the `Set-Cookie` text once.
+    pub(crate) fn sealed_len(&self, json_len: usize) -> usize {
+        match self.inner {
+            Inner::Encrypted(_) => super::encrypted::sealed_len(json_len),
+            Inner::Signed(_) => super::signed::sealed_len(json_len),
+            _ => json_len * 4 / 3 + 4,
+        }
+    }
+
+    /// [`Codec::canonical`] of the session as the layer holds it.
+    pub(crate) fn canonical_of(&self, data: &Data) -> Vec<u8> {
+        match self.inner {
+            Inner::Express(_) => express::encode_value(&data.as_map()).into_bytes(),
+            _ => {
+                let mut out = Vec::with_capacity(data.source().len() + 16);
+                // Serialising `Value`s cannot fail: keys are strings, numbers finite.
+                match data.write_json(&mut out) {
+                    Ok(()) => out,
+                    Err(_) => b"{}".to_vec(),
+                }
+            }
         }
     }
 
@@ -362,26 +501,37 @@ impl Codec {
 pub(crate) struct Candidates<'a, V> {
     codec: &'a Codec,
     /// The Express format's single pair, taken once.
-    express: Option<Result<Loaded, Rejection>>,
+    express: Option<Result<Unsealed, Rejection>>,
     /// The native formats' values, opened one at a time as they are asked for.
     values: Option<V>,
+    /// Whether native sessions are read lazily (see `format/data.rs`).
+    lazy: bool,
+}
+
+impl<V> Candidates<'_, V> {
+    /// Reads native sessions lazily (the default, for the layer) or straight into a map (for
+    /// [`Codec::open`], whose caller wants the map: one parse instead of a scan and a parse).
+    pub(crate) fn lazy(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
 }
 
 impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
-    type Item = Result<Loaded, Rejection>;
+    type Item = Result<Unsealed, Rejection>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(express) = self.express.take() {
             return Some(express);
         }
         let value = self.values.as_mut()?.next()?;
-        Some(self.codec.open_native(value))
+        Some(self.codec.open_native(value, self.lazy))
     }
 }
 
 impl Codec {
     /// Opens one native cookie value: authenticated first, then inflated and parsed.
-    fn open_native(&self, value: &str) -> Result<Loaded, Rejection> {
+    fn open_native(&self, value: &str, lazy: bool) -> Result<Unsealed, Rejection> {
         if value.is_empty() {
             return Err(Rejection::Missing);
         }
@@ -402,13 +552,27 @@ impl Codec {
             )
             .map_err(|_| Rejection::BadPayload)?;
         }
-        let data = serde_json::from_slice::<Map<String, Value>>(&opened.json)
-            .map_err(|_| Rejection::BadPayload)?;
-        Ok(Loaded {
+        let (data, canonical) = match self.inner {
+            // Only our own serde_json output is sealed in these: read lazily, and the text
+            // is the canonical form (`format/data.rs`).
+            Inner::Encrypted(_) | Inner::Signed(_) if lazy => (
+                Data::from_json(opened.json).ok_or(Rejection::BadPayload)?,
+                Vec::new(),
+            ),
+            // Another service may have written the claims (`jwt`), or the caller wants the
+            // map: parsed into one, as before.
+            _ => (
+                serde_json::from_slice::<Map<String, Value>>(&opened.json)
+                    .map(Data::from_map)
+                    .map_err(|_| Rejection::BadPayload)?,
+                opened.json,
+            ),
+        };
+        Ok(Unsealed {
             key_index: opened.key_index,
             times: opened.times,
             data,
-            canonical: opened.json,
+            canonical,
         })
     }
 }

@@ -56,8 +56,16 @@ const AAD_DOMAIN: &[u8] = b"cookie-session/v1/encrypted\0";
 /// Where the ciphertext starts: after the format byte, the key id and the nonce.
 const CIPHERTEXT_START: usize = HEADER_LEN + NONCE_LEN;
 
+/// Where the JSON starts in the raw value: after the header, the nonce and the times.
+pub(crate) const JSON_START: usize = CIPHERTEXT_START + TIMES_LEN;
+
 /// The shortest value we can have sealed: an empty JSON text (never written, but harmless).
-const MIN_RAW_LEN: usize = CIPHERTEXT_START + TIMES_LEN + TAG_LEN;
+const MIN_RAW_LEN: usize = JSON_START + TAG_LEN;
+
+/// The length of the value sealing `json_len` bytes of JSON.
+pub(crate) const fn sealed_len(json_len: usize) -> usize {
+    native::encoded_len(MIN_RAW_LEN + json_len)
+}
 
 /// Seals and opens `encrypted` cookie values (see the [module docs](self) for the layout).
 ///
@@ -140,27 +148,55 @@ impl EncryptedCodec {
         json: &[u8],
         nonce: &[u8; NONCE_LEN],
     ) -> String {
+        let mut raw = Vec::with_capacity(MIN_RAW_LEN + json.len());
+        raw.resize(JSON_START, 0);
+        raw.extend_from_slice(json);
+        let mut out = String::with_capacity(sealed_len(json.len()));
+        self.seal_in_buffer(name, times, raw, nonce, &mut out);
+        out
+    }
+
+    /// Seals `raw[JSON_START..]` (the JSON, written after room for the header, nonce and
+    /// times) in place and appends the value to `out`: the one buffer goes from plaintext to
+    /// ciphertext, then to base64 in the caller's string (see `Codec::seal_buffer`).
+    pub(crate) fn seal_buffer(
+        &self,
+        name: &str,
+        times: Timestamps,
+        raw: Vec<u8>,
+        out: &mut String,
+    ) {
+        self.seal_in_buffer(name, times, raw, &fresh_nonce(), out);
+    }
+
+    fn seal_in_buffer(
+        &self,
+        name: &str,
+        times: Timestamps,
+        mut raw: Vec<u8>,
+        nonce: &[u8; NONCE_LEN],
+        out: &mut String,
+    ) {
         // A ring always holds at least one key, so a codec does too.
         let Some(key) = self.keys.first() else {
             unreachable!("a KeyRing is never empty")
         };
-        let raw_len = MIN_RAW_LEN + json.len();
-        let mut raw = Vec::with_capacity(raw_len);
-        native::write_header(&mut raw, FORMAT_ENCRYPTED_V1, &key.id);
-        raw.extend_from_slice(nonce);
-        native::write_times(&mut raw, times);
-        raw.extend_from_slice(json);
+        if raw.len() < JSON_START {
+            raw.resize(JSON_START, 0);
+        }
+        let (head, _) = raw.split_at_mut(JSON_START);
+        head[0] = FORMAT_ENCRYPTED_V1;
+        head[1..HEADER_LEN].copy_from_slice(&key.id);
+        head[HEADER_LEN..CIPHERTEXT_START].copy_from_slice(nonce);
+        native::put_times(&mut head[CIPHERTEXT_START..], times);
 
-        // `raw` holds at least CIPHERTEXT_START bytes: the header and nonce just written.
         let tag = with_aad(&key.id, name, |aad| {
             key.state
                 .seal_in_place(nonce, aad, &mut raw[CIPHERTEXT_START..])
         });
         raw.extend_from_slice(&tag);
-
-        let mut out = String::with_capacity(native::encoded_len(raw.len()));
-        native::encode_into(&raw, &mut out);
-        out
+        out.reserve(native::encoded_len(raw.len()));
+        native::encode_into(&raw, out);
     }
 
     /// Opens a value sealed for the cookie `name` by any key of the ring.

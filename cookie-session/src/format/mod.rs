@@ -63,6 +63,8 @@ pub const MAX_CHUNKS: usize = 8;
 pub const MAX_DECOMPRESSED_LEN: usize = 64 * 1024;
 
 mod codec;
-pub(crate) use codec::Candidates;
+mod data;
+pub(crate) use codec::{Candidates, Unsealed};
 pub use codec::{Codec, Format, Loaded, Sealed, UnknownFormat};
+pub(crate) use data::Data;
 pub use express::SigAlgorithm;

@@ -158,10 +158,19 @@ pub(crate) fn write_header(out: &mut Vec<u8>, format: u8, kid: &[u8; KEY_ID_LEN]
 }
 
 /// Appends the 24-byte timestamp block to `out`.
+#[cfg(test)]
 pub(crate) fn write_times(out: &mut Vec<u8>, times: Timestamps) {
     out.extend_from_slice(&times.created_at.to_be_bytes());
     out.extend_from_slice(&times.issued_at.to_be_bytes());
     out.extend_from_slice(&times.expires_at.to_be_bytes());
+}
+
+/// Writes the 24-byte timestamp block into the first 24 bytes of `out`.
+pub(crate) fn put_times(out: &mut [u8], times: Timestamps) {
+    let fields = [times.created_at, times.issued_at, times.expires_at];
+    for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
+        chunk.copy_from_slice(&field.to_be_bytes());
+    }
 }
 
 /// Reads the 24-byte timestamp block at the start of `bytes`, returning the times and the

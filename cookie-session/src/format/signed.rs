@@ -51,8 +51,16 @@ const TAG_LEN: usize = 32;
 /// Length of the tag as base64url text.
 const TAG_TEXT_LEN: usize = native::encoded_len(TAG_LEN);
 
+/// Where the JSON starts in the body: after the header and the times.
+pub(crate) const JSON_START: usize = HEADER_LEN + TIMES_LEN;
+
 /// The shortest body we can have sealed: header and times, with an empty JSON text.
-const MIN_BODY_LEN: usize = HEADER_LEN + TIMES_LEN;
+const MIN_BODY_LEN: usize = JSON_START;
+
+/// The length of the value signing `json_len` bytes of JSON.
+pub(crate) const fn sealed_len(json_len: usize) -> usize {
+    native::encoded_len(MIN_BODY_LEN + json_len) + 1 + TAG_TEXT_LEN
+}
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -125,25 +133,43 @@ impl SignedCodec {
     ///
     /// Only if `name` is 4 GiB or longer.
     pub fn seal(&self, name: &str, times: Timestamps, json: &[u8]) -> String {
+        let mut body = Vec::with_capacity(MIN_BODY_LEN + json.len());
+        body.resize(JSON_START, 0);
+        body.extend_from_slice(json);
+        let mut out = String::with_capacity(sealed_len(json.len()));
+        self.seal_buffer(name, times, body, &mut out);
+        out
+    }
+
+    /// Signs `body[JSON_START..]` (the JSON, written after room for the header and times)
+    /// and appends the value to `out` (see `Codec::seal_buffer`).
+    pub(crate) fn seal_buffer(
+        &self,
+        name: &str,
+        times: Timestamps,
+        mut body: Vec<u8>,
+        out: &mut String,
+    ) {
         // A ring always holds at least one key, so a codec does too.
         let Some(key) = self.keys.first() else {
             unreachable!("a KeyRing is never empty")
         };
-        let mut body = Vec::with_capacity(MIN_BODY_LEN + json.len());
-        native::write_header(&mut body, FORMAT_SIGNED_V1, &key.id);
-        native::write_times(&mut body, times);
-        body.extend_from_slice(json);
+        if body.len() < JSON_START {
+            body.resize(JSON_START, 0);
+        }
+        body[0] = FORMAT_SIGNED_V1;
+        body[1..HEADER_LEN].copy_from_slice(&key.id);
+        native::put_times(&mut body[HEADER_LEN..JSON_START], times);
 
         let name_len = name_len(name).expect("a cookie name is shorter than 4 GiB");
         let tag = mac(&key.state, name_len, name, &body)
             .finalize()
             .into_bytes();
 
-        let mut out = String::with_capacity(native::encoded_len(body.len()) + 1 + TAG_TEXT_LEN);
-        native::encode_into(&body, &mut out);
+        out.reserve(native::encoded_len(body.len()) + 1 + TAG_TEXT_LEN);
+        native::encode_into(&body, out);
         out.push('.');
-        native::encode_into(&tag, &mut out);
-        out
+        native::encode_into(&tag, out);
     }
 
     /// Opens a value signed for the cookie `name` by any key of the ring.

@@ -27,6 +27,7 @@ use crate::cookie::{CookieAttributes, Priority, SameSite as CookieSameSite};
 use crate::format::express_session::{
     find_cookie, generate_sid, CookieMeta, Record, SameSite, SidSigner, RESERVED_KEYS,
 };
+use crate::format::Data;
 use crate::rejection::Rejection;
 use crate::store::{ExpressLoaded, ExpressSaved, ExpressSessionStore, OutagePolicy, StoreError};
 
@@ -186,7 +187,7 @@ pub(crate) async fn load(
             // The layer's one format (the metrics were made with its name alone).
             shared.metrics.opened(0);
             Ok(Current {
-                data: data.clone(),
+                data: Data::from_map(data.clone()),
                 origin: Origin::Cookie {
                     key_index,
                     times: None,
@@ -232,7 +233,7 @@ impl Current {
         }
         self.express
             .as_ref()
-            .map(|loaded| self.data != loaded.original)
+            .map(|loaded| *self.data.as_map() != loaded.original)
     }
 }
 
@@ -396,7 +397,7 @@ async fn finish(
                 return Outcome::touched();
             }
             // Before anything is deleted: a session too large to store changes nothing.
-            if let Err(error) = limit::check(shared, &current.data) {
+            if let Err(error) = limit::check(shared, &current.data.as_map()) {
                 return failed(error);
             }
             if let Some(old) = old {
@@ -404,7 +405,7 @@ async fn finish(
                     return store_failed(shared, error);
                 }
             }
-            create(shared, backend, current.data, &cookie, now).await
+            create(shared, backend, current.data.into_map(), &cookie, now).await
         }
         (Origin::Cookie { .. }, Some(loaded)) => {
             save_loaded(shared, backend, &current, *loaded, &cookie, now).await
@@ -460,7 +461,7 @@ async fn save_loaded(
     } = loaded;
     apply_overrides(shared, &mut meta, cookie.attrs);
     meta.touch(now);
-    let changed = current.data != original;
+    let changed = *current.data.as_map() != original;
     let rolling = shared.rolling;
     if !changed && !backend.mode.resave {
         // express-session's `shouldTouch`: the store's expiry moves, the record stays.
@@ -471,11 +472,11 @@ async fn save_loaded(
         };
     }
     if changed {
-        if let Err(error) = limit::check(shared, &current.data) {
+        if let Err(error) = limit::check(shared, &current.data.as_map()) {
             return failed(error);
         }
     }
-    let mut data = current.data.clone();
+    let mut data = current.data.to_map();
     for _ in 0..SAVE_ATTEMPTS {
         let mut record = Record::new(meta.clone());
         *record.data_mut() = data;
@@ -526,12 +527,12 @@ async fn save_loaded(
 fn reapply(current: &Current, mut fresh: Map<String, Value>) -> Map<String, Value> {
     let changes = &current.changes;
     if changes.replaced {
-        return current.data.clone();
+        return current.data.to_map();
     }
     for key in &changes.keys {
-        match current.data.get(key) {
+        match current.data.get_value(key) {
             Some(value) => {
-                fresh.insert(key.clone(), value.clone());
+                fresh.insert(key.clone(), value);
             }
             None => {
                 fresh.shift_remove(key);

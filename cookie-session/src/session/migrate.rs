@@ -8,7 +8,7 @@ use super::state::Current;
 use super::{Outcome, SessionError, Shared};
 use crate::config::ConfigError;
 use crate::cookie::{render_set_cookie, CookieAttributes, Lifetime};
-use crate::format::{Codec, Rejection};
+use crate::format::{Codec, Data, Rejection};
 use crate::key::{key_id, KeyRing};
 use crate::migrate::Legacy;
 use crate::time::unix_secs;
@@ -122,7 +122,7 @@ impl Shared {
                         self.note_migrated(index);
                     }
                     let mut current = Current::fresh();
-                    current.data = loaded.data;
+                    current.data = Data::from_map(loaded.data);
                     current.dirty = true;
                     current.migration = Migration {
                         clear: 1 << index,

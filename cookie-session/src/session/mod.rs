@@ -32,15 +32,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::cookie::{first_cookie_value, utf8_pairs, CookieAttributes, CookieConfigError};
-use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps};
+use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps, Unsealed};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::time::{from_unix_secs, SharedClock, TimePolicy};
 
-use migrate::Migration;
-pub(crate) use migrate::{Opener, MAX_SOURCES};
 pub(crate) use express_session::ExpressBackend;
 pub use express_session::ExpressSessionMode;
+use migrate::Migration;
+pub(crate) use migrate::{Opener, MAX_SOURCES};
 pub(crate) use persist::{Backend, StoreBackend};
 use state::{Current, Origin};
 use write::{Present, Writer};
@@ -320,17 +320,17 @@ impl Session {
 
     /// The value at `key` as a `T`; `None` when absent or not a `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.with(|c| c.data.get(key).and_then(|v| T::deserialize(v).ok()))
+        self.with(|c| c.data.get(key).and_then(Result::ok))
     }
 
     /// The value at `key` as a `T`: `Ok(None)` when absent, an error when it is not a `T`.
     pub fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, serde_json::Error> {
-        self.with(|c| c.data.get(key).map(T::deserialize).transpose())
+        self.with(|c| c.data.get(key).transpose())
     }
 
     /// The JSON value at `key`.
     pub fn get_value(&self, key: &str) -> Option<Value> {
-        self.with(|c| c.data.get(key).cloned())
+        self.with(|c| c.data.get_value(key))
     }
 
     /// Stores `value` at `key`, replacing what was there.
@@ -390,13 +390,13 @@ impl Session {
         c.revive();
         c.dirty = true;
         c.changes.replaced = true;
-        c.data = if express {
+        c.data.set_map(if express {
             express::filter_reserved(data)
         } else if express_session {
             express_session::filter_reserved(data)
         } else {
             data
-        };
+        });
     }
 
     /// Ends the session: the response clears the cookie (Express's `req.session = null`), and
@@ -437,7 +437,7 @@ impl Session {
 
     /// The whole session as a `T` (a typed view), or `None` when it does not fit `T`.
     pub fn get_as<T: DeserializeOwned>(&self) -> Option<T> {
-        self.with(|c| T::deserialize(&c.data).ok())
+        self.with(|c| T::deserialize(&*c.data.as_map()).ok())
     }
 
     /// Replaces the whole session with `value`, which must serialize to a JSON object.
@@ -449,7 +449,7 @@ impl Session {
     pub fn set_as<T: Serialize>(&self, value: &T) -> Result<(), SessionError> {
         match serde_json::to_value(value).map_err(|e| SessionError::Serialize(e.to_string()))? {
             Value::Object(map) => {
-                if !self.with(|c| c.data == map) {
+                if !self.with(|c| *c.data.as_map() == map) {
                     self.replace(map);
                 }
                 Ok(())
@@ -462,12 +462,12 @@ impl Session {
 
     /// A copy of the whole session.
     pub fn data(&self) -> Map<String, Value> {
-        self.with(|c| c.data.clone())
+        self.with(|c| c.data.to_map())
     }
 
     /// The keys, in order.
     pub fn keys(&self) -> Vec<String> {
-        self.with(|c| c.data.keys().cloned().collect())
+        self.with(|c| c.data.keys())
     }
 
     /// Whether `key` is present.
@@ -515,7 +515,7 @@ impl Session {
             Origin::Cookie {
                 record: Some(_), ..
             } => !c.changes.is_empty(),
-            Origin::Cookie { canonical, .. } => shared.codec.canonical(&c.data) != *canonical,
+            Origin::Cookie { .. } => shared.codec.canonical_of(&c.data) != c.loaded_canonical(),
         }
     }
 
@@ -675,22 +675,23 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
     let plan = match &current.origin {
         Origin::Destroyed => return writer.clear(),
         Origin::New if current.data.is_empty() => None,
-        Origin::New => Some((shared.codec.canonical(&current.data), None)),
+        Origin::New => Some((shared.codec.canonical_buffer(&current.data), None)),
         Origin::Cookie {
-            key_index,
-            times,
-            canonical,
-            ..
+            key_index, times, ..
         } => {
+            let canonical = current.loaded_canonical();
             // Express compares every loaded session (a non-canonical cookie is rewritten,
             // docs/EXPRESS-COMPATIBILITY.md §3.2); a native session can only differ after a mutation.
             let express = matches!(shared.codec.format(), Format::Express(_));
+            let start = shared.codec.json_start();
             let changed = (current.dirty || express)
-                .then(|| shared.codec.canonical(&current.data))
-                .filter(|fresh| fresh != canonical);
+                .then(|| shared.codec.canonical_buffer(&current.data))
+                .filter(|fresh| fresh.get(start..) != Some(canonical));
             match changed {
                 Some(fresh) => Some((fresh, *times)),
-                None if shared.rolling => Some((canonical.clone(), *times)),
+                None if shared.rolling => {
+                    Some((shared.codec.canonical_buffer_from(canonical), *times))
+                }
                 // Rotation: re-issue under the first key, keeping the expiry.
                 None if *key_index > 0 => {
                     return writer.write(canonical, *times, times.map(|t| t.expires_at));
@@ -701,7 +702,7 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
     };
     match plan {
         None => Outcome::touched(),
-        Some((canonical, times)) => writer.write(&canonical, times, None),
+        Some((buffer, times)) => writer.write_buffer(buffer, times, None),
     }
 }
 
@@ -722,7 +723,7 @@ impl Inner {
                 }
             } else {
                 let headers = utf8_headers(self.cookies.as_slice());
-                match self.shared.open(headers.clone()) {
+                match self.shared.open_unsealed(headers.clone()) {
                     Ok(loaded) => self.shared.served(Current::from_cookie(loaded), headers),
                     Err(reason) => self.shared.migrate(headers, reason),
                 }
@@ -749,6 +750,14 @@ impl Shared {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
+        self.open_unsealed(headers).map(Unsealed::into_loaded)
+    }
+
+    /// [`Shared::open`], keeping the data as the session holds it.
+    fn open_unsealed<'h, I>(&self, headers: I) -> Result<Unsealed, Rejection>
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
         let mut opening = self.opening(headers);
         match opening.next_valid() {
             Some(loaded) => Ok(loaded),
@@ -758,7 +767,7 @@ impl Shared {
 
     /// A session split over `name.0`, `name.1`, …: the chunks are joined in order (up to the
     /// first missing one) and opened as one value, so the seal covers them all.
-    fn open_chunks<'h, I>(&self, headers: I) -> Result<Loaded, Rejection>
+    fn open_chunks<'h, I>(&self, headers: I) -> Result<Unsealed, Rejection>
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
@@ -773,7 +782,7 @@ impl Shared {
             return Err(Rejection::Missing);
         }
         let header = format!("{}={joined}", self.codec.name());
-        self.codec.open([header.as_str()])
+        self.codec.open_unsealed([header.as_str()], true)
     }
 
     /// Which session cookies a request carries, when the layout can change (chunking on).

@@ -13,7 +13,7 @@
 //! so an old authentic pair is as valid as a new one and authenticity is its only check.
 
 use super::Shared;
-use crate::format::{Loaded, Rejection};
+use crate::format::{Rejection, Unsealed};
 use crate::time::unix_secs;
 
 /// The most authentic cookies of the name one request makes the server examine. Each costs an
@@ -73,7 +73,7 @@ where
 {
     /// The next cookie that authenticates and passes the time policy, in header order; `None`
     /// when there is none left or [`MAX_CANDIDATES`] authentic ones were examined.
-    pub(crate) fn next_valid(&mut self) -> Option<Loaded> {
+    pub(crate) fn next_valid(&mut self) -> Option<Unsealed> {
         while self.authentic < MAX_CANDIDATES {
             let candidate = match self.candidates.next() {
                 Some(candidate) => candidate,
@@ -103,7 +103,7 @@ where
 
     /// A split session, tried once, and only when no cookie of the name itself was present:
     /// the two layouts never mix.
-    fn chunks(&mut self) -> Option<Result<Loaded, Rejection>> {
+    fn chunks(&mut self) -> Option<Result<Unsealed, Rejection>> {
         let pending = std::mem::take(&mut self.chunks_pending);
         if !pending || self.first != Rejection::Missing || self.authentic > 0 {
             return None;

@@ -6,15 +6,15 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::migrate::{self, Migration};
 use super::express_session::{self, ExpressBackend};
+use super::migrate::{self, Migration};
 use super::state::{Current, Origin, RecordMeta};
 use super::write::Writer;
 use super::{finish_cookie, limit, utf8_headers, Outcome, SessionError, Shared};
 use crate::cookie::{CookieAttributes, MAX_COOKIE_LIFETIME};
-use crate::format::{Loaded, Rejection, Timestamps};
+use crate::format::{Data, Rejection, Timestamps, Unsealed};
 use crate::store::{OutagePolicy, Record, SessionId, SessionStore, StoreError, Update};
 use crate::time::unix_secs;
 
@@ -61,9 +61,9 @@ impl Backend {
 }
 
 /// The user a session belongs to: the string or number at the configured key.
-pub(crate) fn user_of(data: &Map<String, Value>, user_key: &str) -> Option<String> {
-    match data.get(user_key)? {
-        Value::String(s) => Some(s.clone()),
+pub(crate) fn user_of(data: &Data, user_key: &str) -> Option<String> {
+    match data.get_value(user_key)? {
+        Value::String(s) => Some(s),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
@@ -116,7 +116,7 @@ pub(crate) async fn load(
 /// or a store failure the outage policy did not absorb.
 async fn check(
     shared: &Shared,
-    loaded: Loaded,
+    loaded: Unsealed,
 ) -> Result<Result<Current, Rejection>, SessionError> {
     let now = unix_secs(shared.now());
     match &shared.backend {
@@ -138,8 +138,9 @@ async fn check(
             // (docs/SECURITY-CHECKLIST.md item 44).
             let Some(id) = loaded
                 .data
-                .get(ID_FIELD)
-                .and_then(Value::as_str)
+                .get::<String>(ID_FIELD)
+                .and_then(Result::ok)
+                .as_deref()
                 .and_then(SessionId::parse)
             else {
                 return Ok(Err(Rejection::BadPayload));
@@ -217,7 +218,7 @@ async fn finish_store(
             for _ in 0..CREATE_ATTEMPTS {
                 let id = (backend.ids)();
                 let record = Record {
-                    data: current.data.clone(),
+                    data: current.data.to_map(),
                     version: 1,
                     created_at: now,
                     expires_at: writer.fresh_expiry(now),
@@ -253,7 +254,7 @@ async fn finish_store(
                 .changes
                 .patch(&current.data, &shared.user_key, expires_at)
                 .with_if_unchanged(Record {
-                    data: current.data.clone(),
+                    data: current.data.to_map(),
                     version: meta.version,
                     created_at: meta.created_at,
                     expires_at,
@@ -295,7 +296,7 @@ fn check_size(shared: &Shared, current: &Current) -> Result<(), SessionError> {
         Origin::Cookie { record: None, .. } | Origin::Destroyed => false,
     };
     if writes {
-        limit::check(shared, &current.data)
+        limit::check(shared, &current.data.as_map())
     } else {
         Ok(())
     }

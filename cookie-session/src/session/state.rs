@@ -1,15 +1,13 @@
 //! The state of one request's session, once loaded.
 
-use serde_json::{Map, Value};
-
 use super::migrate::Migration;
 use super::persist::user_of;
-use crate::format::{Loaded, Rejection, Timestamps};
+use crate::format::{Data, Rejection, Timestamps, Unsealed};
 use crate::store::{Patch, Record, SessionId, StoreKey};
 
 /// The loaded session.
 pub(crate) struct Current {
-    pub(crate) data: Map<String, Value>,
+    pub(crate) data: Data,
     pub(crate) origin: Origin,
     /// Set by every mutation; a loaded cookie session is compared only when dirty.
     pub(crate) dirty: bool,
@@ -35,7 +33,8 @@ pub(crate) enum Origin {
     Cookie {
         key_index: usize,
         times: Option<Timestamps>,
-        /// The canonical text the cookie held (cookie mode) — see `Codec::canonical`.
+        /// The canonical text the cookie held (cookie mode) — see `Codec::canonical`; empty
+        /// when it is the data's source text (see [`Current::loaded_canonical`]).
         canonical: Vec<u8>,
         /// The record behind it (store mode).
         record: Option<RecordMeta>,
@@ -76,19 +75,14 @@ impl Changes {
 
     /// The store patch for these changes, taking the values from `mine` (the session as
     /// this request left it); the user is decided when the user key was changed.
-    pub(crate) fn patch(
-        &self,
-        mine: &Map<String, Value>,
-        user_key: &str,
-        expires_at: u64,
-    ) -> Patch {
+    pub(crate) fn patch(&self, mine: &Data, user_key: &str, expires_at: u64) -> Patch {
         let mut patch = Patch::new(expires_at);
         if self.replaced {
-            patch = patch.replace_with(mine.clone());
+            patch = patch.replace_with(mine.to_map());
         } else {
             for key in &self.keys {
-                patch = match mine.get(key) {
-                    Some(value) => patch.set(key.clone(), value.clone()),
+                patch = match mine.get_value(key) {
+                    Some(value) => patch.set(key.clone(), value),
                     None => patch.remove(key.clone()),
                 };
             }
@@ -103,7 +97,7 @@ impl Changes {
 impl Current {
     pub(crate) fn fresh() -> Self {
         Current {
-            data: Map::new(),
+            data: Data::default(),
             origin: Origin::New,
             dirty: false,
             rejection: None,
@@ -123,7 +117,7 @@ impl Current {
         }
     }
 
-    pub(crate) fn from_cookie(loaded: Loaded) -> Self {
+    pub(crate) fn from_cookie(loaded: Unsealed) -> Self {
         Current {
             data: loaded.data,
             origin: Origin::Cookie {
@@ -136,9 +130,9 @@ impl Current {
         }
     }
 
-    pub(crate) fn from_record(loaded: &Loaded, id: SessionId, record: Record) -> Self {
+    pub(crate) fn from_record(loaded: &Unsealed, id: SessionId, record: Record) -> Self {
         Current {
-            data: record.data,
+            data: Data::from_map(record.data),
             origin: Origin::Cookie {
                 key_index: loaded.key_index,
                 times: loaded.times,
@@ -175,6 +169,15 @@ impl Current {
         }
     }
 
+    /// The canonical text of the cookie this session was read from (empty for a new one).
+    pub(crate) fn loaded_canonical(&self) -> &[u8] {
+        match &self.origin {
+            Origin::Cookie { canonical, .. } if canonical.is_empty() => self.data.source(),
+            Origin::Cookie { canonical, .. } => canonical,
+            _ => &[],
+        }
+    }
+
     /// The record this session was loaded from, if any.
     pub(crate) fn record(&self) -> Option<&RecordMeta> {
         match &self.origin {
@@ -187,10 +190,10 @@ impl Current {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn map(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+    fn map(v: Value) -> Data {
+        Data::from_map(v.as_object().cloned().unwrap_or_default())
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::{Outcome, SessionError, Shared};
-use crate::cookie::{render_set_cookie, CookieAttributes, Lifetime};
+use crate::cookie::{
+    append_attributes, render_set_cookie, CookieAttributes, Lifetime, ATTRIBUTES_ROOM,
+};
 use crate::format::Timestamps;
 use crate::time::unix_secs;
 
@@ -143,6 +145,19 @@ impl<'a> Writer<'a> {
         previous: Option<Timestamps>,
         expires_at: Option<u64>,
     ) -> Outcome {
+        let buffer = self.shared.codec.canonical_buffer_from(canonical);
+        self.write_buffer(buffer, previous, expires_at)
+    }
+
+    /// [`Writer::write`] of a buffer from `Codec::canonical_buffer`: the buffer is sealed in
+    /// place and encoded straight into the `Set-Cookie` text, which the attributes then
+    /// complete — one allocation for the JSON and its ciphertext, one for the header.
+    pub(crate) fn write_buffer(
+        &self,
+        buffer: Vec<u8>,
+        previous: Option<Timestamps>,
+        expires_at: Option<u64>,
+    ) -> Outcome {
         let shared = self.shared;
         let codec = &shared.codec;
         let now = self.now_secs();
@@ -162,16 +177,23 @@ impl<'a> Writer<'a> {
             issued_at: now,
             expires_at,
         };
-        let sealed = codec.seal(canonical, times);
+        let name = codec.name();
+        let json_len = buffer.len().saturating_sub(codec.json_start());
+        let mut cookie =
+            String::with_capacity(name.len() + 1 + codec.sealed_len(json_len) + ATTRIBUTES_ROOM);
+        cookie.push_str(name);
+        cookie.push('=');
+        let sealed_sig = codec.seal_buffer(buffer, times, &mut cookie);
+        let value = cookie.get(name.len() + 1..).unwrap_or_default();
 
         let limit = shared.max_cookie_size;
         // The value cookie, then the signature cookie of the Express format.
-        let sig = codec.sig_name().zip(sealed.sig.as_deref());
-        let cookies = std::iter::once((codec.name(), sealed.value.as_str())).chain(sig);
+        let sig = codec.sig_name().zip(sealed_sig.as_deref());
+        let cookies = std::iter::once((name, value)).chain(sig);
         let oversized = cookies
             .clone()
             .find(|(name, value)| name.len() + 1 + value.len() > limit);
-        let chunked = oversized.and_then(|_| self.split(&sealed.value));
+        let chunked = oversized.and_then(|_| self.split(value));
         if let (Some((name, value)), None) = (oversized, &chunked) {
             shared.metrics.oversized();
             return Outcome {
@@ -187,7 +209,19 @@ impl<'a> Writer<'a> {
         let mut set_cookies = Vec::new();
         match chunked {
             None => {
-                set_cookies.extend(cookies.map(|(name, value)| self.render(name, value, lifetime)));
+                let style = codec.header_style();
+                append_attributes(
+                    &mut cookie,
+                    style,
+                    self.attrs,
+                    self.secure,
+                    lifetime,
+                    self.now,
+                );
+                set_cookies.push(cookie);
+                if let Some((sig_name, sig)) = codec.sig_name().zip(sealed_sig.as_deref()) {
+                    set_cookies.push(self.render(sig_name, sig, lifetime));
+                }
                 self.clear_chunks(0, &mut set_cookies);
             }
             Some(chunks) => {

@@ -1,0 +1,821 @@
+//! The session's keys and values as one request holds them.
+//!
+//! A native cookie (`encrypted`, `signed`) is read lazily: opening it checks that its JSON is
+//! one object whose every value parses exactly as `serde_json::Value` would parse it, and
+//! records where each key and value lies in the decrypted text — nothing is allocated per key
+//! or per value. A value is deserialised only when the handler reads it, and one that is never
+//! changed is copied back as the bytes it was when the session is written again. A few keys
+//! live in a vector searched in order, which is cheaper than a hashed map at this size.
+//!
+//! The copy-through is exact because native cookies only ever hold serde_json's own compact
+//! output (`Codec::canonical`): re-serialising a value parsed from that text gives the same
+//! text (serde_json is built with `float_roundtrip`, so even floats come back bit for bit).
+//!
+//! Every other session (Express and `jwt` cookies, store records, a new session, one the
+//! handler replaced) keeps the order-keeping `serde_json::Map`, as before.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// From this many keys on, duplicate keys in a cookie are found with a hash map rather than by
+/// scanning the keys read so far, so opening stays linear in the number of keys.
+const INDEX_FROM: usize = 32;
+
+/// The most levels of arrays and objects serde_json reads (its recursion limit of 128 stops
+/// at the 128th), the session's own object included: lazy reading refuses what the map did.
+const MAX_DEPTH: usize = 127;
+
+/// One session's data.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Data {
+    /// The JSON text of the cookie it was read from (empty otherwise); `Text` keys and values
+    /// are ranges of it. It never changes, so an unchanged session compares equal to it. Its
+    /// strings are valid UTF-8 (checked when read; JSON has no other non-ASCII bytes).
+    source: Vec<u8>,
+    repr: Repr,
+}
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Map(Map<String, Value>),
+    Entries(Vec<Entry>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Map(Map::new())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    key: Slot<String>,
+    value: Slot<Value>,
+}
+
+/// A key or value: where it lies in the source text, or its own copy.
+#[derive(Debug, Clone)]
+enum Slot<T> {
+    Text(Span),
+    Own(T),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Data {
+    /// A session held as a map (new sessions, Express and `jwt` cookies, store records).
+    pub(crate) fn from_map(map: Map<String, Value>) -> Self {
+        Data {
+            source: Vec::new(),
+            repr: Repr::Map(map),
+        }
+    }
+
+    /// Reads the JSON text of a native cookie lazily. `None` when it is not UTF-8, not a JSON
+    /// object, or holds a value `serde_json::Value` would refuse (a number beyond `f64`,
+    /// nesting deeper than serde_json reads): the same texts the map refused.
+    pub(crate) fn from_json(json: Vec<u8>) -> Option<Self> {
+        let entries = Scanner::entries(&json).ok()?;
+        let source = json;
+        Some(Data {
+            source,
+            repr: Repr::Entries(entries),
+        })
+    }
+
+    /// The JSON text this session was read from (empty when not read from a native cookie).
+    pub(crate) fn source(&self) -> &[u8] {
+        &self.source
+    }
+
+    fn text(&self, span: Span) -> &[u8] {
+        self.source.get(span.start..span.end).unwrap_or_default()
+    }
+
+    fn key<'a>(&'a self, entry: &'a Entry) -> &'a [u8] {
+        key_text(&self.source, entry)
+    }
+
+    fn key_string(&self, entry: &Entry) -> String {
+        // Checked UTF-8 when read.
+        String::from_utf8_lossy(self.key(entry)).into_owned()
+    }
+
+    fn position(&self, entries: &[Entry], key: &str) -> Option<usize> {
+        entries
+            .iter()
+            .position(|entry| self.key(entry) == key.as_bytes())
+    }
+
+    fn value_of(&self, slot: &Slot<Value>) -> Value {
+        match slot {
+            // Checked when the cookie was opened: it parses.
+            Slot::Text(span) => serde_json::from_slice(self.text(*span)).unwrap_or(Value::Null),
+            Slot::Own(value) => value.clone(),
+        }
+    }
+
+    fn take_value(&self, slot: Slot<Value>) -> Value {
+        match slot {
+            Slot::Own(value) => value,
+            text => self.value_of(&text),
+        }
+    }
+
+    /// The number of keys.
+    pub(crate) fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Map(map) => map.len(),
+            Repr::Entries(entries) => entries.len(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        match &self.repr {
+            Repr::Map(map) => map.contains_key(key),
+            Repr::Entries(entries) => self.position(entries, key).is_some(),
+        }
+    }
+
+    /// The keys, in order.
+    pub(crate) fn keys(&self) -> Vec<String> {
+        match &self.repr {
+            Repr::Map(map) => map.keys().cloned().collect(),
+            Repr::Entries(entries) => entries.iter().map(|e| self.key_string(e)).collect(),
+        }
+    }
+
+    /// The value at `key` as a `T`, deserialised from the cookie's text when it was never
+    /// changed.
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Option<Result<T, serde_json::Error>> {
+        match &self.repr {
+            Repr::Map(map) => map.get(key).map(T::deserialize),
+            Repr::Entries(entries) => {
+                let entry = &entries[self.position(entries, key)?];
+                Some(match &entry.value {
+                    Slot::Text(span) => serde_json::from_slice(self.text(*span)),
+                    Slot::Own(value) => T::deserialize(value),
+                })
+            }
+        }
+    }
+
+    /// A copy of the JSON value at `key`.
+    pub(crate) fn get_value(&self, key: &str) -> Option<Value> {
+        match &self.repr {
+            Repr::Map(map) => map.get(key).cloned(),
+            Repr::Entries(entries) => {
+                let entry = &entries[self.position(entries, key)?];
+                Some(self.value_of(&entry.value))
+            }
+        }
+    }
+
+    /// Sets `key`, keeping its place when it was present.
+    pub(crate) fn insert(&mut self, key: String, value: Value) {
+        match &mut self.repr {
+            Repr::Map(map) => {
+                map.insert(key, value);
+            }
+            Repr::Entries(entries) => {
+                let found = entries
+                    .iter()
+                    .position(|entry| key_text(&self.source, entry) == key.as_bytes());
+                match found {
+                    Some(index) => entries[index].value = Slot::Own(value),
+                    None => entries.push(Entry {
+                        key: Slot::Own(key),
+                        value: Slot::Own(value),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Removes `key`; later keys keep their order.
+    pub(crate) fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        match &mut self.repr {
+            Repr::Map(map) => map.shift_remove(key),
+            Repr::Entries(entries) => {
+                let index = entries
+                    .iter()
+                    .position(|entry| key_text(&self.source, entry) == key.as_bytes())?;
+                let entry = entries.remove(index);
+                Some(self.take_value(entry.value))
+            }
+        }
+    }
+
+    /// Removes every key (the source text stays: it is what the cookie held).
+    pub(crate) fn clear(&mut self) {
+        self.repr = Repr::default();
+    }
+
+    /// Replaces every key with `map`'s.
+    pub(crate) fn set_map(&mut self, map: Map<String, Value>) {
+        self.repr = Repr::Map(map);
+    }
+
+    /// The session as a map: borrowed when it is one, built otherwise.
+    pub(crate) fn as_map(&self) -> Cow<'_, Map<String, Value>> {
+        match &self.repr {
+            Repr::Map(map) => Cow::Borrowed(map),
+            Repr::Entries(entries) => Cow::Owned(
+                entries
+                    .iter()
+                    .map(|e| (self.key_string(e), self.value_of(&e.value)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A copy of the session as a map.
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
+        self.as_map().into_owned()
+    }
+
+    /// The session as a map, without copying a map it holds.
+    pub(crate) fn into_map(self) -> Map<String, Value> {
+        match self.repr {
+            Repr::Map(map) => map,
+            Repr::Entries(_) => self.to_map(),
+        }
+    }
+
+    /// Appends the session's compact JSON text (serde_json's, byte for byte) to `out`: keys
+    /// and values never changed are copied from the source text.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let entries = match &self.repr {
+            Repr::Map(map) => return serde_json::to_writer(out, map),
+            Repr::Entries(entries) => entries,
+        };
+        out.push(b'{');
+        for (i, entry) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match &entry.key {
+                // A key read without escapes is its own JSON text between quotes: it holds
+                // no quote, backslash or control character, the only ones serde_json escapes.
+                Slot::Text(span) => {
+                    out.push(b'"');
+                    out.extend_from_slice(self.text(*span));
+                    out.push(b'"');
+                }
+                Slot::Own(key) => serde_json::to_writer(&mut *out, key)?,
+            }
+            out.push(b':');
+            match &entry.value {
+                Slot::Text(span) => out.extend_from_slice(self.text(*span)),
+                Slot::Own(value) => serde_json::to_writer(&mut *out, value)?,
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+fn key_text<'a>(source: &'a [u8], entry: &'a Entry) -> &'a [u8] {
+    match &entry.key {
+        Slot::Text(span) => source.get(span.start..span.end).unwrap_or_default(),
+        Slot::Own(key) => key.as_bytes(),
+    }
+}
+
+/// Reads the top-level object of a native cookie into entries (see [`Data::from_json`]): a
+/// strict RFC 8259 reader that accepts exactly the texts serde_json parses into a map. The
+/// common parts (structure, literals, integers, strings without escapes) are checked here;
+/// floats, long integers and strings with escapes, whose edge cases (range, surrogates) are
+/// serde_json's to decide, are handed to serde_json itself.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// The text is not JSON that serde_json reads into a map.
+struct Invalid;
+
+impl<'a> Scanner<'a> {
+    fn entries(text: &'a [u8]) -> Result<Vec<Entry>, Invalid> {
+        let mut scanner = Scanner {
+            bytes: text,
+            pos: 0,
+        };
+        scanner.skip_space();
+        scanner.expect(b'{')?;
+        let mut entries: Vec<Entry> = Vec::with_capacity(4);
+        let mut index: Option<HashMap<Vec<u8>, usize>> = None;
+        scanner.skip_space();
+        if scanner.peek() == Some(b'}') {
+            scanner.pos += 1;
+        } else {
+            loop {
+                scanner.skip_space();
+                let key = scanner.key()?;
+                scanner.skip_space();
+                scanner.expect(b':')?;
+                scanner.skip_space();
+                let start = scanner.pos;
+                scanner.value(1)?;
+                let value = Slot::Text(Span {
+                    start,
+                    end: scanner.pos,
+                });
+                let key_str = match &key {
+                    Slot::Text(span) => text.get(span.start..span.end).unwrap_or_default(),
+                    Slot::Own(key) => key.as_bytes(),
+                };
+                // A repeated key: the last value wins, at the first one's place (as the map).
+                let found = match &index {
+                    Some(index) => index.get(key_str).copied(),
+                    None => entries.iter().position(|e| key_text(text, e) == key_str),
+                };
+                match found {
+                    Some(found) => entries[found].value = value,
+                    None => {
+                        if let Some(index) = &mut index {
+                            index.insert(key_str.to_vec(), entries.len());
+                        }
+                        entries.push(Entry { key, value });
+                        if index.is_none() && entries.len() >= INDEX_FROM {
+                            index = Some(
+                                entries
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, e)| (key_text(text, e).to_vec(), i))
+                                    .collect(),
+                            );
+                        }
+                    }
+                }
+                scanner.skip_space();
+                match scanner.next() {
+                    Some(b',') => continue,
+                    Some(b'}') => break,
+                    _ => return Err(Invalid),
+                }
+            }
+        }
+        scanner.skip_space();
+        if scanner.pos == scanner.bytes.len() {
+            Ok(entries)
+        } else {
+            Err(Invalid)
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.pos += 1;
+        Some(byte)
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), Invalid> {
+        match self.next() {
+            Some(b) if b == byte => Ok(()),
+            _ => Err(Invalid),
+        }
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// A string starting at the current `"`: its contents' span, and whether it has escapes.
+    /// Its UTF-8 is checked (the only place JSON may hold non-ASCII bytes).
+    fn string(&mut self) -> Result<(Span, bool), Invalid> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let mut escaped = false;
+        let mut ascii = true;
+        loop {
+            // Plain characters in one tight loop; the others are looked at one by one.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F | 0x80..=0xFF))
+                .unwrap_or(rest.len());
+            match self.next().ok_or(Invalid)? {
+                b'"' => {
+                    let span = Span {
+                        start,
+                        end: self.pos - 1,
+                    };
+                    if !ascii {
+                        let bytes = self.bytes.get(span.start..span.end).ok_or(Invalid)?;
+                        std::str::from_utf8(bytes).map_err(|_| Invalid)?;
+                    }
+                    return Ok((span, escaped));
+                }
+                0x80..=0xFF => ascii = false,
+                // Checked by serde_json below; here only skipped.
+                b'\\' => {
+                    escaped = true;
+                    self.next().ok_or(Invalid)?;
+                }
+                0x00..=0x1f => return Err(Invalid),
+                _ => {}
+            }
+        }
+    }
+
+    /// The text of a string with escapes, decoded by serde_json (which checks the escapes).
+    fn decode(&self, span: Span) -> Result<String, Invalid> {
+        let quoted = self
+            .bytes
+            .get(span.start - 1..span.end + 1)
+            .ok_or(Invalid)?;
+        serde_json::from_slice(quoted).map_err(|_| Invalid)
+    }
+
+    fn key(&mut self) -> Result<Slot<String>, Invalid> {
+        let (span, escaped) = self.string()?;
+        Ok(if escaped {
+            Slot::Own(self.decode(span)?)
+        } else {
+            Slot::Text(span)
+        })
+    }
+
+    /// Skips one value, checking it; `depth` counts the enclosing arrays and objects.
+    fn value(&mut self, depth: usize) -> Result<(), Invalid> {
+        match self.peek().ok_or(Invalid)? {
+            b'"' => {
+                let (span, escaped) = self.string()?;
+                if escaped {
+                    self.decode(span)?;
+                }
+                Ok(())
+            }
+            b'{' | b'[' if depth >= MAX_DEPTH => Err(Invalid),
+            b'{' => {
+                self.pos += 1;
+                self.skip_space();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_space();
+                    let (span, escaped) = self.string()?;
+                    if escaped {
+                        self.decode(span)?;
+                    }
+                    self.skip_space();
+                    self.expect(b':')?;
+                    self.skip_space();
+                    self.value(depth + 1)?;
+                    self.skip_space();
+                    match self.next() {
+                        Some(b',') => continue,
+                        Some(b'}') => return Ok(()),
+                        _ => return Err(Invalid),
+                    }
+                }
+            }
+            b'[' => {
+                self.pos += 1;
+                self.skip_space();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_space();
+                    self.value(depth + 1)?;
+                    self.skip_space();
+                    match self.next() {
+                        Some(b',') => continue,
+                        Some(b']') => return Ok(()),
+                        _ => return Err(Invalid),
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(Invalid),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Invalid> {
+        let end = self.pos + word.len();
+        if self.bytes.get(self.pos..end) == Some(word) {
+            self.pos = end;
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Integers of up to 18 digits
+    /// always fit an `i64`/`u64`; any other number is read by serde_json, which refuses what
+    /// overflows an `f64`.
+    fn number(&mut self) -> Result<(), Invalid> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let digits = self.pos;
+        match self.next() {
+            Some(b'0') => {}
+            Some(b'1'..=b'9') => self.skip_digits(),
+            _ => return Err(Invalid),
+        }
+        let mut simple = self.pos - digits <= 18;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.digits()?;
+            simple = false;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.digits()?;
+            simple = false;
+        }
+        if simple {
+            return Ok(());
+        }
+        let text = self.bytes.get(start..self.pos).ok_or(Invalid)?;
+        serde_json::from_slice::<f64>(text)
+            .map(|_| ())
+            .map_err(|_| Invalid)
+    }
+
+    fn skip_digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Result<(), Invalid> {
+        match self.peek() {
+            Some(b'0'..=b'9') => {
+                self.skip_digits();
+                Ok(())
+            }
+            _ => Err(Invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn canonical(data: &Data) -> String {
+        let mut out = Vec::new();
+        data.write_json(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn map_of(text: &str) -> Option<Map<String, Value>> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// Lazy reading accepts exactly what the map accepted, with the same content, and writes
+    /// back serde_json's text of it.
+    #[test]
+    fn lazy_reading_agrees_with_the_map() {
+        let numbers = [
+            "0",
+            "-0",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "1E+2",
+            "1e-2",
+            "-1.5e3",
+            "1e309",
+            "-1e309",
+            "0e99999999999999999999",
+            "1e-99999999999999999999",
+            "123456789012345678",
+            "1234567890123456789",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            &"9".repeat(400),
+            "2.",
+            "-a",
+            "+1",
+            "0x10",
+        ];
+        let numbers: Vec<String> = numbers.iter().map(|n| format!("{{\"n\":{n}}}")).collect();
+        let strings = [
+            r#""\/\b\f\n\r\t\"""#,
+            r#""\x""#,
+            r#""\u12""#,
+            r#""\ud83d\ude00""#,
+            r#""\udc00""#,
+            r#""\ud800\u0041""#,
+            "\"tab\there\"",
+            "\"\u{7f}\u{80}\"",
+        ];
+        let strings: Vec<String> = strings
+            .iter()
+            .flat_map(|s| {
+                [
+                    format!("{{\"s\":{s}}}"),
+                    format!("{{{s}:1}}"),
+                    format!("{{\"o\":{{{s}:[{s}]}}}}"),
+                ]
+            })
+            .collect();
+        let deep_ok = format!("{{\"a\":{}1{}}}", "[".repeat(126), "]".repeat(126));
+        let deep_bad = format!("{{\"a\":{}1{}}}", "[".repeat(127), "]".repeat(127));
+        let texts = [
+            r#"{}"#,
+            r#"{"views":1,"user_id":42,"csrf":"0123456789abcdef"}"#,
+            r#"{"a":1,"b":2,"a":3}"#,
+            r#"{"f":0.1,"g":-0.0,"h":1e300,"i":18446744073709551615,"j":-9223372036854775808}"#,
+            r#"{"big":1e400}"#,
+            r#"{"s":"\u00e9\n\"\\\u2028","\u0041":"x","é":[1,{"x":null}]}"#,
+            r#"{"lone":"\ud800"}"#,
+            r#" { "spaced" : [ 1 , 2 ] } "#,
+            r#"[1,2]"#,
+            r#""text""#,
+            r#"{"a":1"#,
+            r#"{"a":1}x"#,
+            r#"{"a":tru}"#,
+            r#"{"a":[1,{"b":[]},{},"x",true,false,null]}"#,
+            "{\"a\":1,}",
+            "{\"a\":[1,]}",
+            "{,}",
+            "{\"a\" 1}",
+            "\t{\r\n}\n",
+            "{\"a\":nul}",
+            "{\"a\":truex}",
+            &deep_ok,
+            &deep_bad,
+        ];
+        for text in texts
+            .iter()
+            .copied()
+            .chain(numbers.iter().map(String::as_str))
+            .chain(strings.iter().map(String::as_str))
+        {
+            let expected = map_of(text);
+            let lazy = Data::from_json(text.as_bytes().to_vec());
+            assert_eq!(lazy.is_some(), expected.is_some(), "{text}");
+            let (Some(lazy), Some(expected)) = (lazy, expected) else {
+                continue;
+            };
+            assert_eq!(lazy.to_map(), expected, "{text}");
+            assert_eq!(lazy.len(), expected.len());
+            assert_eq!(lazy.keys(), expected.keys().cloned().collect::<Vec<_>>());
+            for (key, value) in &expected {
+                assert_eq!(lazy.get_value(key).as_ref(), Some(value), "{text} {key}");
+                assert_eq!(lazy.get::<Value>(key).unwrap().unwrap(), *value);
+            }
+            // Written back, it means the same; serde_json's own text comes back byte for byte.
+            let written = canonical(&lazy);
+            assert_eq!(map_of(&written), Some(expected.clone()), "{text}");
+            let compact = serde_json::to_string(&expected).unwrap();
+            if text == compact {
+                assert_eq!(written, compact);
+            }
+        }
+        for bad in [
+            &b"{\"a\":\"\xff\"}"[..],
+            b"{\"\xc3\":1}",
+            b"{\"a\":[{\"\xe2\x82\":0}]}",
+            b"{\"a\":1}\xff",
+        ] {
+            assert!(Data::from_json(bad.to_vec()).is_none(), "{bad:?}");
+            assert!(serde_json::from_slice::<Map<String, Value>>(bad).is_err());
+        }
+        let good = "{\"é\":[\"ü€😀\"]}".as_bytes();
+        assert_eq!(
+            Data::from_json(good.to_vec()).unwrap().to_map(),
+            serde_json::from_slice::<Map<String, Value>>(good).unwrap()
+        );
+    }
+
+    #[test]
+    fn unchanged_values_are_copied_and_changes_written() {
+        let text = r#"{"views":1,"user_id":42,"csrf":"0123456789abcdef","f":0.30000000000000004}"#;
+        let mut data = Data::from_json(text.as_bytes().to_vec()).unwrap();
+        assert_eq!(canonical(&data), text);
+        assert_eq!(data.source(), text.as_bytes());
+        assert_eq!(data.get::<u64>("views").unwrap().unwrap(), 1);
+        assert_eq!(data.get::<f64>("f").unwrap().unwrap(), 0.30000000000000004);
+        assert!(data.get::<u64>("csrf").unwrap().is_err());
+        assert!(data.get::<u64>("missing").is_none());
+        data.insert("views".into(), Value::from(2));
+        data.insert("new".into(), Value::from("x\"y"));
+        assert_eq!(
+            canonical(&data),
+            r#"{"views":2,"user_id":42,"csrf":"0123456789abcdef","f":0.30000000000000004,"new":"x\"y"}"#
+        );
+        assert_eq!(data.shift_remove("user_id"), Some(Value::from(42)));
+        assert_eq!(data.shift_remove("user_id"), None);
+        assert!(data.contains_key("csrf"));
+        assert!(!data.contains_key("user_id"));
+        assert_eq!(
+            canonical(&data),
+            r#"{"views":2,"csrf":"0123456789abcdef","f":0.30000000000000004,"new":"x\"y"}"#
+        );
+        data.clear();
+        assert!(data.is_empty());
+        assert_eq!(canonical(&data), "{}");
+        assert_eq!(data.source(), text.as_bytes(), "the source text stays");
+    }
+
+    #[test]
+    fn many_keys_and_repeats() {
+        let mut text = String::from("{");
+        for i in 0..200 {
+            text.push_str(&format!("\"k{}\":{i},", i % 150));
+        }
+        text.push_str("\"k0\":\"last\"}");
+        let expected = map_of(&text).unwrap();
+        let lazy = Data::from_json(text.clone().into_bytes()).unwrap();
+        assert_eq!(lazy.to_map(), expected);
+        assert_eq!(canonical(&lazy), serde_json::to_string(&expected).unwrap());
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::vec((".{0,6}", inner), 0..6)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any session serde_json writes reads back lazily as the same map, and is written
+        /// back byte for byte, also after a change.
+        #[test]
+        fn serde_json_output_round_trips(
+            entries in proptest::collection::vec((".{0,8}", json_value()), 0..10),
+            change in (".{0,8}", json_value()),
+        ) {
+            let map: Map<String, Value> = entries.into_iter().collect();
+            let text = serde_json::to_vec(&map).unwrap();
+            let mut lazy = Data::from_json(text.clone()).unwrap();
+            proptest::prop_assert_eq!(&lazy.to_map(), &map);
+            let mut out = Vec::new();
+            lazy.write_json(&mut out).unwrap();
+            proptest::prop_assert_eq!(&out, &text);
+            for (key, value) in &map {
+                proptest::prop_assert_eq!(lazy.get_value(key), Some(value.clone()));
+            }
+            let mut changed = map.clone();
+            changed.insert(change.0.clone(), change.1.clone());
+            lazy.insert(change.0, change.1);
+            let mut out = Vec::new();
+            lazy.write_json(&mut out).unwrap();
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&changed).unwrap());
+        }
+
+        /// Arbitrary text: accepted lazily exactly when serde_json reads it into a map.
+        #[test]
+        fn acceptance_matches_serde_json(text in r#"[{}\[\]":,0-9eE.+\-a-z \\]{0,24}"#) {
+            let expected = serde_json::from_slice::<Map<String, Value>>(text.as_bytes()).ok();
+            let lazy = Data::from_json(text.clone().into_bytes()).map(|d| d.to_map());
+            proptest::prop_assert_eq!(lazy, expected, "{}", text);
+        }
+    }
+}
