@@ -703,7 +703,7 @@ impl SessionConfig {
         let legacy = self
             .legacy
             .iter()
-            .map(|legacy| Opener::new(legacy, &self.keys))
+            .map(|legacy| Opener::new(legacy, &self.keys, self.outage))
             .collect::<Result<Vec<_>, _>>()?;
         let metrics = Metrics::new(
             std::iter::once(self.format.as_str()).chain(legacy.iter().map(Opener::format_name)),

@@ -52,14 +52,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::sync::Arc;
+
 use crate::format::{Format, SigAlgorithm};
 use crate::key::KeyRing;
+use crate::store::ExpressSessionStore;
+
+/// express-session's default cookie name.
+const EXPRESS_SESSION_COOKIE: &str = "connect.sid";
 
 /// An older cookie format a layer also opens, with its own keys, and re-issues in the
 /// layer's format: see the [module documentation](self).
 ///
-/// Today's source is Express's `cookie-session` pair (`session` and `session.sig`);
-/// express-session's signed id and store record is the next one this type is shaped for.
+/// Two sources: Express's `cookie-session` pair (`session` and `session.sig`,
+/// [`Legacy::express`]), and express-session's signed `connect.sid` naming a record in its
+/// store ([`Legacy::express_session`]).
 ///
 /// # Examples
 ///
@@ -91,6 +98,12 @@ pub(crate) enum Source {
         keys: KeyRing,
         algorithm: SigAlgorithm,
     },
+    /// express-session: the cookie is a signed sid, the session a record in `store`, read
+    /// only (never written, touched or deleted: the Express app may still serve the browser).
+    ExpressSession {
+        secrets: KeyRing,
+        store: Arc<dyn ExpressSessionStore>,
+    },
 }
 
 impl Legacy {
@@ -109,15 +122,66 @@ impl Legacy {
         }
     }
 
+    /// express-session 1.x sessions: a `connect.sid` cookie signed with `secrets` (its
+    /// `secret` option, first secret first; any non-empty secret works, as there) naming a
+    /// record in `store` (connect-redis's or connect-pg-simple's layout), `Path=/`, no
+    /// `Domain`: express-session's defaults.
+    ///
+    /// A request with no session of the layer's format whose `connect.sid` verifies and whose
+    /// record is live gets the record's data, re-issued in the layer's format; `connect.sid` is
+    /// cleared with the record's own `path` and `domain` (else [`path`](Self::path) and
+    /// [`domain`](Self::domain)). The record itself is only read: it stays in the store, for
+    /// the Express app that may still serve that browser, and expires there.
+    ///
+    /// Loading the record is a store round trip, so a layer with this source loads sessions
+    /// asynchronously even in cookie mode: handlers use the axum extractor, or call
+    /// [`Session::load`](crate::Session::load) first, as with a store. A store failure while
+    /// reading the old record follows the layer's
+    /// [`store_outage`](crate::SessionConfig::store_outage) policy.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use cookie_session::{KeyRing, SessionConfig, migrate::Legacy};
+    /// use cookie_session::store::ExpressRedisStore;
+    ///
+    /// let old_store = ExpressRedisStore::connect("redis://127.0.0.1:6379/").await?;
+    /// let old = Legacy::express_session(KeyRing::new(["keyboard cat"])?, old_store);
+    /// assert_eq!(old.format_name(), "express-session");
+    /// let layer = SessionConfig::new(KeyRing::new(["a secret of at least thirty-two bytes!"])?)
+    ///     .migrate_from(old)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn express_session(secrets: KeyRing, store: impl ExpressSessionStore) -> Self {
+        Self::express_session_shared(secrets, Arc::new(store))
+    }
+
+    /// Like [`express_session`](Self::express_session), for a store already shared.
+    pub fn express_session_shared(secrets: KeyRing, store: Arc<dyn ExpressSessionStore>) -> Self {
+        Legacy {
+            source: Source::ExpressSession { secrets, store },
+            name: EXPRESS_SESSION_COOKIE.to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+        }
+    }
+
     /// keygrip's algorithm, for an Express app that passed its own `Keygrip`. Default SHA-1.
+    /// No effect on an [`express_session`](Self::express_session) source, whose signature is
+    /// always express-session's HMAC-SHA-256.
     pub fn algorithm(mut self, algorithm: SigAlgorithm) -> Self {
         match &mut self.source {
             Source::Express { algorithm: a, .. } => *a = algorithm,
+            Source::ExpressSession { .. } => {}
         }
         self
     }
 
-    /// The old cookie's name (Express's `name` option). Default `session`.
+    /// The old cookie's name (Express's `name` option). Default `session`, or `connect.sid`
+    /// for an [`express_session`](Self::express_session) source.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -136,23 +200,28 @@ impl Legacy {
     }
 
     /// The name under which [`MetricsSnapshot::opened`](crate::MetricsSnapshot::opened)
-    /// counts sessions opened from this source (`express`, whatever the algorithm).
+    /// counts sessions opened from this source (`express`, whatever the algorithm, or
+    /// `express-session`).
     pub fn format_name(&self) -> &'static str {
         match self.source {
             Source::Express { .. } => "express",
+            Source::ExpressSession { .. } => "express-session",
         }
     }
 
-    /// The format that reads this source's cookie.
+    /// The format that reads this source's cookie. An express-session cookie is read by a
+    /// `SidSigner`: its codec only carries the name (as in the layer's express-session mode).
     pub(crate) fn format(&self) -> Format {
         match self.source {
             Source::Express { algorithm, .. } => Format::Express(algorithm),
+            Source::ExpressSession { .. } => Format::Express(SigAlgorithm::Sha256),
         }
     }
 
     pub(crate) fn keys(&self) -> &KeyRing {
         match &self.source {
             Source::Express { keys, .. } => keys,
+            Source::ExpressSession { secrets, .. } => secrets,
         }
     }
 }

@@ -92,12 +92,13 @@ impl SessionLayer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
-    /// Cookie mode only: with a server-side store it fails, as creating a record is a round
-    /// trip this synchronous helper does not make.
+    /// Cookie mode only: with a server-side store (or an express-session source to
+    /// [migrate from](crate::SessionConfig::migrate_from)) it fails, as a store round trip is
+    /// something this synchronous helper does not make.
     pub fn encode(&self, data: Map<String, Value>) -> Result<Vec<String>, SessionError> {
-        if self.shared.backend.is_async() {
+        if self.shared.is_async() {
             return Err(SessionError::Store(StoreError::Backend(
-                "encode works in cookie mode only".into(),
+                "encode works in cookie mode only, without an express-session source".into(),
             )));
         }
         let session = Session::new(self.shared.clone(), CookieHeaders::None, false);

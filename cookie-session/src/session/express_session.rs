@@ -39,7 +39,7 @@ const SAVE_ATTEMPTS: usize = 4;
 /// The longest sid looked up in the store. uid-safe's are 32 characters; express-session's
 /// `genid` option lets apps choose others, so some room is left, but a megabyte-long "sid"
 /// signed with a leaked secret still costs no store round trip.
-const MAX_SID_LEN: usize = 256;
+pub(crate) const MAX_SID_LEN: usize = 256;
 
 /// The express-session mode of a layer: the store holding the records and express-session's
 /// `resave` / `saveUninitialized` options. Give it to
@@ -247,7 +247,7 @@ pub(crate) fn filter_reserved(mut data: Map<String, Value>) -> Map<String, Value
 
 /// A `domain` or `path` from the record that could not go into a `Set-Cookie` header as it
 /// is (cookie 0.7.2 throws on them, and Express answers 500): such a record is refused.
-fn check_renderable(cookie: &CookieMeta) -> Result<(), &'static str> {
+pub(crate) fn check_renderable(cookie: &CookieMeta) -> Result<(), &'static str> {
     let fine = |text: &str| text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';');
     if let Some(Some(domain)) = &cookie.domain {
         if !fine(domain) {

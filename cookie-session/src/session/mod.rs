@@ -297,7 +297,7 @@ impl Session {
             if inner.state.is_some() {
                 return Ok(());
             }
-            if !inner.shared.backend.is_async() {
+            if !inner.shared.is_async() {
                 // Cookie mode: the decode is synchronous, under the same lock.
                 inner.current();
                 return Ok(());
@@ -637,7 +637,7 @@ impl Session {
         let overrides = inner.overrides.take();
         let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
         let secure = attrs.secure.unwrap_or(inner.secure_request);
-        if shared.backend.is_async() {
+        if shared.is_async() {
             let state = inner.state.take();
             let cookies = std::mem::take(&mut inner.cookies).into_vec();
             let attrs = attrs.clone();
@@ -710,7 +710,7 @@ impl Inner {
     /// The loaded session, reading the request's cookie on first use.
     fn current(&mut self) -> &mut Current {
         if self.state.is_none() {
-            let current = if self.shared.backend.is_async() {
+            let current = if self.shared.is_async() {
                 // A store-backed session read without `load()`: it cannot be fetched here
                 // without blocking. It reads as empty, and the response fails (see `finish`).
                 tracing::error!(
@@ -742,6 +742,12 @@ fn utf8_headers(cookies: &[HeaderValue]) -> impl Iterator<Item = &str> + Clone {
 }
 
 impl Shared {
+    /// Whether loading a session needs a store round trip (and so `Session::load`): a store
+    /// backend, or a source to migrate from whose sessions are in a store.
+    pub(crate) fn is_async(&self) -> bool {
+        self.backend.is_async() || self.legacy.iter().any(Opener::is_async)
+    }
+
     /// Reads and checks the session cookie from `Cookie` header values: the one path every
     /// request and the `decode` command take. Among cookies of the name, the first that
     /// authenticates and passes the time policy serves (see [`open`]); the store's checks come

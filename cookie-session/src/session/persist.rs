@@ -1,6 +1,6 @@
 //! Sessions backed by a [`SessionStore`]: store mode (the cookie holds only a sealed id) and
-//! cookie mode with a revocation check. Everything here is asynchronous; cookie mode without
-//! a store never comes here.
+//! cookie mode with a revocation check, or migrating from an express-session store.
+//! Everything here is asynchronous; cookie mode without a store never comes here.
 
 use std::fmt;
 use std::sync::Arc;
@@ -108,7 +108,8 @@ pub(crate) async fn load(
             Err(reason) => opening.reject(reason),
         }
     }
-    let current = shared.migrate(headers, opening.rejection());
+    let current = shared.migrate(headers.clone(), opening.rejection());
+    let current = migrate::migrate_stored(shared, headers, current).await?;
     migrate::check_revocation(shared, current).await
 }
 
@@ -174,7 +175,12 @@ pub(crate) async fn finish(
     if current.anonymous {
         return Outcome::touched();
     }
-    let writer = Writer::new(&shared, &attrs, secure, Default::default());
+    // Cookie mode comes here when a source to migrate from is in a store.
+    let present = match shared.backend {
+        Backend::Cookie => shared.present(&cookies),
+        _ => Default::default(),
+    };
+    let writer = Writer::new(&shared, &attrs, secure, present);
     let migration = Migration::at_finish(&current);
     let mut outcome = match &shared.backend {
         Backend::Store(backend) => finish_store(&shared, backend, &writer, current).await,
