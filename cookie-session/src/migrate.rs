@@ -30,6 +30,13 @@
 //! large, or a store write refused under the anonymous outage policy), the old cookie stays, so
 //! nothing the user had is lost.
 //!
+//! An [express-session](Legacy::express_session) source's session is a record in a store,
+//! named by a signed `connect.sid`: the cookie must verify with the old secrets *and* its
+//! record be live for it to count as an old cookie that verifies (beside a cookie of the
+//! layer's format, the signature alone is enough to clear it). That record is only read, never
+//! written, touched or deleted. Reading it is a store round trip, so such a layer loads
+//! sessions asynchronously, as a store-backed one does.
+//!
 //! [`SessionLayer::metrics`](crate::SessionLayer::metrics) counts the sessions opened per
 //! format ([`MetricsSnapshot::opened`](crate::MetricsSnapshot::opened)): once the old
 //! format's count stops growing, the old source and its keys can go. An old cookie that does not
@@ -187,7 +194,9 @@ impl Legacy {
         self
     }
 
-    /// The old cookie's `Path`, needed to clear it. Default `/`.
+    /// The old cookie's `Path`, needed to clear it. Default `/`. An express-session cookie is
+    /// cleared with the `path` its record keeps when it is migrated, and with this one when a
+    /// cookie of the layer's format comes with it (its record is then not read).
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
         self
