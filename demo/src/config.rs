@@ -15,9 +15,10 @@
 //! | `SESSION_SECURE` | `auto`, `true`, `false` | `auto` (follows the request) |
 //! | `SESSION_TRUST_PROXY` | `true`, `false` | `false` |
 //! | `SESSION_STORE` | `cookie`, `memory`, `sqlite:PATH`, `redis://…`, `redis-cluster://HOST:PORT,HOST:PORT,…` (seed nodes of a Redis Cluster), `postgres://…` (a store needs `encrypted` or `signed`); with `express-session`, `redis://…` (connect-redis's layout) or `postgres://…` (connect-pg-simple's table `session`, created when missing) | `cookie` |
-//! | `SESSION_MIGRATE_FROM` | a comma-separated list of older formats to also open and re-issue in `SESSION_FORMAT`: `express` (Express `cookie-session`) | none |
-//! | `SESSION_MIGRATE_KEYS` | the old format's keys, comma-separated, the first signs (`\,` escapes a comma); any length, none shared with `SESSION_KEYS`; needed with `SESSION_MIGRATE_FROM` | none |
-//! | `SESSION_MIGRATE_NAME` | the old cookie's name | `session` |
+//! | `SESSION_MIGRATE_FROM` | a comma-separated list of older formats to also open and re-issue in `SESSION_FORMAT`: `express` (Express `cookie-session`), `express-session` (express-session's `connect.sid` and its store's record, only read; needs `SESSION_MIGRATE_STORE`) | none |
+//! | `SESSION_MIGRATE_KEYS` | the old format's keys (express-session's `secret` list), comma-separated, the first signs (`\,` escapes a comma); any length, none shared with `SESSION_KEYS`; needed with `SESSION_MIGRATE_FROM` | none |
+//! | `SESSION_MIGRATE_NAME` | the old cookie's name | `session` (`connect.sid` for `express-session`) |
+//! | `SESSION_MIGRATE_STORE` | express-session's store, to migrate from: `redis://…` (connect-redis's layout) or `postgres://…` (connect-pg-simple's table `session`) | none |
 //!
 //! An empty value counts as unset, so a `.env` template with `SESSION_KEYS=` works.
 //!
@@ -51,7 +52,7 @@ use rand::RngCore as _;
 use zeroize::{Zeroize as _, Zeroizing};
 
 /// Every variable the demo reads.
-pub const VARS: [&str; 13] = [
+pub const VARS: [&str; 14] = [
     "ADDR",
     "PORT",
     "SESSION_KEYS",
@@ -65,6 +66,7 @@ pub const VARS: [&str; 13] = [
     "SESSION_MIGRATE_FROM",
     "SESSION_MIGRATE_KEYS",
     "SESSION_MIGRATE_NAME",
+    "SESSION_MIGRATE_STORE",
 ];
 
 /// The `SESSION_FORMAT` that shares express-session's sessions.
@@ -119,6 +121,10 @@ pub enum ConfigError {
     /// `SESSION_KEYS`. The secrets are never shown.
     #[error("SESSION_MIGRATE_KEYS is not valid: {0}")]
     MigrateKeys(String),
+    /// The store named by `SESSION_MIGRATE_STORE` could not be reached. The text gives the
+    /// driver's reason, never the URL (it may hold a password).
+    #[error("SESSION_MIGRATE_STORE: cannot use the express-session store: {0}")]
+    MigrateStore(String),
 }
 
 impl ConfigError {
@@ -131,6 +137,7 @@ impl ConfigError {
             ConfigError::Name(_) => "SESSION_NAME",
             ConfigError::DotEnv(_) => ".env",
             ConfigError::MigrateKeys(_) => "SESSION_MIGRATE_KEYS",
+            ConfigError::MigrateStore(_) => "SESSION_MIGRATE_STORE",
         }
     }
 }
@@ -236,6 +243,9 @@ pub struct DemoConfig {
     store: StoreChoice,
     migrate_from: Vec<&'static str>,
     session: SessionConfig,
+    /// `SESSION_MIGRATE_FROM=express-session`: the old secrets and store, connected (and
+    /// added to `session`) by [`DemoConfig::connect`].
+    migrate_store: Option<(KeyRing, Option<String>, StoreChoice)>,
     /// Built at once for cookie and memory sessions; by [`DemoConfig::connect`] for the rest.
     layer: Option<SessionLayer>,
 }
@@ -378,7 +388,7 @@ impl DemoConfig {
             None => (random_key_ring(), true),
         };
         let key_count = keys.len();
-        let migrate_from = parse_migration(&get)?;
+        let (migrate_from, migrate_store) = parse_migration(&get)?;
 
         // No request makes a session outlive what is configured here: the library cuts any
         // per-request lifetime to `max_lifetime` — the longest the app grants itself, "remember
@@ -402,6 +412,8 @@ impl DemoConfig {
             SecureMode::Never => session = session.secure(false),
         }
         let layer = match &store {
+            // The old store is reached in `connect`.
+            _ if migrate_store.is_some() => None,
             // Built by `connect`, on the Express app's store.
             _ if express_session => None,
             StoreChoice::Cookie => Some(build(session.clone())?),
@@ -425,7 +437,12 @@ impl DemoConfig {
             generated_key,
             key_count,
             store,
-            migrate_from: migrate_from.iter().map(Legacy::format_name).collect(),
+            migrate_from: migrate_from
+                .iter()
+                .map(Legacy::format_name)
+                .chain(migrate_store.is_some().then_some(MIGRATE_EXPRESS_SESSION))
+                .collect(),
+            migrate_store,
             session,
             layer,
         })
@@ -439,7 +456,31 @@ impl DemoConfig {
         }
         let kind = self.store.kind();
         let failed = |reason: String| ConfigError::Store { kind, reason };
-        let session = self.session.clone();
+        let mut session = self.session.clone();
+        if let Some((ring, name, old)) = &self.migrate_store {
+            let failed = |reason: String| ConfigError::MigrateStore(reason);
+            let legacy = match old {
+                StoreChoice::Redis(url) => Legacy::express_session(
+                    ring.clone(),
+                    ExpressRedisStore::connect(url)
+                        .await
+                        .map_err(|e| failed(e.to_string()))?,
+                ),
+                StoreChoice::Postgres(url) => {
+                    let pool = cookie_session::store::sqlx::PgPool::connect(url)
+                        .await
+                        .map_err(|e| failed(e.to_string()))?;
+                    // The Express app's table: only read, never created here.
+                    Legacy::express_session(ring.clone(), ExpressPgStore::new(pool))
+                }
+                // Refused by `from_vars`.
+                _ => return Err(failed("not an express-session store".into())),
+            };
+            session = session.migrate_from(match name {
+                Some(name) => legacy.name(name.clone()),
+                None => legacy,
+            });
+        }
         if self.express_session {
             let mode = match &self.store {
                 StoreChoice::Redis(url) => ExpressSessionMode::new(
@@ -486,7 +527,8 @@ impl DemoConfig {
                     .await
                     .map_err(|e| failed(e.to_string()))?,
             ),
-            StoreChoice::Cookie | StoreChoice::Memory => session,
+            StoreChoice::Memory => session.store(MemoryStore::new()),
+            StoreChoice::Cookie => session,
         };
         self.layer = Some(build(with_store)?);
         Ok(self)
@@ -598,20 +640,31 @@ fn build(session: SessionConfig) -> Result<SessionLayer, ConfigError> {
     })
 }
 
-/// `SESSION_MIGRATE_FROM`, `SESSION_MIGRATE_KEYS` and `SESSION_MIGRATE_NAME` into the old
-/// formats to open. Keys without a format, or a format without keys, are refused: either alone
-/// is a half-done configuration.
-fn parse_migration(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Legacy>, ConfigError> {
+/// An old store to migrate from: the secrets, the cookie name (`None`: `connect.sid`), the store.
+type MigrateStore = (KeyRing, Option<String>, StoreChoice);
+
+/// The `SESSION_MIGRATE_FROM` name of express-session's sessions.
+const MIGRATE_EXPRESS_SESSION: &str = "express-session";
+
+/// `SESSION_MIGRATE_FROM`, `SESSION_MIGRATE_KEYS`, `SESSION_MIGRATE_NAME` and
+/// `SESSION_MIGRATE_STORE` into the old formats to open: those read from the cookie alone, and
+/// express-session's, whose store is connected later. Keys without a format, a format without
+/// keys, or a store without `express-session` are refused: each alone is a half-done
+/// configuration.
+fn parse_migration(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(Vec<Legacy>, Option<MigrateStore>), ConfigError> {
     let keys = get("SESSION_MIGRATE_KEYS").map(Zeroizing::new);
+    let store = get("SESSION_MIGRATE_STORE");
     let Some(list) = get("SESSION_MIGRATE_FROM") else {
-        if keys.is_some() {
+        if keys.is_some() || store.is_some() {
             return Err(ConfigError::Invalid {
                 var: "SESSION_MIGRATE_FROM",
                 value: String::new(),
-                expected: "a format to migrate from (express) when SESSION_MIGRATE_KEYS is set",
+                expected: "a format to migrate from (express, express-session) when SESSION_MIGRATE_KEYS or SESSION_MIGRATE_STORE is set",
             });
         }
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let Some(keys) = keys else {
         return Err(ConfigError::MigrateKeys(
@@ -629,14 +682,41 @@ fn parse_migration(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Legacy>,
         })?;
     }
     let mut sources = Vec::new();
+    let mut stored = None;
     for source in list.split(',').map(str::trim) {
         let legacy = match source {
             "express" => Legacy::express(ring.clone()),
+            MIGRATE_EXPRESS_SESSION if stored.is_some() => {
+                return Err(ConfigError::Invalid {
+                    var: "SESSION_MIGRATE_FROM",
+                    value: list.clone(),
+                    expected: "each format once",
+                })
+            }
+            MIGRATE_EXPRESS_SESSION => {
+                let old = match store.clone().map(StoreChoice::parse).transpose() {
+                    Ok(Some(old @ (StoreChoice::Redis(_) | StoreChoice::Postgres(_)))) => old,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            var: "SESSION_MIGRATE_STORE",
+                            // A URL may hold a password: only its kind is shown.
+                            value: store
+                                .as_deref()
+                                .and_then(|s| s.split_once(':'))
+                                .map_or("", |(scheme, _)| scheme)
+                                .to_owned(),
+                            expected: "express-session's store, redis://… or postgres://…, with SESSION_MIGRATE_FROM=express-session",
+                        });
+                    }
+                };
+                stored = Some((ring.clone(), name.clone(), old));
+                continue;
+            }
             _ => {
                 return Err(ConfigError::Invalid {
                     var: "SESSION_MIGRATE_FROM",
                     value: source.to_owned(),
-                    expected: "a comma-separated list of: express",
+                    expected: "a comma-separated list of: express, express-session",
                 })
             }
         };
@@ -655,7 +735,14 @@ fn parse_migration(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Legacy>,
             None => legacy,
         });
     }
-    Ok(sources)
+    if store.is_some() && stored.is_none() {
+        return Err(ConfigError::Invalid {
+            var: "SESSION_MIGRATE_STORE",
+            value: String::new(),
+            expected: "unset unless SESSION_MIGRATE_FROM lists express-session",
+        });
+    }
+    Ok((sources, stored))
 }
 
 /// `ADDR` (an IP, or `ip:port`) and `PORT` into a socket address.

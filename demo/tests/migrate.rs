@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
+#[path = "../../cookie-session/tests/skip/mod.rs"]
+mod skip;
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -38,7 +40,7 @@ fn the_migration_variables_are_read_and_checked() {
     assert!(from(&[]).unwrap().migrate_from().is_empty());
 
     let bad = |vars: &[(&str, &str)]| from(vars).unwrap_err();
-    for value in ["express-session", "rails", "express,express", "express,"] {
+    for value in ["rails", "express,express", "express,"] {
         let error = bad(&[
             ("SESSION_MIGRATE_FROM", value),
             ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
@@ -68,10 +70,123 @@ fn the_migration_variables_are_read_and_checked() {
 }
 
 #[test]
+fn express_session_needs_its_store_and_never_shows_its_url() {
+    let ok = from(&[
+        ("SESSION_KEYS", KEYS),
+        ("SESSION_MIGRATE_FROM", "express,express-session"),
+        ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
+        ("SESSION_MIGRATE_STORE", "redis://user:hunter2@127.0.0.1:1/"),
+    ])
+    .unwrap();
+    assert_eq!(ok.migrate_from(), ["express", "express-session"]);
+    // The old store is reached by `connect`, not before.
+    assert!(ok.layer().is_none());
+
+    let bad = |vars: &[(&str, &str)]| from(vars).unwrap_err();
+    for store in [None, Some("memory"), Some("sqlite:/tmp/x"), Some("cookie")] {
+        let mut vars = vec![
+            ("SESSION_MIGRATE_FROM", "express-session"),
+            ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
+        ];
+        vars.extend(store.map(|s| ("SESSION_MIGRATE_STORE", s)));
+        let error = bad(&vars);
+        assert_eq!(error.var(), "SESSION_MIGRATE_STORE", "{store:?}: {error}");
+    }
+    // A store without express-session to read it with.
+    let error = bad(&[
+        ("SESSION_MIGRATE_FROM", "express"),
+        ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
+        ("SESSION_MIGRATE_STORE", "redis://user:hunter2@127.0.0.1/"),
+    ]);
+    assert_eq!(error.var(), "SESSION_MIGRATE_STORE", "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    let error = bad(&[
+        ("SESSION_MIGRATE_FROM", "express-session,express-session"),
+        ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
+        ("SESSION_MIGRATE_STORE", "redis://127.0.0.1/"),
+    ]);
+    assert_eq!(error.var(), "SESSION_MIGRATE_FROM", "{error}");
+}
+
+/// A connect.sid whose record is live in real Redis (connect-redis's layout): the API serves
+/// its data, re-issues it in the demo's format, clears connect.sid, and keeps the record.
+#[tokio::test]
+async fn the_api_moves_an_express_session_record_to_the_encrypted_format() {
+    use cookie_session::format::express_session::{CookieMeta, Record, SidSigner};
+    use cookie_session::store::ExpressRedisStore;
+
+    let url = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("REDIS_URL must be set under CI")
+        }
+        _ => return skip::skipped("REDIS_URL is not set"),
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let store = ExpressRedisStore::connect(&url).await.unwrap();
+    let sid = format!("demo-migrate-{}-{now_ms}", std::process::id());
+    let mut record = Record::new(CookieMeta::express_default(Some(3_600_000), now_ms));
+    record.data_mut().insert("user".into(), json!("ann"));
+    assert!(store.create(&sid, &record, now_ms).await.unwrap());
+    let ring = cookie_session::KeyRing::parse_list(EXPRESS_KEYS).unwrap();
+    let cookie = SidSigner::new(&ring).cookie_value(&sid);
+
+    let config = config_with(
+        "encrypted",
+        KEYS,
+        &[
+            ("SESSION_MIGRATE_FROM", "express-session"),
+            ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
+            ("SESSION_MIGRATE_STORE", url.as_str()),
+        ],
+    )
+    .connect()
+    .await
+    .unwrap();
+    let layer = config.layer().unwrap();
+    let migrating = config.clone();
+    let mut client = Client::with_config("encrypted", config);
+    client.jar.insert("connect.sid".into(), cookie.clone());
+    let res = client.get("/api/session").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json(), json!({"user": "ann"}));
+    assert!(res.set_cookie("session").is_some(), "{:?}", res.set_cookies);
+    assert!(res.set_cookie("connect.sid").unwrap().contains("1970"));
+    assert_eq!(client.jar.keys().collect::<Vec<_>>(), ["session"]);
+    assert_eq!(
+        client.get("/api/session").await.json(),
+        json!({"user": "ann"})
+    );
+    assert_eq!(layer.metrics().opened_count("express-session"), 1);
+    // The record is kept for the Express app.
+    let kept = store.load(&sid, now_ms).await.unwrap();
+    assert!(matches!(
+        kept,
+        cookie_session::store::ExpressLoaded::Live { .. }
+    ));
+    store.destroy(&sid).await.unwrap();
+
+    // A forged one (another secret signed the same sid): empty, nothing re-issued or cleared.
+    assert!(store.create(&sid, &record, now_ms).await.unwrap());
+    let forged = SidSigner::new(&cookie_session::KeyRing::new(["another secret"]).unwrap())
+        .cookie_value(&sid);
+    let mut client = Client::with_config("encrypted", migrating.clone());
+    client.jar.insert("connect.sid".into(), forged);
+    let res = client.get("/api/session").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json(), json!({}));
+    assert!(res.set_cookies.is_empty(), "{:?}", res.set_cookies);
+    store.destroy(&sid).await.unwrap();
+}
+
+#[test]
 fn the_binary_refuses_an_unknown_format_on_one_line_with_status_2() {
     for (var, value) in [
         ("SESSION_MIGRATE_FROM", "rails"),
-        ("SESSION_MIGRATE_FROM", "express-session"),
+        ("SESSION_MIGRATE_FROM", "cookie-session"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_demo"))
             .env_clear()
