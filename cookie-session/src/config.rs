@@ -11,7 +11,7 @@ use crate::layer::SessionLayer;
 use crate::metrics::Metrics;
 use crate::migrate::Legacy;
 use crate::session::{Backend, Opener, StoreBackend, MAX_SOURCES};
-use crate::session::{ExpressBackend, ExpressSessionMode};
+use crate::session::{ExpressBackend, ExpressSessionMode, Parts, Shared};
 use crate::store::{OutagePolicy, SessionId, SessionStore};
 use crate::time::{Clock, SharedClock, SystemClock, TimePolicy};
 use crate::{KeyError, KeyRing};
@@ -626,23 +626,14 @@ impl SessionConfig {
             signer,
             outage: self.outage,
         }));
-        Ok(SessionLayer::new(Arc::new(crate::session::Shared {
+        let parts = Parts {
             codec,
-            attributes: self.attributes,
-            ttl: self.ttl,
-            max_lifetime: self.max_lifetime,
-            time: self.time,
-            rolling: self.rolling,
-            trust_proxy: self.trust_proxy,
-            max_cookie_size: self.max_cookie_size,
-            max_session_size: self.max_session_size,
-            clock: self.clock,
             backend,
-            user_key: self.user_key,
             metrics: Metrics::new([EXPRESS_SESSION_FORMAT]),
             chunk_names: Vec::new(),
             legacy: Vec::new(),
-        })))
+        };
+        Ok(SessionLayer::new(Arc::new(Shared::new(self, parts))))
     }
 
     /// Checks everything and builds the layer.
@@ -708,13 +699,13 @@ impl SessionConfig {
         let metrics = Metrics::new(
             std::iter::once(self.format.as_str()).chain(legacy.iter().map(Opener::format_name)),
         );
-        let backend = match self.store {
+        let backend = match self.store.take() {
             None => Backend::Cookie,
             Some((store, usage)) => {
                 let backend = StoreBackend {
                     store,
                     outage: self.outage,
-                    ids: self.ids,
+                    ids: self.ids.clone(),
                 };
                 match usage {
                     StoreUse::Sessions if !self.format.has_server_expiry() => {
@@ -725,22 +716,13 @@ impl SessionConfig {
                 }
             }
         };
-        Ok(SessionLayer::new(Arc::new(crate::session::Shared {
+        let parts = Parts {
             codec,
-            attributes: self.attributes,
-            ttl: self.ttl,
-            max_lifetime: self.max_lifetime,
-            time: self.time,
-            rolling: self.rolling,
-            trust_proxy: self.trust_proxy,
-            max_cookie_size: self.max_cookie_size,
-            max_session_size: self.max_session_size,
-            clock: self.clock,
             backend,
-            user_key: self.user_key,
             metrics,
             chunk_names,
             legacy,
-        })))
+        };
+        Ok(SessionLayer::new(Arc::new(Shared::new(self, parts))))
     }
 }

@@ -10,11 +10,14 @@
 
 mod skip;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+#[path = "support/express_session_app.rs"]
+mod express_session_app;
+
+use express_session_app::{ExpressApp, APP_DIR};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use cookie_session::format::express_session::{
@@ -24,7 +27,6 @@ use cookie_session::store::{ExpressLoaded, ExpressPgStore, ExpressRedisStore, Ex
 use cookie_session::KeyRing;
 use serde_json::{json, Value};
 
-const APP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/express-session");
 const SECRETS: &str = "live-secret-new,live-secret-old";
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -88,7 +90,8 @@ fn ready_with(var: &str) -> Option<String> {
 
 /// `node server.js` with connect-redis, killed on drop (also when a test panics).
 struct App {
-    child: Child,
+    /// Kept for its `Drop`, which stops the app.
+    _app: ExpressApp,
     port: u16,
 }
 
@@ -100,33 +103,11 @@ impl App {
     }
 
     fn start_with(env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new("node");
-        cmd.arg("server.js")
-            .current_dir(APP_DIR)
-            .env("PORT", "0")
-            .env("SESSION_SECRETS", SECRETS)
-            .env("NODE_ENV", "production")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
+        let app = ExpressApp::start(SECRETS, env, WAIT);
+        App {
+            port: app.port,
+            _app: app,
         }
-        let mut child = cmd.spawn().expect("node server.js");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(WAIT).expect("server.js did not start");
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from server.js: {line:?}"));
-        App { child, port }
     }
 
     /// One request (`Connection: close`): status, Set-Cookie headers, JSON body.
@@ -171,13 +152,6 @@ impl App {
             set_cookie,
             body,
         }
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

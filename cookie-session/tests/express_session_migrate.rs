@@ -13,11 +13,15 @@
 #[path = "skip/mod.rs"]
 mod skip;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+#[path = "support/express_session_app.rs"]
+mod express_session_app;
+
+use express_session_app::{ExpressApp, APP_DIR};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, Request};
@@ -31,7 +35,6 @@ use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
-const APP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/express-session");
 /// The Express app's secrets (short, as Express allows), and the new layer's key.
 const SECRETS: &str = "old-secret-new,old-secret-old";
 const NEW_KEY: &str = "the new layer's key, at least 32 bytes long";
@@ -81,39 +84,18 @@ fn ready(var: &str) -> Option<String> {
 
 /// `node server.js`, killed on drop (also when a test panics).
 struct Express {
-    child: Child,
+    /// Kept for its `Drop`, which stops the app.
+    _app: ExpressApp,
     port: u16,
 }
 
 impl Express {
     fn start(env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new("node");
-        cmd.arg("server.js")
-            .current_dir(APP_DIR)
-            .env("PORT", "0")
-            .env("SESSION_SECRETS", SECRETS)
-            .env("NODE_ENV", "production")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
+        let app = ExpressApp::start(SECRETS, env, WAIT);
+        Express {
+            port: app.port,
+            _app: app,
         }
-        let mut child = cmd.spawn().expect("node server.js");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(WAIT).expect("server.js did not start");
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from server.js: {line:?}"));
-        Express { child, port }
     }
 
     /// Logs `body` in: POST /api/session, and the `connect.sid=…` pair the browser keeps.
@@ -138,13 +120,6 @@ impl Express {
                 pair.starts_with("connect.sid=").then(|| pair.to_owned())
             })
             .expect("express-session sets connect.sid on a login")
-    }
-}
-
-impl Drop for Express {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

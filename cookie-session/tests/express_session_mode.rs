@@ -14,11 +14,14 @@
 
 mod skip;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+#[path = "support/express_session_app.rs"]
+mod express_session_app;
+
+use express_session_app::{ExpressApp, APP_DIR};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -37,7 +40,6 @@ use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
-const APP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/express-session");
 const SECRETS: &str = "live-secret-new,live-secret-old";
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -111,46 +113,18 @@ fn signer() -> SidSigner {
 
 /// `node server.js`, killed on drop (also when a test panics).
 struct Express {
-    child: Child,
+    /// Kept for its `Drop`, which stops the app.
+    _app: ExpressApp,
     port: u16,
 }
 
 impl Express {
     fn start(env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new("node");
-        cmd.arg("server.js")
-            .current_dir(APP_DIR)
-            .env("PORT", "0")
-            .env("SESSION_SECRETS", SECRETS)
-            .env("NODE_ENV", "production")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
+        let app = ExpressApp::start(SECRETS, env, WAIT);
+        Express {
+            port: app.port,
+            _app: app,
         }
-        let mut child = cmd.spawn().expect("node server.js");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(WAIT).expect("server.js did not start");
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from server.js: {line:?}"));
-        Express { child, port }
-    }
-}
-
-impl Drop for Express {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -68,6 +68,10 @@ pub(crate) struct Shared {
     pub(crate) chunk_names: Vec<String>,
     /// Older formats also opened, and re-issued in this one (`SessionConfig::migrate_from`).
     pub(crate) legacy: Vec<Opener>,
+    /// Whether loading a session needs a store round trip (and so `Session::load`): a store
+    /// backend, or a source to migrate from whose sessions are in a store. Derived once by
+    /// [`Shared::new`], read on every request.
+    asynchronous: bool,
 }
 
 /// An error from the session. Its text never holds a key, a cookie value or session data.
@@ -741,11 +745,43 @@ fn utf8_headers(cookies: &[HeaderValue]) -> impl Iterator<Item = &str> + Clone {
     cookies.iter().flat_map(|v| utf8_pairs(v.as_bytes()))
 }
 
+/// What [`Shared::new`] takes besides the configuration every layer has: the parts that differ
+/// between the native layer and express-session mode.
+pub(crate) struct Parts {
+    pub(crate) codec: Codec,
+    pub(crate) backend: Backend,
+    pub(crate) metrics: Metrics,
+    pub(crate) chunk_names: Vec<String>,
+    pub(crate) legacy: Vec<Opener>,
+}
+
 impl Shared {
-    /// Whether loading a session needs a store round trip (and so `Session::load`): a store
-    /// backend, or a source to migrate from whose sessions are in a store.
+    /// The one constructor, so what is derived from the configuration is derived in one place.
+    pub(crate) fn new(config: crate::config::SessionConfig, parts: Parts) -> Self {
+        let asynchronous = parts.backend.is_async() || parts.legacy.iter().any(Opener::is_async);
+        Shared {
+            codec: parts.codec,
+            attributes: config.attributes,
+            ttl: config.ttl,
+            max_lifetime: config.max_lifetime,
+            time: config.time,
+            rolling: config.rolling,
+            trust_proxy: config.trust_proxy,
+            max_cookie_size: config.max_cookie_size,
+            max_session_size: config.max_session_size,
+            clock: config.clock,
+            backend: parts.backend,
+            user_key: config.user_key,
+            metrics: parts.metrics,
+            chunk_names: parts.chunk_names,
+            legacy: parts.legacy,
+            asynchronous,
+        }
+    }
+
+    /// Whether loading a session needs a store round trip (and so `Session::load`).
     pub(crate) fn is_async(&self) -> bool {
-        self.backend.is_async() || self.legacy.iter().any(Opener::is_async)
+        self.asynchronous
     }
 
     /// Reads and checks the session cookie from `Cookie` header values: the one path every
