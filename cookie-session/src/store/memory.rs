@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::mem::size_of;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value};
 
@@ -50,9 +50,12 @@ pub struct MemoryStore {
 }
 
 /// A record as held: its data as JSON text (what is counted is what is kept).
+///
+/// The text is shared (`Arc`) so that a request can take it out of the lock and do the JSON
+/// work — the bulk of a load or an update — while other requests use the store.
 #[derive(Debug)]
 struct Entry {
-    data: Box<str>,
+    data: Arc<str>,
     version: u64,
     created_at: u64,
     expires_at: u64,
@@ -61,20 +64,23 @@ struct Entry {
     tick: u64,
 }
 
-impl Entry {
-    fn new(record: &Record, tick: u64) -> Result<Self, StoreError> {
-        let data = serde_json::to_string(&record.data)
-            .map_err(|e| StoreError::Backend(format!("encoding data: {e}")))?;
-        Ok(Entry {
-            data: data.into_boxed_str(),
-            version: record.version,
-            created_at: record.created_at,
-            expires_at: record.expires_at,
-            user: record.user.as_deref().map(Box::from),
-            tick,
-        })
-    }
+/// A record's data as the store keeps it. Done before taking the lock.
+fn encode(data: &Map<String, Value>) -> Result<Arc<str>, StoreError> {
+    serde_json::to_string(data)
+        .map(Arc::from)
+        .map_err(|e| StoreError::Backend(format!("encoding data: {e}")))
+}
 
+/// A copy of a held record, taken under the lock; [`Held::record`] decodes it after.
+struct Held {
+    data: Arc<str>,
+    version: u64,
+    created_at: u64,
+    expires_at: u64,
+    user: Option<String>,
+}
+
+impl Held {
     fn record(&self) -> Result<Record, StoreError> {
         let data: Map<String, Value> = serde_json::from_str(&self.data)
             .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))?;
@@ -83,8 +89,37 @@ impl Entry {
             version: self.version,
             created_at: self.created_at,
             expires_at: self.expires_at,
-            user: self.user.as_deref().map(str::to_owned),
+            user: self.user.clone(),
         })
+    }
+}
+
+impl Entry {
+    fn new(record: &Record, data: Arc<str>, tick: u64) -> Self {
+        Entry {
+            data,
+            version: record.version,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            user: record.user.as_deref().map(Box::from),
+            tick,
+        }
+    }
+
+    fn held(&self) -> Held {
+        Held {
+            data: self.data.clone(),
+            version: self.version,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            user: self.user.as_deref().map(str::to_owned),
+        }
+    }
+
+    /// Whether this is the entry `held` was taken from, unchanged since: the same text (the
+    /// `Arc` that `held` keeps alive, so its address cannot be reused) and version.
+    fn is(&self, held: &Held) -> bool {
+        Arc::ptr_eq(&self.data, &held.data) && self.version == held.version
     }
 
     /// The bytes it takes under `key`, as the budget counts them.
@@ -176,6 +211,11 @@ impl MemoryStore {
         self.lock().bytes
     }
 
+    /// `(capacity, budget)`, as [`State::put`] takes them.
+    fn limits(&self) -> (usize, usize) {
+        (self.capacity, self.budget)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every critical section leaves the maps consistent before it can panic (the only
         // fallible steps, encoding and decoding, come before or after the changes; a patch is
@@ -248,18 +288,19 @@ impl State {
         }
     }
 
-    /// Stores `record` under `key`, replacing any record there, making room. A record larger
-    /// than the whole budget is refused and nothing changes.
+    /// Stores `record` (its data already [`encode`]d) under `key`, replacing any record there,
+    /// making room. A record larger than the whole budget is refused and nothing changes.
     fn put(
         &mut self,
         key: &StoreKey,
         record: &Record,
-        capacity: usize,
-        budget: usize,
+        data: Arc<str>,
+        limits: (usize, usize),
         now: u64,
     ) -> Result<(), StoreError> {
+        let (capacity, budget) = limits;
         let tick = self.tick();
-        let entry = Entry::new(record, tick)?;
+        let entry = Entry::new(record, data, tick);
         let cost = entry.cost(key);
         if cost > budget {
             return Err(too_large(cost, budget));
@@ -284,11 +325,12 @@ impl SessionStore for MemoryStore {
         record: &'a Record,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            let data = encode(&record.data)?;
             let mut state = self.lock();
             if state.records.contains_key(key) {
                 return Err(StoreError::Conflict);
             }
-            state.put(key, record, self.capacity, self.budget, record.created_at)
+            state.put(key, record, data, self.limits(), record.created_at)
         })
     }
 
@@ -298,13 +340,16 @@ impl SessionStore for MemoryStore {
         now: u64,
     ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         Box::pin(async move {
-            let mut state = self.lock();
-            let Some(entry) = state.live(key, now) else {
-                return Ok(None);
+            let held = {
+                let mut state = self.lock();
+                let Some(entry) = state.live(key, now) else {
+                    return Ok(None);
+                };
+                let held = entry.held();
+                state.used(key, None);
+                held
             };
-            let record = entry.record()?;
-            state.used(key, None);
-            Ok(Some(record))
+            held.record().map(Some)
         })
     }
 
@@ -315,18 +360,41 @@ impl SessionStore for MemoryStore {
         now: u64,
     ) -> BoxFuture<'a, Result<Update, StoreError>> {
         Box::pin(async move {
-            // Applied under the lock: concurrent updates take turns on the current record.
-            let mut state = self.lock();
-            let Some(current) = state.live(key, now) else {
-                return Ok(Update::Gone);
-            };
-            let mut record = current.record()?;
-            patch.apply(&mut record);
-            if let Some(size) = patch.oversize(&record.data) {
-                return Ok(Update::TooLarge { size });
+            // The patch is applied to a copy outside the lock and stored only if the record is
+            // still the one copied (a compare-and-swap); otherwise it is applied again to the
+            // record that won. Every retry follows another writer's success, so concurrent
+            // updates to one record take turns and none is lost.
+            loop {
+                let held = match self.lock().live(key, now) {
+                    Some(entry) => entry.held(),
+                    None => return Ok(Update::Gone),
+                };
+                let record = match &patch.if_unchanged {
+                    // What the request loaded is still there: the patched record is known.
+                    Some(expected) if expected.version == held.version => {
+                        let mut record = expected.clone();
+                        record.version = record.version.wrapping_add(1);
+                        record
+                    }
+                    _ => {
+                        let mut record = held.record()?;
+                        patch.apply(&mut record);
+                        record
+                    }
+                };
+                if let Some(size) = patch.oversize(&record.data) {
+                    return Ok(Update::TooLarge { size });
+                }
+                let data = encode(&record.data)?;
+                let mut state = self.lock();
+                match state.live(key, now) {
+                    Some(entry) if entry.is(&held) => {}
+                    Some(_) => continue,
+                    None => return Ok(Update::Gone),
+                }
+                state.put(key, &record, data, self.limits(), now)?;
+                return Ok(Update::Saved);
             }
-            state.put(key, &record, self.capacity, self.budget, now)?;
-            Ok(Update::Saved)
         })
     }
 
@@ -600,5 +668,51 @@ mod tests {
             assert_eq!(store.cleanup(10).await, Ok(1));
             assert_eq!((store.len(), store.bytes()), (0, 0));
         });
+    }
+
+    /// Updates race on one record from several threads, half of them offering an outcome
+    /// computed from a record that is stale by then (`if_unchanged`): every key each one set
+    /// is there at the end, and the version counts every write.
+    #[test]
+    fn concurrent_updates_of_one_record_lose_nothing() {
+        const THREADS: u64 = 4;
+        const WRITES: u64 = 200;
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let key = SessionId::generate().store_key();
+        let first = record("x", 10_000);
+        block_on(store.create(&key, &first)).unwrap_or_default();
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (store, key, first) = (store.clone(), key.clone(), first.clone());
+                std::thread::spawn(move || {
+                    block_on(async {
+                        for i in 0..WRITES {
+                            let name = format!("t{t}-{i}");
+                            let mut patch = Patch::new(10_000).set(name.clone(), Value::from(i));
+                            if t % 2 == 0 {
+                                // The outcome as if nobody else had written since the create.
+                                let mut stale = first.clone();
+                                stale.data.insert(name, Value::from(i));
+                                patch = patch.with_if_unchanged(stale);
+                            }
+                            assert_eq!(store.update(&key, &patch, 1).await, Ok(Update::Saved));
+                        }
+                    });
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert!(thread.join().is_ok(), "a writer panicked");
+        }
+        let last = block_on(store.load(&key, 1)).ok().flatten();
+        let last = last.unwrap_or_else(|| panic!("the record is gone"));
+        assert_eq!(last.version, 1 + THREADS * WRITES);
+        for t in 0..THREADS {
+            for i in 0..WRITES {
+                assert_eq!(last.data.get(&format!("t{t}-{i}")), Some(&Value::from(i)));
+            }
+        }
+        assert_eq!(last.data.get("p"), Some(&Value::from("x")));
+        assert_eq!(store.bytes(), recount(&store));
     }
 }
