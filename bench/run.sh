@@ -12,6 +12,10 @@
 # character in the cookie value → views=0. Only 127.0.0.1 is ever contacted; every load run
 # is bounded by its duration.
 #
+# The `*-redis` servers keep their sessions in Redis: the one at REDIS_URL if set, else a
+# throwaway redis-server on loopback started here (scripts/services.sh) and pinned to wrk's CPU,
+# so the server's CPU holds only the server; the figures include the round trips to it.
+#
 # Writes a markdown table to stdout and to docs/perf-results/<date>.md.
 # Needs: cargo, wrk (apt-get install -y wrk), curl, taskset, python3, and node + npm for the
 # `express` server.
@@ -26,7 +30,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-3100}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
-ALL_SERVERS="bare ours-encrypted ours-signed ours-express axum-extra-signed axum-extra-private tower-sessions-memory actix-bare ours-actix-encrypted ours-actix-signed ours-actix-express actix-signed actix-private express"
+ALL_SERVERS="bare ours-encrypted ours-signed ours-express axum-extra-signed axum-extra-private tower-sessions-memory ours-redis actix-bare ours-actix-encrypted ours-actix-signed ours-actix-express ours-actix-redis actix-signed actix-private actix-redis express"
 SERVERS=${*:-$ALL_SERVERS}
 ROUTES="/visit /read /plain"
 BIN=bench/target/release/bench-server
@@ -58,7 +62,16 @@ stop_server() {
     PID=""
   fi
 }
-trap 'stop_server; rm -rf "$WORK"' EXIT
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+trap 'stop_server; services_stop; rm -rf "$WORK"' EXIT
+
+if [[ " $SERVERS " == *"-redis "* && -z "${REDIS_URL:-}" ]]; then
+  # Only Redis (services_start would also start a Redis Cluster and PostgreSQL).
+  _svc_start_redis || { echo "run.sh: could not start redis-server" >&2; exit 1; }
+  [[ -n "${REDIS_URL:-}" ]] || { echo "run.sh: the *-redis servers need redis-server (apt-get install -y redis-server)" >&2; exit 1; }
+  taskset -p -c "$WRK_CPU" "$SERVICES_REDIS_PID" >/dev/null
+fi
 
 start_server() {
   local name=$1
@@ -115,7 +128,9 @@ sanity() {
   fresh=$(get /visit)
   c1=$(cookies_of <"$WORK/headers")
   resend=$(get /visit "$c1")
-  COOKIE=$(cookies_of <"$WORK/headers")
+  # A server-side store keeps the session's id, so its second response may set no cookie.
+  COOKIE=$(cookies_of <"$WORK/headers" || true)
+  [[ -n "$COOKIE" ]] || COOKIE=$c1
   read=$(get /read "$COOKIE")
   tampered=$(get /read "$(tamper "$COOKIE")")
   local verdict="fresh:$fresh resend:$resend read:$read tampered:$tampered"
@@ -181,7 +196,7 @@ OUT=docs/perf-results/$DATE.md
   echo "- crates: $(python3 - <<'EOF'
 import re
 lock = open("bench/Cargo.lock").read()
-want = ["axum", "axum-extra", "tower-sessions", "actix-web", "actix-session", "cookie", "tokio", "hyper", "chacha20poly1305", "hmac", "serde_json"]
+want = ["axum", "axum-extra", "tower-sessions", "actix-web", "actix-session", "cookie", "tokio", "hyper", "chacha20poly1305", "hmac", "serde_json", "redis"]
 found = re.findall(r'name = "([^"]+)"\nversion = "([^"]+)"', lock)
 print(", ".join(f"{n} {v}" for n, v in found if n in want))
 EOF
@@ -203,12 +218,15 @@ LABELS = {
     "axum-extra-signed": "axum + axum-extra SignedCookieJar",
     "axum-extra-private": "axum + axum-extra PrivateCookieJar",
     "tower-sessions-memory": "axum + tower-sessions MemoryStore",
+    "ours-redis": "axum + cookie-session RedisStore",
     "actix-signed": "actix-web + actix-session Cookie signed",
     "actix-private": "actix-web + actix-session Cookie private",
+    "actix-redis": "actix-web + actix-session RedisSessionStore",
     "actix-bare": "actix-web (no session)",
     "ours-actix-encrypted": "actix-web + cookie-session encrypted",
     "ours-actix-signed": "actix-web + cookie-session signed",
     "ours-actix-express": "actix-web + cookie-session express",
+    "ours-actix-redis": "actix-web + cookie-session RedisStore",
     "express": "express 5 + cookie-session",
 }
 rows = defaultdict(list)
