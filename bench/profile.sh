@@ -10,6 +10,11 @@
 # Per-request cost = (Ir(N2 requests) − Ir(N1 requests)) / (N2 − N1), so start-up and the
 # first request drop out. The last N2 run's callgrind.out is kept in $OUT_DIR for
 # `callgrind_annotate --inclusive=yes`.
+#
+# The `*-redis` servers use the Redis at REDIS_URL, or a throwaway redis-server on loopback
+# started here (scripts/services.sh). Their counts include the client's side of the round
+# trips, and vary by about 1 % between runs (how often the runtime polls depends on when Redis
+# answers).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,6 +27,14 @@ PAIRS=${*:-"bare:/visit bare:/read bare:/plain ours-encrypted:/visit ours-encryp
 command -v valgrind >/dev/null || { echo "profile.sh: valgrind is missing (apt-get install -y valgrind)" >&2; exit 1; }
 [[ -x "$BIN" ]] || cargo build --release --quiet --manifest-path bench/Cargo.toml
 mkdir -p "$OUT_DIR"
+
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+trap services_stop EXIT
+if [[ " $PAIRS " == *"-redis:"* && -z "${REDIS_URL:-}" ]]; then
+  # Only Redis (services_start would also start a Redis Cluster and PostgreSQL).
+  _svc_start_redis && [[ -n "${REDIS_URL:-}" ]] || { echo "profile.sh: could not start redis-server" >&2; exit 1; }
+fi
 
 instructions() {
   local server=$1 route=$2 n=$3 out=$4

@@ -12,6 +12,13 @@
 # character in the cookie value → views=0. Only 127.0.0.1 is ever contacted; every load run
 # is bounded by its duration.
 #
+# The `*-redis` servers keep their sessions in Redis: the one at REDIS_URL if set, else a
+# throwaway redis-server on loopback started here (scripts/services.sh) and pinned to wrk's CPU,
+# so the server's CPU holds only the server; the figures include the round trips to it. For
+# each of them the report also counts the Redis round trips per request on each route (the
+# commands MONITOR sees during REDIS_SAMPLE sequential curl requests with the load's cookie,
+# round 1): exact, whatever else runs on the machine.
+#
 # Writes a markdown table to stdout and to docs/perf-results/<date>.md.
 # Needs: cargo, wrk (apt-get install -y wrk), curl, taskset, python3, and node + npm for the
 # `express` server.
@@ -26,7 +33,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-3100}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
-ALL_SERVERS="bare ours-encrypted ours-signed ours-express axum-extra-signed axum-extra-private tower-sessions-memory actix-bare ours-actix-encrypted ours-actix-signed ours-actix-express actix-signed actix-private express"
+ALL_SERVERS="bare ours-encrypted ours-signed ours-express axum-extra-signed axum-extra-private tower-sessions-memory ours-redis actix-bare ours-actix-encrypted ours-actix-signed ours-actix-express ours-actix-redis actix-signed actix-private actix-redis express"
 SERVERS=${*:-$ALL_SERVERS}
 ROUTES="/visit /read /plain"
 BIN=bench/target/release/bench-server
@@ -46,9 +53,12 @@ WORK=$(mktemp -d)
 RESULTS=$WORK/results.tsv
 SANITY=$WORK/sanity.tsv
 COOKIES=$WORK/cookies.tsv
+REDIS_CALLS=$WORK/redis.tsv
+REDIS_SAMPLE=${REDIS_SAMPLE:-20}
 : >"$RESULTS"
 : >"$SANITY"
 : >"$COOKIES"
+: >"$REDIS_CALLS"
 PID=""
 
 stop_server() {
@@ -58,7 +68,18 @@ stop_server() {
     PID=""
   fi
 }
-trap 'stop_server; rm -rf "$WORK"' EXIT
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+trap 'stop_server; services_stop; rm -rf "$WORK"' EXIT
+
+if [[ " $SERVERS " == *"-redis "* ]]; then
+  command -v redis-cli >/dev/null || { echo "run.sh: the *-redis servers need redis-server and redis-cli (apt-get install -y redis-server)" >&2; exit 1; }
+  if [[ -z "${REDIS_URL:-}" ]]; then
+    # Only Redis (services_start would also start a Redis Cluster and PostgreSQL).
+    _svc_start_redis && [[ -n "${REDIS_URL:-}" ]] || { echo "run.sh: could not start redis-server" >&2; exit 1; }
+    taskset -p -c "$WRK_CPU" "$SERVICES_REDIS_PID" >/dev/null
+  fi
+fi
 
 start_server() {
   local name=$1
@@ -115,7 +136,9 @@ sanity() {
   fresh=$(get /visit)
   c1=$(cookies_of <"$WORK/headers")
   resend=$(get /visit "$c1")
-  COOKIE=$(cookies_of <"$WORK/headers")
+  # A server-side store keeps the session's id, so its second response may set no cookie.
+  COOKIE=$(cookies_of <"$WORK/headers" || true)
+  [[ -n "$COOKIE" ]] || COOKIE=$c1
   read=$(get /read "$COOKIE")
   tampered=$(get /read "$(tamper "$COOKIE")")
   local verdict="fresh:$fresh resend:$resend read:$read tampered:$tampered"
@@ -125,6 +148,37 @@ sanity() {
     echo "run.sh: $name failed its sanity check: $verdict" >&2
     exit 1
   fi
+}
+
+# Redis round trips per request of a *-redis server on each route, with the load's cookie:
+# the commands the server sends while REDIS_SAMPLE sequential requests run, seen by MONITOR
+# (the commands a Lua script runs inside Redis are listed apart: they are not round trips).
+redis_counts() {
+  local name=$1 route mon i
+  for route in $ROUTES; do
+    redis-cli -u "$REDIS_URL" monitor >"$WORK/monitor" &
+    mon=$!
+    for i in $(seq 100); do grep -q '^OK' "$WORK/monitor" && break; sleep 0.05; done
+    for i in $(seq "$REDIS_SAMPLE"); do get "$route" "$COOKIE" >/dev/null; done
+    redis-cli -u "$REDIS_URL" echo run-sh-sample-end >/dev/null
+    for i in $(seq 100); do grep -q 'run-sh-sample-end' "$WORK/monitor" && break; sleep 0.05; done
+    kill "$mon" 2>/dev/null || true
+    wait "$mon" 2>/dev/null || true
+    python3 - "$name" "$route" "$REDIS_SAMPLE" "$WORK/monitor" >>"$REDIS_CALLS" <<'EOF'
+import re, sys
+from collections import Counter
+name, route, n, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+sent, scripted = Counter(), Counter()
+for line in open(path, errors="replace"):
+    m = re.match(r'^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"', line)
+    if not m or "run-sh-sample-end" in line:
+        continue
+    (scripted if m.group(1) == "lua" else sent)[m.group(2).upper()] += 1
+def per(counts):
+    return ", ".join(f"{k} {v / n:g}" for k, v in sorted(counts.items())) or "none"
+print(f"{name}\t{route}\t{sum(sent.values()) / n:g}\t{per(sent)}\t{per(scripted)}")
+EOF
+  done
 }
 
 # wrk on one route: prints "req/s p50_ms p99_ms resp_bytes non2xx".
@@ -153,6 +207,7 @@ for round in $(seq "$ROUNDS"); do
   for name in $SERVERS; do
     start_server "$name"
     sanity "$name"
+    if [[ "$round" == 1 && "$name" == *-redis ]]; then redis_counts "$name"; fi
     for route in $ROUTES; do
       read -r rps p50 p99 resp bad < <(load "$route")
       if [[ "$bad" != 0 ]]; then
@@ -181,7 +236,7 @@ OUT=docs/perf-results/$DATE.md
   echo "- crates: $(python3 - <<'EOF'
 import re
 lock = open("bench/Cargo.lock").read()
-want = ["axum", "axum-extra", "tower-sessions", "actix-web", "actix-session", "cookie", "tokio", "hyper", "chacha20poly1305", "hmac", "serde_json"]
+want = ["axum", "axum-extra", "tower-sessions", "actix-web", "actix-session", "cookie", "tokio", "hyper", "chacha20poly1305", "hmac", "serde_json", "redis"]
 found = re.findall(r'name = "([^"]+)"\nversion = "([^"]+)"', lock)
 print(", ".join(f"{n} {v}" for n, v in found if n in want))
 EOF
@@ -191,7 +246,7 @@ import json
 p = json.load(open("bench/express/package-lock.json"))["packages"]
 print(", ".join(k.split("/")[-1] + "@" + p[k]["version"] for k in ("node_modules/express", "node_modules/cookie-session") if k in p))')"
   echo
-  python3 - "$RESULTS" "$SANITY" "$COOKIES" <<'EOF'
+  python3 - "$RESULTS" "$SANITY" "$COOKIES" "$REDIS_CALLS" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 
@@ -203,12 +258,15 @@ LABELS = {
     "axum-extra-signed": "axum + axum-extra SignedCookieJar",
     "axum-extra-private": "axum + axum-extra PrivateCookieJar",
     "tower-sessions-memory": "axum + tower-sessions MemoryStore",
+    "ours-redis": "axum + cookie-session RedisStore",
     "actix-signed": "actix-web + actix-session Cookie signed",
     "actix-private": "actix-web + actix-session Cookie private",
+    "actix-redis": "actix-web + actix-session RedisSessionStore",
     "actix-bare": "actix-web (no session)",
     "ours-actix-encrypted": "actix-web + cookie-session encrypted",
     "ours-actix-signed": "actix-web + cookie-session signed",
     "ours-actix-express": "actix-web + cookie-session express",
+    "ours-actix-redis": "actix-web + cookie-session RedisStore",
     "express": "express 5 + cookie-session",
 }
 rows = defaultdict(list)
@@ -275,6 +333,15 @@ for line in open(sys.argv[3]):
     cookies[name] = cookie
 for name, cookie in cookies.items():
     print(f"| {LABELS.get(name, name)} | {len(cookie)} |")
+calls = [line.rstrip("\n").split("\t") for line in open(sys.argv[4]) if line.strip()]
+if calls:
+    print()
+    print("## Redis round trips per request (exact: MONITOR during sequential requests)")
+    print()
+    print("| server | route | round trips/request | commands sent | run inside Lua scripts |")
+    print("|---|---|---:|---|---|")
+    for name, route, total, sent, scripted in calls:
+        print(f"| {LABELS.get(name, name)} | {route} | {total} | {sent} | {scripted} |")
 EOF
 } | tee "$OUT"
 echo "written: $OUT" >&2

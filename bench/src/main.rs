@@ -7,6 +7,10 @@
 //! - `/read` only reads `views` (no `Set-Cookie`);
 //! - `/plain` never touches the session, though the middleware is installed.
 //!
+//! The `*-redis` servers keep the session in Redis (only its id in the cookie): ours through
+//! `cookie_session::store::RedisStore`, actix-session through its `RedisSessionStore`. They
+//! read the server's URL from `REDIS_URL` (`bench/run.sh` starts a throwaway one).
+//!
 //! `bench-server --server NAME --profile ROUTE --iterations N` drives the same router (or
 //! actix-web app, called as a service) in process (no sockets) N times with a fixed valid
 //! cookie: the loop `callgrind` profiles.
@@ -33,12 +37,15 @@ const SERVERS: &[&str] = &[
     "axum-extra-signed",
     "axum-extra-private",
     "tower-sessions-memory",
+    "ours-redis",
     "actix-signed",
     "actix-private",
+    "actix-redis",
     "actix-bare",
     "ours-actix-encrypted",
     "ours-actix-signed",
     "ours-actix-express",
+    "ours-actix-redis",
 ];
 
 /// The session secret of our layer (≥ 32 bytes, as the native formats require).
@@ -70,10 +77,11 @@ fn main() {
     match server.as_str() {
         "actix-signed" => actix::serve(addr, false),
         "actix-private" => actix::serve(addr, true),
+        "actix-redis" => actix::serve_redis(addr),
         name if name.starts_with("ours-actix") || name == "actix-bare" => {
             ours_actix::serve(addr, name)
         }
-        name => serve_axum(addr, router(name)),
+        name => serve_axum(addr, name),
     }
     .unwrap_or_else(|e| {
         eprintln!("bench-server: {e}");
@@ -90,36 +98,53 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-fn serve_axum(addr: SocketAddr, app: Router) -> std::io::Result<()> {
+fn serve_axum(addr: SocketAddr, name: &str) -> std::io::Result<()> {
     // Under `taskset -c 0` the runtime sees one CPU, so it runs one worker thread.
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(async move {
+            let app = router(name).await?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             axum::serve(listener, app).await
         })
 }
 
-/// The axum router of `name`.
-fn router(name: &str) -> Router {
-    match name {
+/// The Redis server the `*-redis` servers use.
+fn redis_url() -> std::io::Result<String> {
+    std::env::var("REDIS_URL").map_err(|_| {
+        std::io::Error::other("REDIS_URL is not set (bench/run.sh starts a throwaway Redis)")
+    })
+}
+
+/// Our Redis store on `REDIS_URL`.
+async fn ours_redis_store() -> std::io::Result<cookie_session::store::RedisStore> {
+    let url = redis_url()?;
+    cookie_session::store::RedisStore::connect(&url)
+        .await
+        .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))
+}
+
+/// The axum router of `name` (connects to Redis for `ours-redis`).
+async fn router(name: &str) -> std::io::Result<Router> {
+    Ok(match name {
         "bare" => Router::new()
             .route("/visit", get(bare::visit))
             .route("/read", get(bare::read))
             .route("/plain", get(plain)),
-        "ours-encrypted" | "ours-signed" | "ours-express" => {
+        "ours-encrypted" | "ours-signed" | "ours-express" | "ours-redis" => {
             use cookie_session::format::{Format, SigAlgorithm};
             let format = match name {
-                "ours-encrypted" => Format::Encrypted,
                 "ours-signed" => Format::Signed,
-                _ => Format::Express(SigAlgorithm::Sha1),
+                "ours-express" => Format::Express(SigAlgorithm::Sha1),
+                _ => Format::Encrypted,
             };
             let keys = cookie_session::KeyRing::new([SECRET]).expect("a valid key");
-            let layer = cookie_session::SessionConfig::new(keys)
-                .format(format)
-                .build()
-                .expect("a valid configuration");
+            let mut config = cookie_session::SessionConfig::new(keys).format(format);
+            if name == "ours-redis" {
+                config = config.store(ours_redis_store().await?);
+            }
+            let layer = config.build().expect("a valid configuration");
             Router::new()
                 .route("/visit", get(ours::visit))
                 .route("/read", get(ours::read))
@@ -147,7 +172,7 @@ fn router(name: &str) -> Router {
                 .layer(layer)
         }
         _ => usage(),
-    }
+    })
 }
 
 async fn plain() -> &'static str {
@@ -286,7 +311,7 @@ mod actix {
     use std::net::SocketAddr;
 
     use actix_session::config::CookieContentSecurity;
-    use actix_session::storage::CookieSessionStore;
+    use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
     use actix_session::{Session, SessionMiddleware};
     use actix_web::body::MessageBody;
     use actix_web::cookie::Key;
@@ -329,9 +354,34 @@ mod actix {
         } else {
             CookieContentSecurity::Signed
         };
+        with_store(CookieSessionStore::default(), security)
+    }
+
+    /// actix-session's `RedisSessionStore` on `REDIS_URL`.
+    pub async fn redis_store() -> std::io::Result<RedisSessionStore> {
+        let url = super::redis_url()?;
+        RedisSessionStore::new(url.clone())
+            .await
+            .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))
+    }
+
+    /// actix-session with `store` around the three routes. With a server-side store the cookie
+    /// holds only the session key (private: encrypted, actix-session's default).
+    pub fn with_store<S: SessionStore + 'static>(
+        store: S,
+        security: CookieContentSecurity,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
         App::new()
             .wrap(
-                SessionMiddleware::builder(CookieSessionStore::default(), Key::from(super::MASTER))
+                SessionMiddleware::builder(store, Key::from(super::MASTER))
                     .cookie_name("session".to_owned())
                     .cookie_secure(false)
                     .cookie_content_security(security)
@@ -351,6 +401,17 @@ mod actix {
                 .await
         })
     }
+
+    pub fn serve_redis(addr: SocketAddr) -> std::io::Result<()> {
+        actix_web::rt::System::new().block_on(async move {
+            let store = redis_store().await?;
+            HttpServer::new(move || with_store(store.clone(), CookieContentSecurity::Private))
+                .workers(1)
+                .bind(addr)?
+                .run()
+                .await
+        })
+    }
 }
 
 /// Our actix-web middleware (`cookie_session::actix`), and actix-web without a session as its
@@ -359,6 +420,7 @@ mod ours_actix {
     use std::net::SocketAddr;
     use std::time::Instant;
 
+    use actix_session::config::CookieContentSecurity;
     use actix_web::body::MessageBody;
     use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
     use actix_web::{test, web, App, HttpServer};
@@ -388,9 +450,28 @@ mod ours_actix {
         format!("views={}", 1)
     }
 
-    /// The app of `name`: `actix-bare`, or ours in a format.
+    /// Our middleware for `name`: a format, or the encrypted format with our Redis store for
+    /// `ours-actix-redis`; none for `actix-bare`.
+    async fn middleware(name: &str) -> std::io::Result<Option<SessionMiddleware>> {
+        let format = match name {
+            "ours-actix-encrypted" | "ours-actix-redis" => Format::Encrypted,
+            "ours-actix-signed" => Format::Signed,
+            "ours-actix-express" => Format::Express(SigAlgorithm::Sha1),
+            _ => return Ok(None),
+        };
+        let keys = KeyRing::new([super::SECRET]).expect("a valid key");
+        let mut config = SessionConfig::new(keys).format(format);
+        if name == "ours-actix-redis" {
+            config = config.store(super::ours_redis_store().await?);
+        }
+        Ok(Some(SessionMiddleware::new(
+            config.build().expect("a valid config"),
+        )))
+    }
+
+    /// The app around `sessions`, or `actix-bare` without them.
     fn app(
-        name: &str,
+        sessions: Option<SessionMiddleware>,
     ) -> App<
         impl ServiceFactory<
             ServiceRequest,
@@ -400,22 +481,8 @@ mod ours_actix {
             InitError = (),
         >,
     > {
-        let format = match name {
-            "ours-actix-encrypted" => Some(Format::Encrypted),
-            "ours-actix-signed" => Some(Format::Signed),
-            "ours-actix-express" => Some(Format::Express(SigAlgorithm::Sha1)),
-            _ => None,
-        };
-        // Without a format (actix-bare) the middleware is left out by a condition, so both
-        // apps have the same type.
-        let sessions = format.map(|format| {
-            let keys = KeyRing::new([super::SECRET]).expect("a valid key");
-            let layer = SessionConfig::new(keys)
-                .format(format)
-                .build()
-                .expect("a valid config");
-            SessionMiddleware::new(layer)
-        });
+        // Without a middleware (actix-bare) it is left out by a condition, so both apps have
+        // the same type.
         let bare = sessions.is_none();
         let app = App::new().wrap(actix_web::middleware::Condition::new(
             !bare,
@@ -439,9 +506,9 @@ mod ours_actix {
     }
 
     pub fn serve(addr: SocketAddr, name: &str) -> std::io::Result<()> {
-        let name = name.to_owned();
         actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(move || app(&name))
+            let sessions = middleware(name).await?;
+            HttpServer::new(move || app(sessions.clone()))
                 .workers(1)
                 .bind(addr)?
                 .run()
@@ -452,14 +519,34 @@ mod ours_actix {
     /// The in-process loop of `--profile`, for actix-web: the app as a service, called with
     /// test requests (no sockets), a fixed valid cookie.
     pub fn profile(server: &str, route: &str, iterations: u64) {
-        match server {
-            "actix-signed" => profile_app(super::actix::app(false), server, route, iterations),
-            "actix-private" => profile_app(super::actix::app(true), server, route, iterations),
-            _ => profile_app(app(server), server, route, iterations),
-        }
+        let fail = |e: std::io::Error| -> ! {
+            eprintln!("bench-server: {e}");
+            std::process::exit(1)
+        };
+        actix_web::rt::System::new().block_on(async move {
+            match server {
+                "actix-signed" => {
+                    profile_app(super::actix::app(false), server, route, iterations).await
+                }
+                "actix-private" => {
+                    profile_app(super::actix::app(true), server, route, iterations).await
+                }
+                "actix-redis" => {
+                    let store = super::actix::redis_store()
+                        .await
+                        .unwrap_or_else(|e| fail(e));
+                    let app = super::actix::with_store(store, CookieContentSecurity::Private);
+                    profile_app(app, server, route, iterations).await
+                }
+                _ => {
+                    let sessions = middleware(server).await.unwrap_or_else(|e| fail(e));
+                    profile_app(app(sessions), server, route, iterations).await
+                }
+            }
+        });
     }
 
-    fn profile_app<T, B>(app: App<T>, server: &str, route: &str, iterations: u64)
+    async fn profile_app<T, B>(app: App<T>, server: &str, route: &str, iterations: u64)
     where
         T: ServiceFactory<
                 ServiceRequest,
@@ -470,38 +557,37 @@ mod ours_actix {
             > + 'static,
         B: MessageBody + 'static,
     {
-        actix_web::rt::System::new().block_on(async move {
-            let app = test::init_service(app).await;
-            let first = test::call_service(&app, test::TestRequest::get().uri("/visit").to_request()).await;
-            let cookie: Vec<String> = first
-                .headers()
-                .get_all("set-cookie")
-                .filter_map(|v| v.to_str().ok())
-                .filter_map(|v| v.split(';').next())
-                .map(str::to_owned)
-                .collect();
-            let mut cookie = cookie.join("; ");
-            if cookie.is_empty() {
-                cookie = format!("session={}", "A".repeat(180));
-            }
-            let start = Instant::now();
-            let mut bytes = 0usize;
-            for _ in 0..iterations {
-                let req = test::TestRequest::get()
-                    .uri(route)
-                    .insert_header(("cookie", cookie.as_str()))
-                    .to_request();
-                let response = app.call(req).await.expect("a response");
-                bytes += response.headers().len();
-                bytes += test::read_body(response).await.len();
-            }
-            let elapsed = start.elapsed();
-            eprintln!(
-                "{server} {route}: {iterations} requests, {:.0} ns/request (cookie {} bytes, checksum {bytes})",
-                elapsed.as_nanos() as f64 / iterations as f64,
-                cookie.len()
-            );
-        });
+        let app = test::init_service(app).await;
+        let first =
+            test::call_service(&app, test::TestRequest::get().uri("/visit").to_request()).await;
+        let cookie: Vec<String> = first
+            .headers()
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::to_owned)
+            .collect();
+        let mut cookie = cookie.join("; ");
+        if cookie.is_empty() {
+            cookie = format!("session={}", "A".repeat(180));
+        }
+        let start = Instant::now();
+        let mut bytes = 0usize;
+        for _ in 0..iterations {
+            let req = test::TestRequest::get()
+                .uri(route)
+                .insert_header(("cookie", cookie.as_str()))
+                .to_request();
+            let response = app.call(req).await.expect("a response");
+            bytes += response.headers().len();
+            bytes += test::read_body(response).await.len();
+        }
+        let elapsed = start.elapsed();
+        eprintln!(
+            "{server} {route}: {iterations} requests, {:.0} ns/request (cookie {} bytes, checksum {bytes})",
+            elapsed.as_nanos() as f64 / iterations as f64,
+            cookie.len()
+        );
     }
 }
 
@@ -513,11 +599,18 @@ fn profile(server: &str, route: &str, iterations: u64) {
         ours_actix::profile(server, route, iterations);
         return;
     }
-    let app = router(server);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime");
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    if server.ends_with("-redis") {
+        // The Redis client needs the IO and time drivers; the cookie servers' loop stays
+        // without them, so their instruction counts are those measured before.
+        builder.enable_all();
+    }
+    let rt = builder.build().expect("a runtime");
     rt.block_on(async move {
+        let app = router(server).await.unwrap_or_else(|e| {
+            eprintln!("bench-server: {e}");
+            std::process::exit(1)
+        });
         let first = app
             .clone()
             .oneshot(Request::get("/visit").body(Body::empty()).expect("a request"))
