@@ -60,6 +60,15 @@ where
         // The handler has returned: unless it kept a clone, `session` is the last handle and
         // goes back to the pool once finished.
         match session.finish() {
+            // Untouched: nothing to add (the common case of a route that never reads it).
+            Finish::Ready(Outcome {
+                touched: false,
+                set_cookies,
+                error: None,
+            }) if set_cookies.is_empty() => {
+                this.pool.give_back(session);
+                Poll::Ready(Ok(response))
+            }
             Finish::Ready(outcome) => {
                 let response = apply(response, outcome, Some(&session));
                 this.pool.give_back(session);

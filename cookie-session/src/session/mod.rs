@@ -311,10 +311,15 @@ impl Session {
         true
     }
 
-    /// Keeps the emptied list of `Set-Cookie` values for the next response (see [`Pool`]).
+    /// Keeps the emptied list of `Set-Cookie` values for the next response (see [`Pool`]),
+    /// unless the handle already keeps a larger one (a response that wrote nothing gives
+    /// back an empty list).
     pub(crate) fn recycle_set_cookies(&self, mut list: Vec<String>) {
         list.clear();
-        self.lock().spare.cookies = list;
+        let mut inner = self.lock();
+        if list.capacity() > inner.spare.cookies.capacity() {
+            inner.spare.cookies = list;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
