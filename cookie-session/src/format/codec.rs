@@ -348,7 +348,7 @@ impl Codec {
         }
     }
 
-    /// Where the canonical text starts in a buffer from [`Codec::canonical_buffer`]: native
+    /// Where the canonical text starts in a buffer from [`Codec::canonical_buffer_in`]: native
     /// formats leave room for what precedes the JSON in the sealed value.
     pub(crate) fn json_start(&self) -> usize {
         match self.inner {
@@ -377,7 +377,7 @@ impl Codec {
         out
     }
 
-    /// [`Codec::canonical_buffer`] of canonical text given as bytes.
+    /// [`Codec::canonical_buffer_in`] of canonical text given as bytes.
     pub(crate) fn canonical_buffer_from(&self, canonical: &[u8]) -> Vec<u8> {
         let start = self.json_start();
         let mut out = Vec::with_capacity(start + canonical.len());
@@ -386,7 +386,7 @@ impl Codec {
         out
     }
 
-    /// [`Codec::seal`] of a buffer from [`Codec::canonical_buffer`], appending the value to
+    /// [`Codec::seal`] of a buffer from [`Codec::canonical_buffer_in`], appending the value to
     /// `out` (for native formats without copying the buffer: it is sealed in place and
     /// encoded straight into `out`, and the buffer is left holding the sealed bytes). Returns
     /// the Express signature cookie's value.

@@ -163,7 +163,7 @@ impl<'a> Writer<'a> {
         self.write_buffer(buffer, previous, expires_at, &mut Spare::default())
     }
 
-    /// [`Writer::write`] of a buffer from `Codec::canonical_buffer`: the buffer is sealed in
+    /// [`Writer::write`] of a buffer from `Codec::canonical_buffer_in`: the buffer is sealed in
     /// place and encoded straight into the `Set-Cookie` text, which the attributes then
     /// complete. The buffer, the text and the list of values go back to `spare` for the
     /// next write; the header is the one allocation when they come from an earlier one.
