@@ -348,7 +348,7 @@ impl Codec {
         }
     }
 
-    /// Where the canonical text starts in a buffer from [`Codec::canonical_buffer`]: native
+    /// Where the canonical text starts in a buffer from [`Codec::canonical_buffer_in`]: native
     /// formats leave room for what precedes the JSON in the sealed value.
     pub(crate) fn json_start(&self) -> usize {
         match self.inner {
@@ -359,13 +359,15 @@ impl Codec {
     }
 
     /// [`Codec::canonical_of`], written after [`Codec::json_start`] bytes of room, so
-    /// [`Codec::seal_buffer`] seals it where it is.
-    pub(crate) fn canonical_buffer(&self, data: &Data) -> Vec<u8> {
+    /// [`Codec::seal_buffer`] seals it where it is. Written into `out`, an earlier buffer
+    /// whose memory is reused (its content is dropped).
+    pub(crate) fn canonical_buffer_in(&self, data: &Data, mut out: Vec<u8>) -> Vec<u8> {
         let start = self.json_start();
         if start == 0 {
             return self.canonical_of(data);
         }
-        let mut out = Vec::with_capacity(start + data.source().len() + 16);
+        out.clear();
+        out.reserve(start + data.source().len() + 16);
         out.resize(start, 0);
         if data.write_json(&mut out).is_err() {
             // Serialising `Value`s cannot fail: keys are strings, numbers finite.
@@ -375,7 +377,7 @@ impl Codec {
         out
     }
 
-    /// [`Codec::canonical_buffer`] of canonical text given as bytes.
+    /// [`Codec::canonical_buffer_in`] of canonical text given as bytes.
     pub(crate) fn canonical_buffer_from(&self, canonical: &[u8]) -> Vec<u8> {
         let start = self.json_start();
         let mut out = Vec::with_capacity(start + canonical.len());
@@ -384,12 +386,13 @@ impl Codec {
         out
     }
 
-    /// [`Codec::seal`] of a buffer from [`Codec::canonical_buffer`], appending the value to
+    /// [`Codec::seal`] of a buffer from [`Codec::canonical_buffer_in`], appending the value to
     /// `out` (for native formats without copying the buffer: it is sealed in place and
-    /// encoded straight into `out`). Returns the Express signature cookie's value.
+    /// encoded straight into `out`, and the buffer is left holding the sealed bytes). Returns
+    /// the Express signature cookie's value.
     pub(crate) fn seal_buffer(
         &self,
-        mut buffer: Vec<u8>,
+        buffer: &mut Vec<u8>,
         times: Timestamps,
         out: &mut String,
     ) -> Option<String> {
@@ -405,12 +408,12 @@ impl Codec {
             Inner::Signed(codec) => codec.seal_buffer(&self.name, times, buffer, out),
             // The canonical text is the base64 value itself (ASCII), as in `Codec::seal`.
             Inner::Express(codec) => {
-                let value = String::from_utf8_lossy(&buffer);
+                let value = String::from_utf8_lossy(buffer);
                 out.push_str(&value);
                 return Some(codec.sign_cookie(&self.name, &value));
             }
             #[cfg(feature = "jwt")]
-            Inner::Jwt(codec) => out.push_str(&codec.seal(&self.name, times, &buffer)),
+            Inner::Jwt(codec) => out.push_str(&codec.seal(&self.name, times, buffer)),
         }
         None
     }

@@ -152,7 +152,7 @@ impl EncryptedCodec {
         raw.resize(JSON_START, 0);
         raw.extend_from_slice(json);
         let mut out = String::with_capacity(sealed_len(json.len()));
-        self.seal_in_buffer(name, times, raw, nonce, &mut out);
+        self.seal_in_buffer(name, times, &mut raw, nonce, &mut out);
         out
     }
 
@@ -163,7 +163,7 @@ impl EncryptedCodec {
         &self,
         name: &str,
         times: Timestamps,
-        raw: Vec<u8>,
+        raw: &mut Vec<u8>,
         out: &mut String,
     ) {
         self.seal_in_buffer(name, times, raw, &fresh_nonce(), out);
@@ -173,7 +173,7 @@ impl EncryptedCodec {
         &self,
         name: &str,
         times: Timestamps,
-        mut raw: Vec<u8>,
+        raw: &mut Vec<u8>,
         nonce: &[u8; NONCE_LEN],
         out: &mut String,
     ) {
@@ -196,7 +196,7 @@ impl EncryptedCodec {
         });
         raw.extend_from_slice(&tag);
         out.reserve(native::encoded_len(raw.len()));
-        native::encode_into(&raw, out);
+        native::encode_into(raw, out);
     }
 
     /// Opens a value sealed for the cookie `name` by any key of the ring.

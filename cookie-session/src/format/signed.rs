@@ -137,7 +137,7 @@ impl SignedCodec {
         body.resize(JSON_START, 0);
         body.extend_from_slice(json);
         let mut out = String::with_capacity(sealed_len(json.len()));
-        self.seal_buffer(name, times, body, &mut out);
+        self.seal_buffer(name, times, &mut body, &mut out);
         out
     }
 
@@ -147,7 +147,7 @@ impl SignedCodec {
         &self,
         name: &str,
         times: Timestamps,
-        mut body: Vec<u8>,
+        body: &mut Vec<u8>,
         out: &mut String,
     ) {
         // A ring always holds at least one key, so a codec does too.
@@ -162,12 +162,12 @@ impl SignedCodec {
         native::put_times(&mut body[HEADER_LEN..JSON_START], times);
 
         let name_len = name_len(name).expect("a cookie name is shorter than 4 GiB");
-        let tag = mac(&key.state, name_len, name, &body)
+        let tag = mac(&key.state, name_len, name, body)
             .finalize()
             .into_bytes();
 
         out.reserve(native::encoded_len(body.len()) + 1 + TAG_TEXT_LEN);
-        native::encode_into(&body, out);
+        native::encode_into(body, out);
         out.push('.');
         native::encode_into(&tag, out);
     }

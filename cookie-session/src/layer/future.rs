@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http::header::{SET_COOKIE, VARY};
@@ -7,7 +8,7 @@ use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use crate::respond::{varies_on_cookie, Reply};
-use crate::session::{Finish, Outcome, Session};
+use crate::session::{Finish, Outcome, Pool, Session};
 
 pin_project! {
     /// The response future of [`SessionService`](super::SessionService): when the inner
@@ -16,16 +17,19 @@ pin_project! {
     pub struct ResponseFuture<F, B> {
         #[pin]
         inner: F,
-        session: Session,
+        // Taken when the session is finished, and given back to the pool.
+        session: Option<Session>,
+        pool: Arc<Pool>,
         saving: Option<(Response<B>, Pin<Box<dyn Future<Output = Outcome> + Send>>)>,
     }
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    pub(crate) fn new(inner: F, session: Session) -> Self {
+    pub(crate) fn new(inner: F, session: Session, pool: Arc<Pool>) -> Self {
         Self {
             inner,
-            session,
+            session: Some(session),
+            pool,
             saving: None,
         }
     }
@@ -45,31 +49,62 @@ where
             let Some((response, _)) = this.saving.take() else {
                 return Poll::Pending;
             };
-            return Poll::Ready(Ok(apply(response, outcome)));
+            return Poll::Ready(Ok(apply(response, outcome, None)));
         }
         let response = ready!(this.inner.poll(cx))?;
-        match this.session.finish() {
-            Finish::Ready(outcome) => Poll::Ready(Ok(apply(response, outcome))),
-            Finish::Pending(mut saving) => match saving.as_mut().poll(cx) {
-                Poll::Ready(outcome) => Poll::Ready(Ok(apply(response, outcome))),
-                Poll::Pending => {
-                    *this.saving = Some((response, saving));
-                    Poll::Pending
+        let Some(session) = this.session.take() else {
+            // Polled again after it completed (which futures need not support): the
+            // session was finished the first time.
+            return Poll::Ready(Ok(response));
+        };
+        // The handler has returned: unless it kept a clone, `session` is the last handle and
+        // goes back to the pool once finished.
+        match session.finish() {
+            // Untouched: nothing to add (the common case of a route that never reads it).
+            Finish::Ready(Outcome {
+                touched: false,
+                set_cookies,
+                error: None,
+            }) if set_cookies.is_empty() => {
+                this.pool.give_back(session);
+                Poll::Ready(Ok(response))
+            }
+            Finish::Ready(outcome) => {
+                let response = apply(response, outcome, Some(&session));
+                this.pool.give_back(session);
+                Poll::Ready(Ok(response))
+            }
+            Finish::Pending(mut saving) => {
+                this.pool.give_back(session);
+                match saving.as_mut().poll(cx) {
+                    Poll::Ready(outcome) => Poll::Ready(Ok(apply(response, outcome, None))),
+                    Poll::Pending => {
+                        *this.saving = Some((response, saving));
+                        Poll::Pending
+                    }
                 }
-            },
+            }
         }
     }
 }
 
-/// Puts the session's outcome on the response, by the rules of `respond.rs`.
-fn apply<B: Default>(mut response: Response<B>, outcome: Outcome) -> Response<B> {
+/// Puts the session's outcome on the response, by the rules of `respond.rs`; the emptied list
+/// of `Set-Cookie` values goes back to `session` for its next response.
+fn apply<B: Default>(
+    mut response: Response<B>,
+    outcome: Outcome,
+    session: Option<&Session>,
+) -> Response<B> {
     match outcome.reply() {
-        Reply::Keep { vary, set_cookies } => {
+        Reply::Keep {
+            vary,
+            mut set_cookies,
+        } => {
             let headers = response.headers_mut();
             if vary && !varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes)) {
                 headers.append(VARY, HeaderValue::from_static("cookie"));
             }
-            for cookie in set_cookies {
+            for cookie in set_cookies.drain(..) {
                 match HeaderValue::try_from(cookie) {
                     Ok(value) => {
                         headers.append(SET_COOKIE, value);
@@ -78,6 +113,9 @@ fn apply<B: Default>(mut response: Response<B>, outcome: Outcome) -> Response<B>
                     // values are base64); logged rather than panicking.
                     Err(_) => tracing::error!("session cookie is not a valid header value"),
                 }
+            }
+            if let Some(session) = session {
+                session.recycle_set_cookies(set_cookies);
             }
             response
         }

@@ -35,7 +35,9 @@ use crate::cookie::MAX_COOKIE_LIFETIME;
 use crate::format::Loaded;
 use crate::metrics::MetricsSnapshot;
 use crate::rejection::Rejection;
-use crate::session::{Backend, CookieHeaders, Finish, Outcome, Session, SessionError, Shared};
+use crate::session::{
+    Backend, CookieHeaders, Finish, Outcome, Pool, Session, SessionError, Shared,
+};
 use crate::store::StoreError;
 use crate::time::unix_secs;
 
@@ -44,11 +46,17 @@ use crate::time::unix_secs;
 #[derive(Debug, Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
+    /// Handles of finished requests, reused by the next ones (shared by every service this
+    /// layer makes, as routers clone their services per request).
+    pool: Arc<Pool>,
 }
 
 impl SessionLayer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        Self {
+            shared,
+            pool: Arc::default(),
+        }
     }
 
     /// The checked configuration every session of this layer shares (the actix-web
@@ -152,6 +160,6 @@ impl<S> tower_layer::Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SessionService::new(inner, self.shared.clone())
+        SessionService::new(inner, self.shared.clone(), self.pool.clone())
     }
 }

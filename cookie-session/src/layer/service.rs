@@ -6,18 +6,23 @@ use http::{Request, Response};
 
 use super::ResponseFuture;
 use crate::respond::forwarded_https;
-use crate::session::{CookieHeaders, Session, Shared};
+use crate::session::{CookieHeaders, Pool, Shared};
 
 /// The service [`SessionLayer`](super::SessionLayer) produces.
 #[derive(Debug, Clone)]
 pub struct SessionService<S> {
     inner: S,
     shared: Arc<Shared>,
+    pool: Arc<Pool>,
 }
 
 impl<S> SessionService<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: S, shared: Arc<Shared>, pool: Arc<Pool>) -> Self {
+        Self {
+            inner,
+            shared,
+            pool,
+        }
     }
 }
 
@@ -39,9 +44,9 @@ where
         // until the handler touches the session.
         let cookies = CookieHeaders::of(req.headers());
         let secure = request_is_secure(&req, self.shared.trust_proxy);
-        let session = Session::new(self.shared.clone(), cookies, secure);
+        let session = self.pool.take(&self.shared, cookies, secure);
         req.extensions_mut().insert(session.clone());
-        ResponseFuture::new(self.inner.call(req), session)
+        ResponseFuture::new(self.inner.call(req), session, self.pool.clone())
     }
 }
 

@@ -18,6 +18,7 @@ mod limit;
 mod migrate;
 mod open;
 mod persist;
+mod pool;
 mod state;
 mod write;
 
@@ -42,8 +43,9 @@ pub use express_session::ExpressSessionMode;
 use migrate::Migration;
 pub(crate) use migrate::{Opener, MAX_SOURCES};
 pub(crate) use persist::{Backend, StoreBackend};
+pub(crate) use pool::Pool;
 use state::{Current, Origin};
-use write::{Present, Writer};
+use write::{Present, Spare, Writer};
 
 /// What every session of one layer shares: the checked configuration.
 #[derive(Debug)]
@@ -173,6 +175,8 @@ struct Inner {
     load_failed: bool,
     /// A store-backed session was read or written before `load`.
     used_unloaded: bool,
+    /// Buffers of the last cookie written through this handle (see [`Pool`]).
+    spare: Spare,
 }
 
 /// What the layer must do to the response.
@@ -267,15 +271,55 @@ impl CookieHeaders {
 
 impl Session {
     pub(crate) fn new(shared: Arc<Shared>, cookies: CookieHeaders, secure_request: bool) -> Self {
-        Session(Arc::new(Mutex::new(Inner {
+        Session(Arc::new(Mutex::new(Inner::new(
             shared,
             cookies,
             secure_request,
-            state: None,
-            overrides: None,
-            load_failed: false,
-            used_unloaded: false,
-        })))
+        ))))
+    }
+
+    /// Readies an idle handle (see [`Pool`]) for a new request.
+    fn restart(&self, cookies: CookieHeaders, secure_request: bool) {
+        let mut inner = self.lock();
+        inner.cookies = cookies;
+        inner.secure_request = secure_request;
+    }
+
+    /// Drops what the finished request held, when this is the only handle on the session
+    /// (no clone alive, the lock not poisoned): it can then serve another request.
+    fn clear_if_unshared(&mut self) -> bool {
+        let Some(Ok(inner)) = Arc::get_mut(&mut self.0).map(Mutex::get_mut) else {
+            return false;
+        };
+        // Field by field (cheaper than a new `Inner`); keeps `shared` and `spare`.
+        let Inner {
+            shared: _,
+            cookies,
+            secure_request,
+            state,
+            overrides,
+            load_failed,
+            used_unloaded,
+            spare: _,
+        } = inner;
+        *cookies = CookieHeaders::None;
+        *secure_request = false;
+        *state = None;
+        *overrides = None;
+        *load_failed = false;
+        *used_unloaded = false;
+        true
+    }
+
+    /// Keeps the emptied list of `Set-Cookie` values for the next response (see [`Pool`]),
+    /// unless the handle already keeps a larger one (a response that wrote nothing gives
+    /// back an empty list).
+    pub(crate) fn recycle_set_cookies(&self, mut list: Vec<String>) {
+        list.clear();
+        let mut inner = self.lock();
+        if list.capacity() > inner.spare.cookies.capacity() {
+            inner.spare.cookies = list;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -668,7 +712,9 @@ impl Session {
         };
         let present = shared.present(inner.cookies.as_slice());
         let writer = Writer::new(&shared, attrs, secure, present);
-        let mut outcome = finish_cookie(&shared, &writer, &current);
+        let mut spare = std::mem::take(&mut inner.spare);
+        let mut outcome = finish_cookie_in(&shared, &writer, &current, &mut spare);
+        inner.spare = spare;
         shared.clear_legacy(Migration::at_finish(&current), attrs, secure, &mut outcome);
         Finish::Ready(outcome)
     }
@@ -676,10 +722,24 @@ impl Session {
 
 /// Cookie mode: the whole session is the cookie.
 fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Outcome {
+    finish_cookie_in(shared, writer, current, &mut Spare::default())
+}
+
+/// [`finish_cookie`] reusing the buffers of an earlier write.
+fn finish_cookie_in(
+    shared: &Shared,
+    writer: &Writer<'_>,
+    current: &Current,
+    spare: &mut Spare,
+) -> Outcome {
+    let codec = &shared.codec;
     let plan = match &current.origin {
         Origin::Destroyed => return writer.clear(),
         Origin::New if current.data.is_empty() => None,
-        Origin::New => Some((shared.codec.canonical_buffer(&current.data), None)),
+        Origin::New => Some((
+            codec.canonical_buffer_in(&current.data, std::mem::take(&mut spare.json)),
+            None,
+        )),
         Origin::Cookie {
             key_index, times, ..
         } => {
@@ -688,9 +748,16 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
             // docs/EXPRESS-COMPATIBILITY.md §3.2); a native session can only differ after a mutation.
             let express = matches!(shared.codec.format(), Format::Express(_));
             let start = shared.codec.json_start();
-            let changed = (current.dirty || express)
-                .then(|| shared.codec.canonical_buffer(&current.data))
-                .filter(|fresh| fresh.get(start..) != Some(canonical));
+            let fresh = (current.dirty || express)
+                .then(|| codec.canonical_buffer_in(&current.data, std::mem::take(&mut spare.json)));
+            let changed = match fresh {
+                Some(fresh) if fresh.get(start..) != Some(canonical) => Some(fresh),
+                Some(same) => {
+                    spare.json = same;
+                    None
+                }
+                None => None,
+            };
             match changed {
                 Some(fresh) => Some((fresh, *times)),
                 None if shared.rolling => {
@@ -706,11 +773,24 @@ fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Out
     };
     match plan {
         None => Outcome::touched(),
-        Some((buffer, times)) => writer.write_buffer(buffer, times, None),
+        Some((buffer, times)) => writer.write_buffer(buffer, times, None, spare),
     }
 }
 
 impl Inner {
+    fn new(shared: Arc<Shared>, cookies: CookieHeaders, secure_request: bool) -> Self {
+        Inner {
+            shared,
+            cookies,
+            secure_request,
+            state: None,
+            overrides: None,
+            load_failed: false,
+            used_unloaded: false,
+            spare: Spare::default(),
+        }
+    }
+
     /// The loaded session, reading the request's cookie on first use.
     fn current(&mut self) -> &mut Current {
         if self.state.is_none() {

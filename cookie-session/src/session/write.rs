@@ -20,6 +20,20 @@ pub(crate) struct Present {
     pub(crate) chunks: usize,
 }
 
+/// Buffers of an earlier write, reused by the next one so the hot path allocates less: kept
+/// with a pooled session handle (`session/pool.rs`). Their content is dropped before reuse.
+#[derive(Default)]
+pub(crate) struct Spare {
+    /// The canonical JSON, sealed in place.
+    pub(crate) json: Vec<u8>,
+    /// The `Set-Cookie` text, copied out at its exact length: a `HeaderValue` then takes
+    /// the copy without allocating a block of its own, as it must for a string with spare
+    /// capacity.
+    text: String,
+    /// The list of `Set-Cookie` values, given back by the layer once it has added them.
+    pub(crate) cookies: Vec<String>,
+}
+
 /// Seals and renders cookies for one response.
 pub(crate) struct Writer<'a> {
     shared: &'a Shared,
@@ -146,17 +160,19 @@ impl<'a> Writer<'a> {
         expires_at: Option<u64>,
     ) -> Outcome {
         let buffer = self.shared.codec.canonical_buffer_from(canonical);
-        self.write_buffer(buffer, previous, expires_at)
+        self.write_buffer(buffer, previous, expires_at, &mut Spare::default())
     }
 
-    /// [`Writer::write`] of a buffer from `Codec::canonical_buffer`: the buffer is sealed in
+    /// [`Writer::write`] of a buffer from `Codec::canonical_buffer_in`: the buffer is sealed in
     /// place and encoded straight into the `Set-Cookie` text, which the attributes then
-    /// complete — one allocation for the JSON and its ciphertext, one for the header.
+    /// complete. The buffer, the text and the list of values go back to `spare` for the
+    /// next write; the header is the one allocation when they come from an earlier one.
     pub(crate) fn write_buffer(
         &self,
-        buffer: Vec<u8>,
+        mut buffer: Vec<u8>,
         previous: Option<Timestamps>,
         expires_at: Option<u64>,
+        spare: &mut Spare,
     ) -> Outcome {
         let shared = self.shared;
         let codec = &shared.codec;
@@ -179,11 +195,13 @@ impl<'a> Writer<'a> {
         };
         let name = codec.name();
         let json_len = buffer.len().saturating_sub(codec.json_start());
-        let mut cookie =
-            String::with_capacity(name.len() + 1 + codec.sealed_len(json_len) + ATTRIBUTES_ROOM);
+        let cookie = &mut spare.text;
+        cookie.clear();
+        cookie.reserve(name.len() + 1 + codec.sealed_len(json_len) + ATTRIBUTES_ROOM);
         cookie.push_str(name);
         cookie.push('=');
-        let sealed_sig = codec.seal_buffer(buffer, times, &mut cookie);
+        let sealed_sig = codec.seal_buffer(&mut buffer, times, cookie);
+        spare.json = buffer;
         let value = cookie.get(name.len() + 1..).unwrap_or_default();
 
         let limit = shared.max_cookie_size;
@@ -206,19 +224,13 @@ impl<'a> Writer<'a> {
                 }),
             };
         }
-        let mut set_cookies = Vec::new();
+        let mut set_cookies = std::mem::take(&mut spare.cookies);
+        set_cookies.clear();
         match chunked {
             None => {
                 let style = codec.header_style();
-                append_attributes(
-                    &mut cookie,
-                    style,
-                    self.attrs,
-                    self.secure,
-                    lifetime,
-                    self.now,
-                );
-                set_cookies.push(cookie);
+                append_attributes(cookie, style, self.attrs, self.secure, lifetime, self.now);
+                set_cookies.push(cookie.clone());
                 if let Some((sig_name, sig)) = codec.sig_name().zip(sealed_sig.as_deref()) {
                     set_cookies.push(self.render(sig_name, sig, lifetime));
                 }

@@ -1,0 +1,66 @@
+//! Session handles kept between requests, so the layer's hot path allocates no handle: a
+//! request takes a finished request's handle (its `Arc` and lock) and gives it back when its
+//! response has left.
+//!
+//! A handle goes back only when no one else holds it: a handler that kept a clone (in a
+//! spawned task, say) keeps seeing its own request's session, and the next request gets a
+//! new handle. What a finished request held (its data, its cookies) is dropped when the handle
+//! comes back, not when it is reused.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::{CookieHeaders, Session, Shared};
+
+/// How many idle handles one layer keeps: about as many as requests in flight at once on a
+/// busy server; beyond it, handles are freed as before.
+const MAX_IDLE: usize = 256;
+
+/// The idle handles of one layer (every handle holds that layer's [`Shared`]).
+#[derive(Default)]
+pub(crate) struct Pool {
+    idle: Mutex<Vec<Session>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// A handle for a new request: an idle one, or a new one.
+    pub(crate) fn take(
+        &self,
+        shared: &Arc<Shared>,
+        cookies: CookieHeaders,
+        secure: bool,
+    ) -> Session {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(session) => {
+                session.restart(cookies, secure);
+                session
+            }
+            None => Session::new(shared.clone(), cookies, secure),
+        }
+    }
+
+    /// Takes back the handle of a finished request, if no one else holds it.
+    pub(crate) fn give_back(&self, mut session: Session) {
+        if !session.clear_if_unshared() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            if idle.capacity() == 0 {
+                // Once, so that giving back never grows the vector on the hot path.
+                idle.reserve_exact(MAX_IDLE);
+            }
+            idle.push(session);
+        }
+    }
+}
