@@ -7,7 +7,7 @@
 //! new handle. What a finished request held (its data, its cookies) is dropped when the handle
 //! comes back, not when it is reused.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use super::{CookieHeaders, Session, Shared};
 
@@ -28,6 +28,19 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
+    /// The idle handles, unless another thread is using them right now: then the request
+    /// does without the pool (allocates a handle, or frees its own) rather than wait, so the
+    /// pool never makes requests on different threads take turns.
+    fn idle(&self) -> Option<MutexGuard<'_, Vec<Session>>> {
+        match self.idle.try_lock() {
+            Ok(idle) => Some(idle),
+            // Every critical section is a push or a pop: a panic cannot leave the list
+            // half-changed.
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// A handle for a new request: an idle one, or a new one.
     pub(crate) fn take(
         &self,
@@ -35,11 +48,7 @@ impl Pool {
         cookies: CookieHeaders,
         secure: bool,
     ) -> Session {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
+        let idle = self.idle().and_then(|mut idle| idle.pop());
         match idle {
             Some(session) => {
                 session.restart(cookies, secure);
@@ -54,7 +63,9 @@ impl Pool {
         if !session.clear_if_unshared() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(mut idle) = self.idle() else {
+            return;
+        };
         if idle.len() < MAX_IDLE {
             if idle.capacity() == 0 {
                 // Once, so that giving back never grows the vector on the hot path.
