@@ -13,11 +13,7 @@ mod skip;
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
 
-use express_session_app::{ExpressApp, APP_DIR};
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use express_session_app::{ExpressApp, Reply};
 use std::time::{Duration, SystemTime};
 
 use cookie_session::format::express_session::{
@@ -43,49 +39,7 @@ fn skip(why: &str) {
 
 /// REDIS_URL, node and the app's node_modules, or why not.
 fn ready() -> Option<String> {
-    ready_with("REDIS_URL")
-}
-
-/// `var` (the store's URL), node and the app's node_modules, or why not.
-fn ready_with(var: &str) -> Option<String> {
-    let url = match std::env::var(var) {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            skip(&format!("{var} is not set"));
-            return None;
-        }
-    };
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let modules = [
-        "express-session",
-        "connect-redis",
-        "redis",
-        "connect-pg-simple",
-        "pg",
-        "express",
-    ]
-    .iter()
-    .all(|m| {
-        Path::new(APP_DIR)
-            .join("node_modules")
-            .join(m)
-            .join("package.json")
-            .is_file()
-    });
-    if !node {
-        skip("node is not on PATH");
-        return None;
-    }
-    if !modules {
-        skip("run npm ci in interop/express-session");
-        return None;
-    }
-    Some(url)
+    express_session_app::ready("REDIS_URL", skip)
 }
 
 /// `node server.js` with connect-redis, killed on drop (also when a test panics).
@@ -112,63 +66,7 @@ impl App {
 
     /// One request (`Connection: close`): status, Set-Cookie headers, JSON body.
     fn call(&self, method: &str, path: &str, cookie: Option<&str>, body: Option<&Value>) -> Reply {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if let Some(cookie) = cookie {
-            req.push_str(&format!("Cookie: {cookie}\r\n"));
-        }
-        req.push_str("\r\n");
-        req.push_str(&body);
-        stream.write_all(req.as_bytes()).unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let set_cookie = lines
-            .filter_map(|l| l.split_once(": "))
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.to_owned())
-            .collect();
-        let body = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(body).unwrap()
-        };
-        Reply {
-            status,
-            set_cookie,
-            body,
-        }
-    }
-}
-
-struct Reply {
-    status: u16,
-    set_cookie: Vec<String>,
-    body: Value,
-}
-
-impl Reply {
-    /// The `connect.sid` value as the browser would send it back.
-    fn cookie(&self) -> Option<String> {
-        self.set_cookie.iter().find_map(|h| {
-            let pair = h.split(';').next()?;
-            pair.strip_prefix("connect.sid=")
-                .map(|v| format!("connect.sid={v}"))
-        })
+        express_session_app::call(self.port, WAIT, method, path, cookie, body)
     }
 }
 
@@ -459,7 +357,7 @@ impl Drop for PgFixture {
 /// changes; destroy on each side; a malformed row is refused and left alone.
 #[test]
 fn sessions_are_shared_through_connect_pg_simple() {
-    let Some(url) = ready_with("DATABASE_URL") else {
+    let Some(url) = express_session_app::ready("DATABASE_URL", skip) else {
         return;
     };
     let pg = PgFixture::new(&url, "pg");

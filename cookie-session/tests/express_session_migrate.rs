@@ -16,11 +16,7 @@ mod skip;
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
 
-use express_session_app::{ExpressApp, APP_DIR};
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use express_session_app::ExpressApp;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,41 +43,6 @@ fn skip(why: &str) {
     skip::skipped(why);
 }
 
-/// `var` (the store's URL), node and the app's node_modules, or why not.
-fn ready(var: &str) -> Option<String> {
-    let url = match std::env::var(var) {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            skip(&format!("{var} is not set"));
-            return None;
-        }
-    };
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !node {
-        skip("node is not on PATH");
-        return None;
-    }
-    let modules = ["express-session", "connect-redis", "connect-pg-simple"]
-        .iter()
-        .all(|m| {
-            Path::new(APP_DIR)
-                .join("node_modules")
-                .join(m)
-                .join("package.json")
-                .is_file()
-        });
-    if !modules {
-        skip("run npm ci in interop/express-session");
-        return None;
-    }
-    Some(url)
-}
-
 /// `node server.js`, killed on drop (also when a test panics).
 struct Express {
     /// Kept for its `Drop`, which stops the app.
@@ -100,25 +61,11 @@ impl Express {
 
     /// Logs `body` in: POST /api/session, and the `connect.sid=…` pair the browser keeps.
     fn login(&self, body: &Value) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let body = body.to_string();
-        let req = format!(
-            "POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(req.as_bytes()).unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
-        raw.split("\r\n")
-            .filter_map(|l| l.split_once(": "))
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .find_map(|(_, v)| {
-                let pair = v.split(';').next()?;
-                pair.starts_with("connect.sid=").then(|| pair.to_owned())
-            })
+        let reply =
+            express_session_app::call(self.port, WAIT, "POST", "/api/session", None, Some(body));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply
+            .cookie()
             .expect("express-session sets connect.sid on a login")
     }
 }
@@ -261,7 +208,7 @@ fn setup(kind: &Kind, label: &str, cookie_options: &str) -> Option<Setup> {
         Kind::Redis => "REDIS_URL",
         Kind::Pg => "DATABASE_URL",
     };
-    let url = ready(var)?;
+    let url = express_session_app::ready(var, skip)?;
     let rt = runtime();
     let table = format!("xsmigrate_{label}_{}", std::process::id());
     let (store, raw, mut env): (Arc<dyn ExpressSessionStore>, Raw, Vec<(&str, &str)>) = match kind {

@@ -17,11 +17,7 @@ mod skip;
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
 
-use express_session_app::{ExpressApp, APP_DIR};
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use express_session_app::{call, ready, ExpressApp, Reply};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -50,46 +46,6 @@ fn skip(why: &str) {
         panic!("{why}: under CI=true the live express-session tests must run");
     }
     skip::skipped(why);
-}
-
-/// `var` (the store's URL), node and the app's node_modules, or why not.
-fn ready(var: &str) -> Option<String> {
-    let url = match std::env::var(var) {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            skip(&format!("{var} is not set"));
-            return None;
-        }
-    };
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !node {
-        skip("node is not on PATH");
-        return None;
-    }
-    let modules = [
-        "express-session",
-        "connect-redis",
-        "connect-pg-simple",
-        "express",
-    ]
-    .iter()
-    .all(|m| {
-        Path::new(APP_DIR)
-            .join("node_modules")
-            .join(m)
-            .join("package.json")
-            .is_file()
-    });
-    if !modules {
-        skip("run npm ci in interop/express-session");
-        return None;
-    }
-    Some(url)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -125,73 +81,6 @@ impl Express {
             port: app.port,
             _app: app,
         }
-    }
-}
-
-/// One request to the Express app (`Connection: close`).
-fn express_call(
-    port: u16,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: Option<&Value>,
-) -> Reply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(cookie) = cookie {
-        req.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    stream.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let set_cookie = lines
-        .filter_map(|l| l.split_once(": "))
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, v)| v.to_owned())
-        .collect();
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap()
-    };
-    Reply {
-        status,
-        set_cookie,
-        body,
-    }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    set_cookie: Vec<String>,
-    body: Value,
-}
-
-impl Reply {
-    /// The `connect.sid=…` pair the browser keeps from this response.
-    fn cookie(&self) -> Option<String> {
-        self.set_cookie.iter().find_map(|h| {
-            let pair = h.split(';').next()?;
-            pair.starts_with("connect.sid=").then(|| pair.to_owned())
-        })
     }
 }
 
@@ -275,8 +164,9 @@ fn rust_app(layer: cookie_session::SessionLayer, race: Option<Race>) -> Router {
                         let cookie = race.cookie.lock().unwrap().clone();
                         let port = race.port;
                         tokio::task::spawn_blocking(move || {
-                            let r = express_call(
+                            let r = call(
                                 port,
+                                WAIT,
                                 "POST",
                                 "/api/session",
                                 cookie.as_deref(),
@@ -315,8 +205,9 @@ impl Browser {
     }
 
     fn express(&mut self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let reply = express_call(
+        let reply = call(
             self.express_port,
+            WAIT,
             method,
             path,
             self.jar.as_deref(),
@@ -585,7 +476,7 @@ fn setup(kind: Kind, label: &str, options: Options<'_>) -> Option<Setup> {
         Kind::Redis => "REDIS_URL",
         Kind::Pg => "DATABASE_URL",
     };
-    let url = ready(var)?;
+    let url = ready(var, skip)?;
     let rt = runtime();
     let table = format!("xsmode_{label}_{}", std::process::id());
     let (store, raw, mut env): (Arc<dyn ExpressSessionStore>, Raw, Vec<(&str, &str)>) = match kind {
@@ -805,8 +696,9 @@ fn regenerate_moves_the_session_to_a_new_sid() {
             json!({"user": "ann"})
         );
         // The old cookie opens nothing on either side.
-        let stale = express_call(
+        let stale = call(
             b.express_port,
+            WAIT,
             "GET",
             "/api/session",
             Some(&old_cookie),
@@ -1340,7 +1232,7 @@ fn replay(kind: Kind, name: &str, scenario: &Value) -> bool {
         Kind::Redis => "REDIS_URL",
         Kind::Pg => "DATABASE_URL",
     };
-    let Some(url) = ready(var) else {
+    let Some(url) = ready(var, skip) else {
         return false;
     };
     let rt = runtime();

@@ -1,11 +1,16 @@
 //! The Express app of `interop/express-session` (express-session 1.19 with connect-redis or
 //! connect-pg-simple, pinned by its lockfile), started for one test and killed on drop (also
-//! when the test panics). Shared by the express-session live, mode and migration tests.
+//! when the test panics), with what the tests need around it: whether it can run, one HTTP
+//! request to it. Shared by the express-session live, mode and migration tests.
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use serde_json::Value;
 
 /// The app's folder.
 pub const APP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/express-session");
@@ -55,5 +60,118 @@ impl Drop for ExpressApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `var` (the store's URL), node and the app's node_modules, or why not: each reason is handed
+/// to `skip` (which fails under CI) and gives `None`.
+pub fn ready(var: &str, skip: fn(&str)) -> Option<String> {
+    let url = match std::env::var(var) {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            skip(&format!("{var} is not set"));
+            return None;
+        }
+    };
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !node {
+        skip("node is not on PATH");
+        return None;
+    }
+    let modules = [
+        "express-session",
+        "connect-redis",
+        "connect-pg-simple",
+        "express",
+    ]
+    .iter()
+    .all(|m| {
+        Path::new(APP_DIR)
+            .join("node_modules")
+            .join(m)
+            .join("package.json")
+            .is_file()
+    });
+    if !modules {
+        skip("run npm ci in interop/express-session");
+        return None;
+    }
+    Some(url)
+}
+
+/// An answer of the app.
+#[derive(Debug)]
+#[allow(dead_code)]
+pub struct Reply {
+    pub status: u16,
+    pub set_cookie: Vec<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `connect.sid=…` pair the browser keeps from this response.
+    #[allow(dead_code)]
+    pub fn cookie(&self) -> Option<String> {
+        self.set_cookie.iter().find_map(|h| {
+            let pair = h.split(';').next()?;
+            pair.starts_with("connect.sid=").then(|| pair.to_owned())
+        })
+    }
+}
+
+/// One request (`Connection: close`, a JSON body if any) to the app on `port`; `wait` bounds
+/// the read.
+pub fn call(
+    port: u16,
+    wait: Duration,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&Value>,
+) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(cookie) = cookie {
+        req.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let set_cookie = lines
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.to_owned())
+        .collect();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    Reply {
+        status,
+        set_cookie,
+        body,
     }
 }
