@@ -16,7 +16,7 @@ mod skip;
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
 
-use express_session_app::ExpressApp;
+use express_session_app::{Backend, ExpressApp, Kind, Raw};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use cookie_session::format::express_session::{find_cookie, SidSigner};
 use cookie_session::migrate::Legacy;
-use cookie_session::store::{ExpressPgStore, ExpressRedisStore, ExpressSessionStore, MemoryStore};
+use cookie_session::store::{ExpressSessionStore, MemoryStore};
 use cookie_session::{KeyRing, Session, SessionConfig, SessionLayer};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
@@ -130,25 +130,12 @@ fn call(rt: &tokio::runtime::Runtime, app: &Router, cookie: Option<&str>) -> Rep
     })
 }
 
-/// The two stores, with the Express app on each, and the raw record reader.
-enum Kind {
-    Redis,
-    Pg,
-}
-
+/// A store, with the Express app on it, and the raw record reader.
 struct Setup {
     rt: tokio::runtime::Runtime,
     express: Express,
     store: Arc<dyn ExpressSessionStore>,
     raw: Raw,
-}
-
-enum Raw {
-    Redis(redis::Client),
-    Pg {
-        pool: cookie_session::store::sqlx::PgPool,
-        table: String,
-    },
 }
 
 impl Setup {
@@ -194,52 +181,19 @@ impl Setup {
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        if let Raw::Pg { pool, table } = &self.raw {
-            let sql = format!("DROP TABLE IF EXISTS \"{table}\"");
-            let _ = self
-                .rt
-                .block_on(cookie_session::store::sqlx::query(&sql).execute(pool));
-        }
+        self.raw.drop_table(&self.rt);
     }
 }
 
 fn setup(kind: &Kind, label: &str, cookie_options: &str) -> Option<Setup> {
-    let var = match kind {
-        Kind::Redis => "REDIS_URL",
-        Kind::Pg => "DATABASE_URL",
-    };
-    let url = express_session_app::ready(var, skip)?;
     let rt = runtime();
     let table = format!("xsmigrate_{label}_{}", std::process::id());
-    let (store, raw, mut env): (Arc<dyn ExpressSessionStore>, Raw, Vec<(&str, &str)>) = match kind {
-        Kind::Redis => (
-            Arc::new(rt.block_on(ExpressRedisStore::connect(&url)).unwrap()),
-            Raw::Redis(redis::Client::open(url.as_str()).unwrap()),
-            vec![("SESSION_STORE", "redis"), ("REDIS_URL", url.as_str())],
-        ),
-        Kind::Pg => {
-            let pool = rt
-                .block_on(cookie_session::store::sqlx::PgPool::connect(&url))
-                .unwrap();
-            let store = ExpressPgStore::new(pool.clone()).with_table(&table);
-            rt.block_on(store.create_table_if_missing()).unwrap();
-            (
-                Arc::new(store),
-                Raw::Pg {
-                    pool,
-                    table: table.clone(),
-                },
-                vec![
-                    ("SESSION_STORE", "pg"),
-                    ("DATABASE_URL", url.as_str()),
-                    ("SESSION_PG_TABLE", table.as_str()),
-                ],
-            )
-        }
-    };
+    let backend = Backend::open(*kind, &rt, &table, skip)?;
+    let mut env = backend.env();
     env.push(("SESSION_MAX_AGE_MS", "3600000"));
     env.push(("SESSION_COOKIE", cookie_options));
     let express = Express::start(&env);
+    let Backend { store, raw, .. } = backend;
     Some(Setup {
         rt,
         express,

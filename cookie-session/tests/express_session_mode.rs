@@ -17,7 +17,7 @@ mod skip;
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
 
-use express_session_app::{call, ready, ExpressApp, Reply};
+use express_session_app::{call, Backend, ExpressApp, Kind, Raw, Reply};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -30,7 +30,7 @@ use cookie_session::format::express_session::{
     find_cookie, generate_sid, CookieMeta, Record, SidSigner,
 };
 use cookie_session::store::sqlx::postgres::PgPoolOptions;
-use cookie_session::store::{ExpressPgStore, ExpressRedisStore, ExpressSessionStore, OutagePolicy};
+use cookie_session::store::{ExpressPgStore, ExpressSessionStore, OutagePolicy};
 use cookie_session::{ExpressSessionMode, KeyRing, Rejection, Session, SessionConfig};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
@@ -285,12 +285,7 @@ fn keys() -> KeyRing {
     KeyRing::parse_list(SECRETS).unwrap()
 }
 
-/// The two stores, each with the Express app started on it and a way to read raw records.
-enum Kind {
-    Redis,
-    Pg,
-}
-
+/// A store, with the Express app started on it and a way to read raw records.
 struct Setup {
     browser: Browser,
     _express: Express,
@@ -298,15 +293,6 @@ struct Setup {
     store: Arc<dyn ExpressSessionStore>,
     /// What the `/api/race` handler sends the Express app as its cookie.
     race_cookie: Arc<std::sync::Mutex<Option<String>>>,
-}
-
-/// Reading and writing records as another program would.
-enum Raw {
-    Redis(redis::Client),
-    Pg {
-        pool: cookie_session::store::sqlx::PgPool,
-        table: String,
-    },
 }
 
 impl Raw {
@@ -442,13 +428,7 @@ impl Raw {
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        if let Raw::Pg { pool, table } = &self.raw {
-            let sql = format!("DROP TABLE IF EXISTS \"{table}\"");
-            let _ = self
-                .browser
-                .rt
-                .block_on(cookie_session::store::sqlx::query(&sql).execute(pool));
-        }
+        self.raw.drop_table(&self.browser.rt);
     }
 }
 
@@ -472,41 +452,13 @@ impl Default for Options<'_> {
 }
 
 fn setup(kind: Kind, label: &str, options: Options<'_>) -> Option<Setup> {
-    let var = match kind {
-        Kind::Redis => "REDIS_URL",
-        Kind::Pg => "DATABASE_URL",
-    };
-    let url = ready(var, skip)?;
     let rt = runtime();
     let table = format!("xsmode_{label}_{}", std::process::id());
-    let (store, raw, mut env): (Arc<dyn ExpressSessionStore>, Raw, Vec<(&str, &str)>) = match kind {
-        Kind::Redis => (
-            Arc::new(rt.block_on(ExpressRedisStore::connect(&url)).unwrap()),
-            Raw::Redis(redis::Client::open(url.as_str()).unwrap()),
-            vec![("SESSION_STORE", "redis"), ("REDIS_URL", url.as_str())],
-        ),
-        Kind::Pg => {
-            let pool = rt
-                .block_on(cookie_session::store::sqlx::PgPool::connect(&url))
-                .unwrap();
-            let store = ExpressPgStore::new(pool.clone()).with_table(&table);
-            rt.block_on(store.create_table_if_missing()).unwrap();
-            (
-                Arc::new(store),
-                Raw::Pg {
-                    pool,
-                    table: table.clone(),
-                },
-                vec![
-                    ("SESSION_STORE", "pg"),
-                    ("DATABASE_URL", url.as_str()),
-                    ("SESSION_PG_TABLE", table.as_str()),
-                ],
-            )
-        }
-    };
+    let backend = Backend::open(kind, &rt, &table, skip)?;
+    let mut env = backend.env();
     env.extend_from_slice(options.env);
     let express = Express::start(&env);
+    let Backend { store, raw, .. } = backend;
     let config = (options.configure)(
         SessionConfig::new(keys())
             .express_session((options.mode)(ExpressSessionMode::shared(store.clone())))
@@ -1228,34 +1180,10 @@ fn replay(kind: Kind, name: &str, scenario: &Value) -> bool {
         .iter()
         .map(|s| s.as_str().unwrap().to_owned())
         .collect();
-    let var = match kind {
-        Kind::Redis => "REDIS_URL",
-        Kind::Pg => "DATABASE_URL",
-    };
-    let Some(url) = ready(var, skip) else {
-        return false;
-    };
     let rt = runtime();
     let table = format!("xsmode_replay_{name}_{}", std::process::id());
-    let (store, raw): (Arc<dyn ExpressSessionStore>, Raw) = match kind {
-        Kind::Redis => (
-            Arc::new(rt.block_on(ExpressRedisStore::connect(&url)).unwrap()),
-            Raw::Redis(redis::Client::open(url.as_str()).unwrap()),
-        ),
-        Kind::Pg => {
-            let pool = rt
-                .block_on(cookie_session::store::sqlx::PgPool::connect(&url))
-                .unwrap();
-            let store = ExpressPgStore::new(pool.clone()).with_table(&table);
-            rt.block_on(store.create_table_if_missing()).unwrap();
-            (
-                Arc::new(store),
-                Raw::Pg {
-                    pool,
-                    table: table.clone(),
-                },
-            )
-        }
+    let Some(Backend { store, raw, .. }) = Backend::open(kind, &rt, &table, skip) else {
+        return false;
     };
     let mut config = SessionConfig::new(KeyRing::new(secrets.iter().map(String::as_str)).unwrap())
         .express_session(
@@ -1363,9 +1291,6 @@ fn replay(kind: Kind, name: &str, scenario: &Value) -> bool {
     }
     assert!(requests > 0 && !sids.is_empty(), "{name}: nothing replayed");
     eprintln!("{name}: {requests} requests replayed");
-    if let Raw::Pg { pool, table } = &raw {
-        let sql = format!("DROP TABLE IF EXISTS \"{table}\"");
-        let _ = rt.block_on(cookie_session::store::sqlx::query(&sql).execute(pool));
-    }
+    raw.drop_table(&rt);
     true
 }

@@ -7,10 +7,13 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use cookie_session::store::sqlx::PgPool;
+use cookie_session::store::{ExpressPgStore, ExpressRedisStore, ExpressSessionStore};
 use serde_json::Value;
+use tokio::runtime::Runtime;
 
 /// The app's folder.
 pub const APP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/express-session");
@@ -173,5 +176,87 @@ pub fn call(
         status,
         set_cookie,
         body,
+    }
+}
+
+/// The store the Express app and this crate share.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)]
+pub enum Kind {
+    /// connect-redis on `REDIS_URL`.
+    Redis,
+    /// connect-pg-simple on `DATABASE_URL`.
+    Pg,
+}
+
+/// The store's records as another program reads and writes them.
+#[allow(dead_code)]
+pub enum Raw {
+    Redis(redis::Client),
+    Pg { pool: PgPool, table: String },
+}
+
+impl Raw {
+    /// Drops the test's own PostgreSQL table (nothing for Redis, whose keys are the sids).
+    #[allow(dead_code)]
+    pub fn drop_table(&self, rt: &Runtime) {
+        if let Raw::Pg { pool, table } = self {
+            let sql = format!("DROP TABLE IF EXISTS \"{table}\"");
+            let _ = rt.block_on(cookie_session::store::sqlx::query(&sql).execute(pool));
+        }
+    }
+}
+
+/// One store of `kind`, opened for both sides.
+#[allow(dead_code)]
+pub struct Backend {
+    /// This crate's store for it.
+    pub store: Arc<dyn ExpressSessionStore>,
+    /// Raw access to its records.
+    pub raw: Raw,
+    /// The Express app's settings for the same store.
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Backend {
+    /// Opens the store of `kind` (for PostgreSQL, in a new table `table`), or says why not
+    /// through `skip` (see [`ready`]).
+    #[allow(dead_code)]
+    pub fn open(kind: Kind, rt: &Runtime, table: &str, skip: fn(&str)) -> Option<Self> {
+        let var = match kind {
+            Kind::Redis => "REDIS_URL",
+            Kind::Pg => "DATABASE_URL",
+        };
+        let url = ready(var, skip)?;
+        Some(match kind {
+            Kind::Redis => Backend {
+                store: Arc::new(rt.block_on(ExpressRedisStore::connect(&url)).unwrap()),
+                raw: Raw::Redis(redis::Client::open(url.as_str()).unwrap()),
+                env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", url)],
+            },
+            Kind::Pg => {
+                let pool = rt.block_on(PgPool::connect(&url)).unwrap();
+                let store = ExpressPgStore::new(pool.clone()).with_table(table);
+                rt.block_on(store.create_table_if_missing()).unwrap();
+                Backend {
+                    store: Arc::new(store),
+                    raw: Raw::Pg {
+                        pool,
+                        table: table.to_owned(),
+                    },
+                    env: vec![
+                        ("SESSION_STORE", "pg".into()),
+                        ("DATABASE_URL", url),
+                        ("SESSION_PG_TABLE", table.to_owned()),
+                    ],
+                }
+            }
+        })
+    }
+
+    /// [`Backend::env`] as [`ExpressApp::start`] takes it.
+    #[allow(dead_code)]
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
 }
