@@ -39,13 +39,15 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use cookie_session::format::Format;
 use cookie_session::migrate::Legacy;
 use cookie_session::store::{
-    ExpressPgStore, ExpressRedisStore, MemoryStore, PostgresStore, RedisStore, SqliteStore,
+    ExpressPgStore, ExpressRedisStore, ExpressSessionStore, MemoryStore, PostgresStore, RedisStore,
+    SqliteStore,
 };
 use cookie_session::{ExpressSessionMode, KeyError, KeyRing, SessionConfig, SessionLayer};
 use rand::RngCore as _;
@@ -459,50 +461,18 @@ impl DemoConfig {
         let mut session = self.session.clone();
         if let Some((ring, name, old)) = &self.migrate_store {
             let failed = |reason: String| ConfigError::MigrateStore(reason);
-            let legacy = match old {
-                StoreChoice::Redis(url) => Legacy::express_session(
-                    ring.clone(),
-                    ExpressRedisStore::connect(url)
-                        .await
-                        .map_err(|e| failed(e.to_string()))?,
-                ),
-                StoreChoice::Postgres(url) => {
-                    let pool = cookie_session::store::sqlx::PgPool::connect(url)
-                        .await
-                        .map_err(|e| failed(e.to_string()))?;
-                    // The Express app's table: only read, never created here.
-                    Legacy::express_session(ring.clone(), ExpressPgStore::new(pool))
-                }
-                // Refused by `from_vars`.
-                _ => return Err(failed("not an express-session store".into())),
-            };
+            // The Express app's table: only read, never created here.
+            let old = express_store(old, false).await.map_err(failed)?;
+            let legacy = Legacy::express_session_shared(ring.clone(), old);
             session = session.migrate_from(match name {
                 Some(name) => legacy.name(name.clone()),
                 None => legacy,
             });
         }
         if self.express_session {
-            let mode = match &self.store {
-                StoreChoice::Redis(url) => ExpressSessionMode::new(
-                    ExpressRedisStore::connect(url)
-                        .await
-                        .map_err(|e| failed(e.to_string()))?,
-                ),
-                StoreChoice::Postgres(url) => {
-                    let pool = cookie_session::store::sqlx::PgPool::connect(url)
-                        .await
-                        .map_err(|e| failed(e.to_string()))?;
-                    let store = ExpressPgStore::new(pool);
-                    // As connect-pg-simple's `createTableIfMissing` does.
-                    store
-                        .create_table_if_missing()
-                        .await
-                        .map_err(|e| failed(e.to_string()))?;
-                    ExpressSessionMode::new(store)
-                }
-                // Refused by `from_vars`.
-                _ => return Err(failed("not an express-session store".into())),
-            };
+            // As connect-pg-simple's `createTableIfMissing` does.
+            let store = express_store(&self.store, true).await.map_err(failed)?;
+            let mode = ExpressSessionMode::shared(store);
             self.layer = Some(build(session.express_session(mode))?);
             return Ok(self);
         }
@@ -629,6 +599,34 @@ fn max_lifetime(max_age: Option<Duration>) -> Duration {
         .max(crate::REMEMBER_FOR)
 }
 
+/// The express-session store `choice` names (Redis or PostgreSQL; the others are refused by
+/// `from_vars`), its table created first when `create_table`.
+async fn express_store(
+    choice: &StoreChoice,
+    create_table: bool,
+) -> Result<Arc<dyn ExpressSessionStore>, String> {
+    match choice {
+        StoreChoice::Redis(url) => Ok(Arc::new(
+            ExpressRedisStore::connect(url)
+                .await
+                .map_err(|e| e.to_string())?,
+        )),
+        StoreChoice::Postgres(url) => {
+            let pool = cookie_session::store::sqlx::PgPool::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let store = ExpressPgStore::new(pool);
+            if create_table {
+                store
+                    .create_table_if_missing()
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(Arc::new(store))
+        }
+        _ => Err("not an express-session store".into()),
+    }
+}
 /// Builds a session layer, naming the variable at fault on error.
 fn build(session: SessionConfig) -> Result<SessionLayer, ConfigError> {
     session.build().map_err(|e| match e {
