@@ -43,31 +43,15 @@ fn skip(why: &str) {
     skip::skipped(why);
 }
 
-/// `node server.js`, killed on drop (also when a test panics).
-struct Express {
-    /// Kept for its `Drop`, which stops the app.
-    _app: ExpressApp,
-    port: u16,
-}
-
-impl Express {
-    fn start(env: &[(&str, &str)]) -> Self {
-        let app = ExpressApp::start(SECRETS, env, WAIT);
-        Express {
-            port: app.port,
-            _app: app,
-        }
-    }
-
-    /// Logs `body` in: POST /api/session, and the `connect.sid=…` pair the browser keeps.
-    fn login(&self, body: &Value) -> String {
-        let reply =
-            express_session_app::call(self.port, WAIT, "POST", "/api/session", None, Some(body));
-        assert_eq!(reply.status, 200, "{reply:?}");
-        reply
-            .cookie()
-            .expect("express-session sets connect.sid on a login")
-    }
+/// Logs `body` in on the Express app: POST /api/session, and the `connect.sid=…` pair the
+/// browser keeps.
+fn login(express: &ExpressApp, body: &Value) -> String {
+    let reply =
+        express_session_app::call(express.port, WAIT, "POST", "/api/session", None, Some(body));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply
+        .cookie()
+        .expect("express-session sets connect.sid on a login")
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -133,7 +117,7 @@ fn call(rt: &tokio::runtime::Runtime, app: &Router, cookie: Option<&str>) -> Rep
 /// A store, with the Express app on it, and the raw record reader.
 struct Setup {
     rt: tokio::runtime::Runtime,
-    express: Express,
+    express: ExpressApp,
     store: Arc<dyn ExpressSessionStore>,
     raw: Raw,
 }
@@ -192,7 +176,7 @@ fn setup(kind: &Kind, label: &str, cookie_options: &str) -> Option<Setup> {
     let mut env = backend.env();
     env.push(("SESSION_MAX_AGE_MS", "3600000"));
     env.push(("SESSION_COOKIE", cookie_options));
-    let express = Express::start(&env);
+    let express = ExpressApp::start(SECRETS, &env, WAIT);
     let Backend { store, raw, .. } = backend;
     Some(Setup {
         rt,
@@ -216,7 +200,7 @@ fn migrates(kind: Kind, label: &str, cookie_options: &str, store_mode: bool) {
     let Some(s) = setup(&kind, label, cookie_options) else {
         return;
     };
-    let old_cookie = s.express.login(&json!({"user": "ann", "views": 1}));
+    let old_cookie = login(&s.express, &json!({"user": "ann", "views": 1}));
     let value = find_cookie(&old_cookie, "connect.sid").unwrap();
     let signer = SidSigner::new(&KeyRing::parse_list(SECRETS).unwrap());
     let sid = signer.open(&value).unwrap().0;

@@ -67,23 +67,6 @@ fn signer() -> SidSigner {
     SidSigner::new(&KeyRing::parse_list(SECRETS).unwrap())
 }
 
-/// `node server.js`, killed on drop (also when a test panics).
-struct Express {
-    /// Kept for its `Drop`, which stops the app.
-    _app: ExpressApp,
-    port: u16,
-}
-
-impl Express {
-    fn start(env: &[(&str, &str)]) -> Self {
-        let app = ExpressApp::start(SECRETS, env, WAIT);
-        Express {
-            port: app.port,
-            _app: app,
-        }
-    }
-}
-
 // ---- the Rust app: the same API over the layer ----------------------------------------------
 
 #[derive(serde::Deserialize)]
@@ -288,7 +271,7 @@ fn keys() -> KeyRing {
 /// A store, with the Express app started on it and a way to read raw records.
 struct Setup {
     browser: Browser,
-    _express: Express,
+    _express: ExpressApp,
     raw: Raw,
     store: Arc<dyn ExpressSessionStore>,
     /// What the `/api/race` handler sends the Express app as its cookie.
@@ -457,7 +440,7 @@ fn setup(kind: Kind, label: &str, options: Options<'_>) -> Option<Setup> {
     let backend = Backend::open(kind, &rt, &table, skip)?;
     let mut env = backend.env();
     env.extend_from_slice(options.env);
-    let express = Express::start(&env);
+    let express = ExpressApp::start(SECRETS, &env, WAIT);
     let Backend { store, raw, .. } = backend;
     let config = (options.configure)(
         SessionConfig::new(keys())
