@@ -17,7 +17,6 @@
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
 
 use super::{Timestamps, MAX_INPUT_LEN};
 use crate::key::{derive_subkey, key_ids, KeyError, KeyRing, KEY_ID_LEN};
@@ -38,6 +37,10 @@ pub(crate) const TIMES_LEN: usize = 24;
 /// Strict base64url: URL-safe alphabet, no padding written or accepted, and the unused bits
 /// of the last character must be zero, so every byte string has exactly one encoding and
 /// every accepted text is exactly what [`encode_into`] would have written.
+///
+/// The `base64` crate's engine with that contract. The hot path ([`encode_into`],
+/// [`decode_into`]) uses `base64-simd` instead; this engine is the reference it is tested
+/// against, and what the cold paths (the `jwt` header) use.
 pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
     GeneralPurposeConfig::new()
@@ -45,6 +48,13 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireNone)
         .with_decode_allow_trailing_bits(false),
 );
+
+/// [`B64`]'s contract in `base64-simd` (runtime AVX2/SSE4.1/NEON detection). Its strict
+/// decoder refuses `=`, the standard alphabet's `+` and `/`, impossible lengths, and a last
+/// character with non-zero unused bits (base64-simd 0.8.0, `src/decode.rs`, `decode_extra`:
+/// the forgiving mode alone skips that check); `tests::simd_agrees_with_the_strict_engine`
+/// holds it to [`B64`]'s answers.
+const SIMD: base64_simd::Base64 = base64_simd::URL_SAFE_NO_PAD;
 
 /// The number of base64url characters (no padding) that encode `len` bytes.
 pub(crate) const fn encoded_len(len: usize) -> usize {
@@ -59,19 +69,40 @@ pub(crate) const fn encoded_len(len: usize) -> usize {
 
 /// Appends the strict base64url encoding of `bytes` to `out`.
 pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
-    B64.encode_string(bytes, out);
+    SIMD.encode_append(bytes, out);
 }
 
 /// Decodes strict base64url text into a new vector, refusing anything larger than
 /// [`MAX_INPUT_LEN`] before looking at it.
 pub(crate) fn decode(text: &str) -> Result<Vec<u8>, Rejection> {
+    let mut out = Vec::new();
+    decode_into(text, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode`] into `out`, replacing what it held and reusing its memory. Anything larger than
+/// [`MAX_INPUT_LEN`] is refused before it is looked at; on a refusal `out` is left empty.
+pub(crate) fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<(), Rejection> {
+    out.clear();
     if text.len() > MAX_INPUT_LEN {
         return Err(Rejection::Malformed);
     }
-    let mut out = Vec::with_capacity(base64::decoded_len_estimate(text.len()));
-    B64.decode_vec(text, &mut out)
-        .map_err(|_| Rejection::Malformed)?;
-    Ok(out)
+    SIMD.decode_append(text, out)
+        .map_err(|_| Rejection::Malformed)
+}
+
+/// Decodes strict base64url text of exactly `N` bytes into an array (a tag), or `None`.
+pub(crate) fn decode_array<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let mut array = [0u8; N];
+    if text.len() != encoded_len(N) {
+        return None;
+    }
+    // The length is checked above, so the output fits: base64-simd panics only when it
+    // would not.
+    let decoded = SIMD
+        .decode(text.as_bytes(), base64_simd::Out::from_slice(&mut array))
+        .ok()?;
+    (decoded.len() == N).then_some(array)
 }
 
 /// One key of a native codec: its public id and its ready-to-use secret state (a cipher or a
@@ -193,6 +224,8 @@ pub(crate) fn read_times(bytes: &[u8]) -> Option<(Timestamps, &[u8])> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use proptest::prelude::*;
 
     #[test]
     fn encoded_len_matches_the_engine() {
@@ -220,6 +253,168 @@ mod tests {
             decode(&"A".repeat(MAX_INPUT_LEN + 4)),
             Err(Rejection::Malformed)
         );
+    }
+
+    /// Both decoders' answer for `text`: the bytes, or a refusal.
+    fn both(text: &str) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        let simd = decode(text).ok();
+        let strict = B64.decode(text).ok();
+        (simd, strict)
+    }
+
+    /// Every text of one to three characters over the alphabet, `=`, `+`, `/` and a space:
+    /// every last character of every tail length, canonical or not, alone and after a full
+    /// SIMD block (a tail past 32 characters is decoded by other code than a short text).
+    #[test]
+    fn simd_agrees_with_the_strict_engine_on_every_short_tail() {
+        let chars: Vec<char> =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ "
+                .chars()
+                .collect();
+        let block = "AAAA".repeat(16);
+        let mut accepted = 0;
+        let mut text = String::new();
+        for a in &chars {
+            for b in std::iter::once(None).chain(chars.iter().map(Some)) {
+                for c in std::iter::once(None).chain(chars.iter().map(Some)) {
+                    if b.is_none() && c.is_some() {
+                        continue;
+                    }
+                    for prefix in ["", block.as_str()] {
+                        text.clear();
+                        text.push_str(prefix);
+                        text.push(*a);
+                        text.extend(b);
+                        text.extend(c);
+                        let (simd, strict) = both(&text);
+                        assert_eq!(simd, strict, "{text:?}");
+                        accepted += usize::from(simd.is_some());
+                    }
+                }
+            }
+        }
+        // Canonical tails: of 2 characters 64·4 (4 unused bits: 4 last characters of 64),
+        // of 3 characters 64·64·16 (2 unused bits), each alone and after the block; a single
+        // character never decodes.
+        assert_eq!(accepted, 2 * (64 * 4 + 64 * 64 * 16));
+    }
+
+    /// A mutation of a valid text: the character at a position replaced, a character
+    /// inserted, or the text cut short.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Replace(usize, char),
+        Insert(usize, char),
+        Truncate(usize),
+    }
+
+    fn any_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            4 => proptest::sample::select(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                    .chars()
+                    .collect::<Vec<_>>()
+            ),
+            2 => proptest::sample::select(vec!['=', '+', '/', ' ', '\n', '.', '\0', 'é', '€']),
+            1 => any::<char>(),
+        ]
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<usize>(), any_char()).prop_map(|(at, c)| Mutation::Replace(at, c)),
+            (any::<usize>(), any_char()).prop_map(|(at, c)| Mutation::Insert(at, c)),
+            any::<usize>().prop_map(Mutation::Truncate),
+        ]
+    }
+
+    fn mutate(text: &str, mutation: &Mutation) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        let len = chars.len();
+        match *mutation {
+            Mutation::Replace(at, c) if len > 0 => chars[at % len] = c,
+            Mutation::Replace(_, c) => chars.push(c),
+            Mutation::Insert(at, c) => chars.insert(at % (len + 1), c),
+            Mutation::Truncate(at) => chars.truncate(at % (len + 1)),
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Random byte strings of every length mod 3 (so every tail): the SIMD encoding is the
+        /// strict engine's, and it decodes back to the bytes.
+        #[test]
+        fn simd_encodes_as_the_strict_engine(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut text = String::from("prefix=");
+            encode_into(&bytes, &mut text);
+            prop_assert_eq!(&text["prefix=".len()..], B64.encode(&bytes));
+            prop_assert_eq!(text.len() - "prefix=".len(), encoded_len(bytes.len()));
+            prop_assert_eq!(decode(&text["prefix=".len()..]), Ok(bytes));
+        }
+
+        /// Valid texts with one or two mutations (a wrong character, `=`, `+`, `/`,
+        /// whitespace, non-ASCII, a non-canonical last character, every length mod 4): both
+        /// decoders accept and refuse the same texts, with the same bytes.
+        #[test]
+        fn simd_agrees_with_the_strict_engine_on_mutated_texts(
+            bytes in proptest::collection::vec(any::<u8>(), 0..200),
+            first in mutation(),
+            second in proptest::option::of(mutation()),
+        ) {
+            let valid = B64.encode(&bytes);
+            let mut text = mutate(&valid, &first);
+            if let Some(second) = &second {
+                text = mutate(&text, second);
+            }
+            let (simd, strict) = both(&text);
+            prop_assert_eq!(simd, strict, "{:?}", text);
+        }
+
+        /// Random texts over the alphabet and its near misses.
+        #[test]
+        fn simd_agrees_with_the_strict_engine_on_random_texts(
+            chars in proptest::collection::vec(any_char(), 0..150),
+        ) {
+            let text: String = chars.into_iter().collect();
+            let (simd, strict) = both(&text);
+            prop_assert_eq!(simd, strict, "{:?}", text);
+        }
+
+        /// The fixed-length decoder (the `signed` tag) agrees too.
+        #[test]
+        fn decode_array_agrees_with_the_strict_engine(
+            bytes in proptest::array::uniform32(any::<u8>()),
+            change in proptest::option::of(mutation()),
+        ) {
+            let valid = B64.encode(bytes);
+            let text = match &change {
+                Some(change) => mutate(&valid, change),
+                None => valid,
+            };
+            let mut strict = [0u8; 32];
+            let strict = match B64.decode_slice(&text, &mut strict) {
+                Ok(32) => Some(strict),
+                _ => None,
+            };
+            prop_assert_eq!(decode_array::<32>(&text), strict);
+            if change.is_none() {
+                prop_assert_eq!(strict, Some(bytes));
+            }
+        }
+    }
+
+    #[test]
+    fn decode_into_reuses_and_empties_its_buffer() {
+        let mut buf = vec![9u8; 100];
+        decode_into("AAEC", &mut buf).unwrap();
+        assert_eq!(buf, [0, 1, 2]);
+        assert!(buf.capacity() >= 100, "the memory is reused");
+        assert_eq!(decode_into("AAE=", &mut buf), Err(Rejection::Malformed));
+        assert!(buf.is_empty(), "a refusal leaves nothing of the old content");
+        let long = "A".repeat(MAX_INPUT_LEN + 4);
+        assert_eq!(decode_into(&long, &mut buf), Err(Rejection::Malformed));
     }
 
     #[test]

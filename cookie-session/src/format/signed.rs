@@ -30,7 +30,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -273,11 +272,7 @@ fn parse(value: &str) -> Result<(Vec<u8>, [u8; TAG_LEN]), Rejection> {
     if tag_text.len() != TAG_TEXT_LEN {
         return Err(Rejection::Malformed);
     }
-    let mut tag = [0u8; TAG_LEN];
-    match native::B64.decode_slice(tag_text, &mut tag) {
-        Ok(TAG_LEN) => {}
-        _ => return Err(Rejection::Malformed),
-    }
+    let tag = native::decode_array::<TAG_LEN>(tag_text).ok_or(Rejection::Malformed)?;
     let body = native::decode(body_text)?;
     if body.len() < MIN_BODY_LEN {
         return Err(Rejection::Malformed);
