@@ -148,8 +148,8 @@ fn allocations_per_request_inside_the_layer() {
     // when the hot path improves; a rise means a new allocation per request.
     // (format, /visit, /read, /plain)
     let bounds = [
-        ("encrypted", 9, 7, 3),
-        ("signed", 9, 7, 3),
+        ("encrypted", 8, 6, 3),
+        ("signed", 8, 6, 3),
         ("express", 25, 16, 3),
     ];
     let mut report = Vec::new();

@@ -1181,3 +1181,74 @@ async fn reused_handles_start_empty_and_kept_handles_are_not_reused() {
         }
     }
 }
+
+/// The layer decodes native cookies into one buffer kept with its pooled handles, and the
+/// session's text lives in it while the request runs. Sessions of different sizes, a refused
+/// cookie, an expired authentic one planted before a valid one, and no cookie, in turn
+/// through one layer: each request reads exactly its own session, never a byte of another's.
+#[tokio::test]
+async fn the_pooled_decode_buffer_never_mixes_sessions() {
+    use cookie_session::format::{Codec, Timestamps};
+    use serde_json::{json, Map, Value};
+
+    for &format in NATIVE {
+        let ring = || KeyRing::new([KEY_A]).unwrap();
+        let layer = SessionConfig::new(ring()).format(format).build().unwrap();
+        let service = tower::Layer::layer(
+            &layer,
+            tower::service_fn(|req: Request<String>| async move {
+                let session = req.extensions().get::<Session>().unwrap().clone();
+                let data: Map<String, Value> = session
+                    .keys()
+                    .into_iter()
+                    .map(|key| {
+                        let value = session.get::<Value>(&key).unwrap();
+                        (key, value)
+                    })
+                    .collect();
+                Ok::<_, std::convert::Infallible>(Response::new(Value::Object(data).to_string()))
+            }),
+        );
+        let object = |value: Value| value.as_object().cloned().unwrap();
+        let big = object(json!({"big": "x".repeat(2000), "n": 1, "tail": [1, 2, 3]}));
+        let small = object(json!({"é": "ü", "s": 2}));
+        let cookie_of = |data: &Map<String, Value>| {
+            layer.encode(data.clone()).unwrap()[0]
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        let (big_cookie, small_cookie) = (cookie_of(&big), cookie_of(&small));
+        let codec = Codec::new(format, &ring(), "session").unwrap();
+        let past = Timestamps {
+            created_at: 1,
+            issued_at: 1,
+            expires_at: 2,
+        };
+        let expired = format!("session={}", codec.seal(&codec.canonical(&big), past).value);
+        let planted = format!("{expired}; {small_cookie}");
+        let empty = Map::new();
+        let steps: [(Option<&str>, &Map<String, Value>); 9] = [
+            (Some(&big_cookie), &big),
+            (Some(&small_cookie), &small),
+            (Some("session=AAAA"), &empty),
+            (None, &empty),
+            (Some(&planted), &small),
+            (Some(&big_cookie), &big),
+            (Some(&expired), &empty),
+            (Some(&small_cookie), &small),
+            (Some(&big_cookie), &big),
+        ];
+        for (round, (cookie, expected)) in steps.into_iter().enumerate() {
+            let mut req = Request::get("/").body(String::new()).unwrap();
+            if let Some(cookie) = cookie {
+                req.headers_mut()
+                    .insert(http::header::COOKIE, cookie.parse().unwrap());
+            }
+            let res = service.clone().oneshot(req).await.unwrap();
+            let read: Value = serde_json::from_str(res.body()).unwrap();
+            assert_eq!(read, Value::Object(expected.clone()), "{format:?} step {round}");
+        }
+    }
+}

@@ -325,6 +325,7 @@ impl Codec {
                     express: Some(loaded),
                     values: None,
                     lazy: true,
+                    buffer: Vec::new(),
                 }
             }
             _ => Candidates {
@@ -332,6 +333,7 @@ impl Codec {
                 express: None,
                 values: Some(cookie_values(headers, &self.name)),
                 lazy: true,
+                buffer: Vec::new(),
             },
         }
     }
@@ -509,6 +511,9 @@ pub(crate) struct Candidates<'a, V> {
     values: Option<V>,
     /// Whether native sessions are read lazily (see `format/data.rs`).
     lazy: bool,
+    /// Where `encrypted` and `signed` values are decoded: an opened session's JSON leaves in
+    /// it (its memory becomes the session's source text), a refused value's bytes stay.
+    buffer: Vec<u8>,
 }
 
 impl<V> Candidates<'_, V> {
@@ -517,6 +522,13 @@ impl<V> Candidates<'_, V> {
     pub(crate) fn lazy(mut self, lazy: bool) -> Self {
         self.lazy = lazy;
         self
+    }
+
+    /// The buffer native values are decoded into (empty at first): swap an earlier one in
+    /// to reuse its memory. An opened session takes it, leaving it empty; a refused value's
+    /// bytes stay in it.
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buffer
     }
 }
 
@@ -528,19 +540,32 @@ impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
             return Some(express);
         }
         let value = self.values.as_mut()?.next()?;
-        Some(self.codec.open_native(value, self.lazy))
+        Some(self.codec.open_native(value, self.lazy, &mut self.buffer))
     }
 }
 
 impl Codec {
-    /// Opens one native cookie value: authenticated first, then inflated and parsed.
-    fn open_native(&self, value: &str, lazy: bool) -> Result<Unsealed, Rejection> {
+    /// Opens one native cookie value: authenticated first, then inflated and parsed. The
+    /// `encrypted` and `signed` formats decode into `buffer`, whose memory the session's text
+    /// then takes (see [`Candidates::take_buffer`]).
+    fn open_native(
+        &self,
+        value: &str,
+        lazy: bool,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Unsealed, Rejection> {
         if value.is_empty() {
             return Err(Rejection::Missing);
         }
         let mut opened = match &self.inner {
-            Inner::Encrypted(codec) => codec.open(&self.name, value)?,
-            Inner::Signed(codec) => codec.open(&self.name, value)?,
+            Inner::Encrypted(codec) => {
+                let (key_index, times) = codec.open_in(&self.name, value, buffer)?;
+                opened(key_index, times, buffer)
+            }
+            Inner::Signed(codec) => {
+                let (key_index, times) = codec.open_in(&self.name, value, buffer)?;
+                opened(key_index, times, buffer)
+            }
             #[cfg(feature = "jwt")]
             Inner::Jwt(codec) => codec.open(&self.name, value)?,
             // Never reached: the Express format has its own path in `candidates`.
@@ -549,11 +574,16 @@ impl Codec {
         // Inflated and deserialised only after authentication (docs/SECURITY-CHECKLIST.md items
         // 12 and 32); serde_json's recursion limit bounds nesting.
         if opened.json.first() == Some(&COMPRESSED) {
-            opened.json = miniz_oxide::inflate::decompress_to_vec_with_limit(
+            let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(
                 &opened.json[1..],
                 super::MAX_DECOMPRESSED_LEN,
-            )
-            .map_err(|_| Rejection::BadPayload)?;
+            );
+            // The deflated text goes back to the buffer (kept and wiped with it).
+            let deflated = std::mem::take(&mut opened.json);
+            if buffer.capacity() == 0 {
+                *buffer = deflated;
+            }
+            opened.json = inflated.map_err(|_| Rejection::BadPayload)?;
         }
         let (data, canonical) = match self.inner {
             // Only our own serde_json output is sealed in these: read lazily, and the text
@@ -577,5 +607,14 @@ impl Codec {
             data,
             canonical,
         })
+    }
+}
+
+/// An opened native value whose JSON is in `buffer`: the JSON leaves with it.
+fn opened(key_index: usize, times: Timestamps, buffer: &mut Vec<u8>) -> super::Opened {
+    super::Opened {
+        key_index,
+        times: Some(times),
+        json: std::mem::take(buffer),
     }
 }

@@ -95,6 +95,12 @@ impl Data {
         &self.source
     }
 
+    /// The buffer of [`Data::source`], for the session layer to reuse (and wipe: it holds
+    /// the decrypted text) once the request is done with the session.
+    pub(crate) fn into_source(self) -> Vec<u8> {
+        self.source
+    }
+
     fn text(&self, span: Span) -> &[u8] {
         self.source.get(span.start..span.end).unwrap_or_default()
     }

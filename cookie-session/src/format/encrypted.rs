@@ -225,11 +225,25 @@ impl EncryptedCodec {
     /// # Ok::<(), cookie_session::KeyError>(())
     /// ```
     pub fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
-        let Parsed {
-            mut raw,
-            kid,
-            nonce,
-        } = parse(value)?;
+        let mut json = Vec::new();
+        let (key_index, times) = self.open_in(name, value, &mut json)?;
+        Ok(Opened {
+            key_index,
+            times: Some(times),
+            json,
+        })
+    }
+
+    /// [`open`](Self::open), decoding into `raw`, an earlier buffer whose memory is reused
+    /// (the session layer's pooled one): once it opened, `raw` holds the JSON text alone.
+    /// Returns the index of the key that opened it and the times.
+    pub(crate) fn open_in(
+        &self,
+        name: &str,
+        value: &str,
+        raw: &mut Vec<u8>,
+    ) -> Result<(usize, Timestamps), Rejection> {
+        let Parsed { kid, nonce } = parse(value, raw)?;
         let (key_index, cipher) =
             native::find_key(&self.keys, &kid).ok_or(Rejection::UnknownKey)?;
 
@@ -243,13 +257,9 @@ impl EncryptedCodec {
         let plaintext = sealed.get(..plaintext_len).ok_or(Rejection::Malformed)?;
         let (times, _) = native::read_times(plaintext).ok_or(Rejection::Malformed)?;
         let plaintext_end = CIPHERTEXT_START + plaintext_len;
-        let json = native::keep_range(raw, CIPHERTEXT_START + TIMES_LEN, plaintext_end)
+        native::keep_range(raw, CIPHERTEXT_START + TIMES_LEN, plaintext_end)
             .ok_or(Rejection::Malformed)?;
-        Ok(Opened {
-            key_index,
-            times: Some(times),
-            json,
-        })
+        Ok((key_index, times))
     }
 }
 
@@ -284,7 +294,8 @@ pub struct EncryptedParts {
 /// # Ok::<(), cookie_session::KeyError>(())
 /// ```
 pub fn inspect(value: &str) -> Option<EncryptedParts> {
-    let Parsed { raw, kid, nonce } = parse(value).ok()?;
+    let mut raw = Vec::new();
+    let Parsed { kid, nonce } = parse(value, &mut raw).ok()?;
     Some(EncryptedParts {
         key_id: kid,
         nonce,
@@ -292,27 +303,27 @@ pub fn inspect(value: &str) -> Option<EncryptedParts> {
     })
 }
 
-/// A value that has the layout: its raw bytes, key id and nonce (nothing verified yet).
+/// A value that has the layout: its key id and nonce (nothing verified yet).
 struct Parsed {
-    raw: Vec<u8>,
     kid: [u8; KEY_ID_LEN],
     nonce: [u8; NONCE_LEN],
 }
 
 /// The layout rules, in one place for [`EncryptedCodec::open`] and [`inspect`]: strict
-/// base64url within the size limit, at least [`MIN_RAW_LEN`] bytes, our format byte. Returns
-/// the raw bytes, the key id and the nonce; anything else is [`Rejection::Malformed`].
-fn parse(value: &str) -> Result<Parsed, Rejection> {
-    let raw = native::decode(value)?;
+/// base64url within the size limit, at least [`MIN_RAW_LEN`] bytes, our format byte. Decodes
+/// the raw bytes into `raw` and returns the key id and the nonce; anything else is
+/// [`Rejection::Malformed`].
+fn parse(value: &str, raw: &mut Vec<u8>) -> Result<Parsed, Rejection> {
+    native::decode_into(value, raw)?;
     if raw.len() < MIN_RAW_LEN {
         return Err(Rejection::Malformed);
     }
-    let (kid, rest) = native::split_header(&raw, FORMAT_ENCRYPTED_V1)?;
+    let (kid, rest) = native::split_header(raw, FORMAT_ENCRYPTED_V1)?;
     let nonce = rest
         .first_chunk::<NONCE_LEN>()
         .ok_or(Rejection::Malformed)?;
     let (kid, nonce) = (*kid, *nonce);
-    Ok(Parsed { raw, kid, nonce })
+    Ok(Parsed { kid, nonce })
 }
 
 /// A fresh random nonce from `rand::thread_rng()`: a ChaCha12 CSPRNG per thread, seeded from

@@ -155,13 +155,13 @@ pub(crate) fn find_key<'a, S>(
 
 /// Keeps `raw[start..end]` in the same allocation (no copy into a new vector), or `None` when
 /// the range does not fit.
-pub(crate) fn keep_range(mut raw: Vec<u8>, start: usize, end: usize) -> Option<Vec<u8>> {
+pub(crate) fn keep_range(raw: &mut Vec<u8>, start: usize, end: usize) -> Option<()> {
     if start > end || end > raw.len() {
         return None;
     }
     raw.truncate(end);
     raw.drain(..start);
-    Some(raw)
+    Some(())
 }
 
 /// Splits a decoded native value into its key id and the rest, after checking its format byte.

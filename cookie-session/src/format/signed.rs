@@ -197,12 +197,30 @@ impl SignedCodec {
     /// # Ok::<(), cookie_session::KeyError>(())
     /// ```
     pub fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
-        let (body, tag) = parse(value)?;
-        let (kid, _) = native::split_header(&body, FORMAT_SIGNED_V1)?;
+        let mut json = Vec::new();
+        let (key_index, times) = self.open_in(name, value, &mut json)?;
+        Ok(Opened {
+            key_index,
+            times: Some(times),
+            json,
+        })
+    }
+
+    /// [`open`](Self::open), decoding into `body`, an earlier buffer whose memory is reused
+    /// (the session layer's pooled one): once it verified, `body` holds the JSON text alone.
+    /// Returns the index of the key that verified it and the times.
+    pub(crate) fn open_in(
+        &self,
+        name: &str,
+        value: &str,
+        body: &mut Vec<u8>,
+    ) -> Result<(usize, Timestamps), Rejection> {
+        let tag = parse(value, body)?;
+        let (kid, _) = native::split_header(body, FORMAT_SIGNED_V1)?;
         let (key_index, state) = native::find_key(&self.keys, kid).ok_or(Rejection::UnknownKey)?;
         // A name of 4 GiB cannot have been signed by us.
         let name_len = name_len(name).ok_or(Rejection::BadSignature)?;
-        mac(state, name_len, name, &body)
+        mac(state, name_len, name, body)
             .verify_slice(&tag)
             .map_err(|_| Rejection::BadSignature)?;
 
@@ -210,12 +228,8 @@ impl SignedCodec {
         let times_and_json = body.get(HEADER_LEN..).ok_or(Rejection::Malformed)?;
         let (times, _) = native::read_times(times_and_json).ok_or(Rejection::Malformed)?;
         let end = body.len();
-        let json = native::keep_range(body, MIN_BODY_LEN, end).ok_or(Rejection::Malformed)?;
-        Ok(Opened {
-            key_index,
-            times: Some(times),
-            json,
-        })
+        native::keep_range(body, MIN_BODY_LEN, end).ok_or(Rejection::Malformed)?;
+        Ok((key_index, times))
     }
 }
 
@@ -249,7 +263,8 @@ pub struct SignedParts {
 /// # Ok::<(), cookie_session::KeyError>(())
 /// ```
 pub fn inspect(value: &str) -> Option<SignedParts> {
-    let (body, _tag) = parse(value).ok()?;
+    let mut body = Vec::new();
+    parse(value, &mut body).ok()?;
     let (key_id, rest) = native::split_header(&body, FORMAT_SIGNED_V1).ok()?;
     let (times, json) = native::read_times(rest)?;
     Some(SignedParts {
@@ -261,9 +276,9 @@ pub fn inspect(value: &str) -> Option<SignedParts> {
 
 /// The layout rules, in one place for [`SignedCodec::open`] and [`inspect`]: within the size
 /// limit, two strict base64url texts joined by one `.`, a 32-byte tag, a body of at least
-/// [`MIN_BODY_LEN`] bytes. Returns the body and the tag; anything else is
+/// [`MIN_BODY_LEN`] bytes. Decodes the body into `body` and returns the tag; anything else is
 /// [`Rejection::Malformed`]. Nothing is verified here.
-fn parse(value: &str) -> Result<(Vec<u8>, [u8; TAG_LEN]), Rejection> {
+fn parse(value: &str, body: &mut Vec<u8>) -> Result<[u8; TAG_LEN], Rejection> {
     if value.len() > MAX_INPUT_LEN {
         return Err(Rejection::Malformed);
     }
@@ -273,11 +288,11 @@ fn parse(value: &str) -> Result<(Vec<u8>, [u8; TAG_LEN]), Rejection> {
         return Err(Rejection::Malformed);
     }
     let tag = native::decode_array::<TAG_LEN>(tag_text).ok_or(Rejection::Malformed)?;
-    let body = native::decode(body_text)?;
+    native::decode_into(body_text, body)?;
     if body.len() < MIN_BODY_LEN {
         return Err(Rejection::Malformed);
     }
-    Ok((body, tag))
+    Ok(tag)
 }
 
 /// The cookie name's length as the 4 big-endian bytes of the MAC input.

@@ -300,11 +300,15 @@ impl Session {
             overrides,
             load_failed,
             used_unloaded,
-            spare: _,
+            spare,
         } = inner;
         *cookies = CookieHeaders::None;
         *secure_request = false;
-        *state = None;
+        if let Some(current) = state.take() {
+            pool::keep(&mut spare.decoded, current.data.into_source());
+        }
+        // What the next request finds holds nothing of this one's session.
+        spare.wipe();
         *overrides = None;
         *load_failed = false;
         *used_unloaded = false;
@@ -714,8 +718,10 @@ impl Session {
         let writer = Writer::new(&shared, attrs, secure, present);
         let mut spare = std::mem::take(&mut inner.spare);
         let mut outcome = finish_cookie_in(&shared, &writer, &current, &mut spare);
-        inner.spare = spare;
         shared.clear_legacy(Migration::at_finish(&current), attrs, secure, &mut outcome);
+        // The session's text goes back to the decode buffer for the next request.
+        pool::keep(&mut spare.decoded, current.data.into_source());
+        inner.spare = spare;
         Finish::Ready(outcome)
     }
 }
@@ -807,7 +813,10 @@ impl Inner {
                 }
             } else {
                 let headers = utf8_headers(self.cookies.as_slice());
-                match self.shared.open_unsealed(headers.clone()) {
+                match self
+                    .shared
+                    .open_unsealed(headers.clone(), &mut self.spare.decoded)
+                {
                     Ok(loaded) => self.shared.served(Current::from_cookie(loaded), headers),
                     Err(reason) => self.shared.migrate(headers, reason),
                 }
@@ -872,19 +881,25 @@ impl Shared {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        self.open_unsealed(headers).map(Unsealed::into_loaded)
+        self.open_unsealed(headers, &mut Vec::new())
+            .map(Unsealed::into_loaded)
     }
 
-    /// [`Shared::open`], keeping the data as the session holds it.
-    fn open_unsealed<'h, I>(&self, headers: I) -> Result<Unsealed, Rejection>
+    /// [`Shared::open`], keeping the data as the session holds it, decoding into `buffer`
+    /// (an earlier request's, whose memory is reused): a served session takes it as its text,
+    /// else it comes back holding what was decoded last.
+    fn open_unsealed<'h, I>(&self, headers: I, buffer: &mut Vec<u8>) -> Result<Unsealed, Rejection>
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
         let mut opening = self.opening(headers);
-        match opening.next_valid() {
+        std::mem::swap(opening.buffer(), buffer);
+        let opened = match opening.next_valid() {
             Some(loaded) => Ok(loaded),
             None => Err(opening.rejection()),
-        }
+        };
+        std::mem::swap(opening.buffer(), buffer);
+        opened
     }
 
     /// A session split over `name.0`, `name.1`, …: the chunks are joined in order (up to the

@@ -93,6 +93,8 @@ where
                 let now = unix_secs(self.shared.now());
                 if let Err(reason) = self.shared.time.check(times, now) {
                     self.reject(reason);
+                    // Its text goes back to the decode buffer for the next cookie.
+                    super::pool::keep(self.candidates.buffer(), loaded.data.into_source());
                     continue;
                 }
             }
@@ -125,6 +127,11 @@ where
             self.noted |= bit;
             self.shared.note_rejection(reason);
         }
+    }
+
+    /// The buffer cookie values are decoded into (see `Candidates::buffer`).
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        self.candidates.buffer()
     }
 
     /// Why no cookie served: the first refusal, or [`Rejection::Missing`] when there was no

@@ -20,18 +20,37 @@ pub(crate) struct Present {
     pub(crate) chunks: usize,
 }
 
-/// Buffers of an earlier write, reused by the next one so the hot path allocates less: kept
-/// with a pooled session handle (`session/pool.rs`). Their content is dropped before reuse.
+/// Buffers of an earlier request, reused by the next one so the hot path allocates less: kept
+/// with a pooled session handle (`session/pool.rs`). Their content is dropped before reuse;
+/// the two that may hold a session's plaintext are wiped when the handle goes back to the
+/// pool and when it is freed.
 #[derive(Default)]
 pub(crate) struct Spare {
-    /// The canonical JSON, sealed in place.
+    /// The canonical JSON, sealed in place (plaintext when the write was skipped).
     pub(crate) json: Vec<u8>,
+    /// The cookie value decoded and opened in place; the session's JSON text lives in it
+    /// while the request runs (`format/data.rs`).
+    pub(crate) decoded: Vec<u8>,
     /// The `Set-Cookie` text, copied out at its exact length: a `HeaderValue` then takes
     /// the copy without allocating a block of its own, as it must for a string with spare
     /// capacity.
     text: String,
     /// The list of `Set-Cookie` values, given back by the layer once it has added them.
     pub(crate) cookies: Vec<String>,
+}
+
+impl Spare {
+    /// Wipes the buffers that may hold plaintext, keeping their memory.
+    pub(crate) fn wipe(&mut self) {
+        super::pool::wipe(&mut self.json);
+        super::pool::wipe(&mut self.decoded);
+    }
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        self.wipe();
+    }
 }
 
 /// Seals and renders cookies for one response.
