@@ -1248,7 +1248,11 @@ async fn the_pooled_decode_buffer_never_mixes_sessions() {
             }
             let res = service.clone().oneshot(req).await.unwrap();
             let read: Value = serde_json::from_str(res.body()).unwrap();
-            assert_eq!(read, Value::Object(expected.clone()), "{format:?} step {round}");
+            assert_eq!(
+                read,
+                Value::Object(expected.clone()),
+                "{format:?} step {round}"
+            );
         }
     }
 }

@@ -412,7 +412,7 @@ mod tests {
         assert_eq!(buf, [0, 1, 2]);
         assert!(buf.capacity() >= 100, "the memory is reused");
         assert_eq!(decode_into("AAE=", &mut buf), Err(Rejection::Malformed));
-        assert!(buf.is_empty(), "a refusal leaves nothing of the old content");
+        assert!(buf.is_empty(), "a refusal leaves it empty");
         let long = "A".repeat(MAX_INPUT_LEN + 4);
         assert_eq!(decode_into(&long, &mut buf), Err(Rejection::Malformed));
     }

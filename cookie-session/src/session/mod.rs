@@ -304,9 +304,11 @@ impl Session {
         } = inner;
         *cookies = CookieHeaders::None;
         *secure_request = false;
-        if let Some(current) = state.take() {
-            pool::keep(&mut spare.decoded, current.data.into_source());
+        if let Some(current) = state {
+            let data = std::mem::take(&mut current.data);
+            pool::keep(&mut spare.decoded, data.into_source());
         }
+        *state = None;
         // What the next request finds holds nothing of this one's session.
         spare.wipe();
         *overrides = None;

@@ -82,6 +82,10 @@ impl Pool {
 /// memory, not only its length (a shorter text left older bytes past it). The memory stays,
 /// for the next request.
 pub(crate) fn wipe(buffer: &mut Vec<u8>) {
+    if buffer.capacity() == 0 {
+        // Nothing was ever written (a route that never read or wrote the session).
+        return;
+    }
     buffer.clear();
     buffer.spare_capacity_mut().zeroize();
 }
@@ -116,6 +120,9 @@ mod tests {
         keep(&mut slot, b"a larger text: the session's JSON".to_vec());
         assert_eq!(slot, b"a larger text: the session's JSON");
         keep(&mut slot, vec![1u8; 4]);
-        assert_eq!(slot, b"a larger text: the session's JSON", "the smaller one went");
+        assert_eq!(
+            slot, b"a larger text: the session's JSON",
+            "the smaller one went"
+        );
     }
 }
