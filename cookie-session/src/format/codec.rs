@@ -547,7 +547,7 @@ impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
 impl Codec {
     /// Opens one native cookie value: authenticated first, then inflated and parsed. The
     /// `encrypted` and `signed` formats decode into `buffer`, whose memory the session's text
-    /// then takes (see [`Candidates::take_buffer`]).
+    /// then takes (see [`Candidates::buffer`]).
     fn open_native(
         &self,
         value: &str,

@@ -52,8 +52,8 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
 /// [`B64`]'s contract in `base64-simd` (runtime AVX2/SSE4.1/NEON detection). Its strict
 /// decoder refuses `=`, the standard alphabet's `+` and `/`, impossible lengths, and a last
 /// character with non-zero unused bits (base64-simd 0.8.0, `src/decode.rs`, `decode_extra`:
-/// the forgiving mode alone skips that check); `tests::simd_agrees_with_the_strict_engine`
-/// holds it to [`B64`]'s answers.
+/// the forgiving mode alone skips that check); the `simd_agrees_with_the_strict_engine_*`
+/// tests below hold it to [`B64`]'s answers.
 const SIMD: base64_simd::Base64 = base64_simd::URL_SAFE_NO_PAD;
 
 /// The number of base64url characters (no padding) that encode `len` bytes.
