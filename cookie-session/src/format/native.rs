@@ -14,8 +14,11 @@
 //! Nothing here is secret: the key id is public (derived with its own HKDF label), so it is
 //! compared with plain `==`. Secret comparisons live in the AEAD and HMAC crates only.
 
+#[cfg(any(test, feature = "jwt"))]
 use base64::alphabet;
+#[cfg(any(test, feature = "jwt"))]
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+#[cfg(any(test, feature = "jwt"))]
 use base64::engine::DecodePaddingMode;
 
 use super::{Timestamps, MAX_INPUT_LEN};
@@ -41,6 +44,7 @@ pub(crate) const TIMES_LEN: usize = 24;
 /// The `base64` crate's engine with that contract. The hot path ([`encode_into`],
 /// [`decode_into`]) uses `base64-simd` instead; this engine is the reference it is tested
 /// against, and what the cold paths (the `jwt` header) use.
+#[cfg(any(test, feature = "jwt"))]
 pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
     GeneralPurposeConfig::new()
@@ -74,6 +78,7 @@ pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
 
 /// Decodes strict base64url text into a new vector, refusing anything larger than
 /// [`MAX_INPUT_LEN`] before looking at it.
+#[cfg(any(test, feature = "jwt"))]
 pub(crate) fn decode(text: &str) -> Result<Vec<u8>, Rejection> {
     let mut out = Vec::new();
     decode_into(text, &mut out)?;
