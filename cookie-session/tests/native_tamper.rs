@@ -75,7 +75,10 @@ type EncryptedV1 = Encrypted<0xE1>;
 type EncryptedV2 = Encrypted<0xE2>;
 
 /// The sealing cipher of each version, for the format-specific tests below.
-const CIPHERS: [(Cipher, u8); 2] = [(Cipher::XChaCha20Poly1305, 0xE1), (Cipher::Xaes256Gcm, 0xE2)];
+const CIPHERS: [(Cipher, u8); 2] = [
+    (Cipher::XChaCha20Poly1305, 0xE1),
+    (Cipher::Xaes256Gcm, 0xE2),
+];
 
 fn pinned(secrets: &[&str], cipher: Cipher) -> EncryptedCodec {
     EncryptedCodec::with_cipher(&KeyRing::new(secrets).unwrap(), cipher).unwrap()
@@ -94,7 +97,11 @@ impl<const V: u8> Codec for Encrypted<V> {
     }
     fn seal(&self, name: &str, times: Timestamps, json: &[u8]) -> String {
         let value = self.0.seal(name, times, json);
-        assert_eq!(URL_SAFE_NO_PAD.decode(&value).unwrap()[0], V, "pinned version");
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(&value).unwrap()[0],
+            V,
+            "pinned version"
+        );
         value
     }
     fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
