@@ -133,7 +133,10 @@ async fn router(name: &str) -> std::io::Result<Router> {
             .route("/visit", get(bare::visit))
             .route("/read", get(bare::read))
             .route("/plain", get(plain)),
-        "ours-encrypted" | "ours-encrypted-xchacha" | "ours-signed" | "ours-express"
+        "ours-encrypted"
+        | "ours-encrypted-xchacha"
+        | "ours-signed"
+        | "ours-express"
         | "ours-redis" => {
             use cookie_session::format::{Cipher, Format, SigAlgorithm};
             let format = match name {
