@@ -866,9 +866,11 @@ mod tests {
         );
         let alt = format!("{codec:#?}");
         let subkey = hex(&*derive_subkey(SECRET, LABEL));
+        let subkey_v2 = hex(&*derive_subkey(SECRET, LABEL_V2));
         for text in [&debug, &alt] {
             assert!(!text.contains("0123456789"));
             assert!(!text.contains(&subkey[..8]));
+            assert!(!text.contains(&subkey_v2[..8]));
         }
     }
 
