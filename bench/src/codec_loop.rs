@@ -6,8 +6,16 @@
 //! - `floor-<format>-encode` / `floor-<format>-decode`: serde_json each way, the bare AEAD or
 //!   HMAC with a prebuilt cipher or keyed MAC, and base64 of the bytes;
 //! - `xchacha-ring` (the format's XChaCha20-Poly1305: HChaCha20 + `ring`), `xchacha` (the
-//!   `chacha20poly1305` crate's), `chacha`, `aesgcm`, `hmac256`: one seal or MAC of SIZE bytes.
+//!   `chacha20poly1305` crate's), `chacha`, `aesgcm`, `aesgcm-ring`, `xaes-ring` (the format's
+//!   XAES-256-GCM: the `aes` block + `ring`'s AES-256-GCM), `xaes-aesgcm` (the same with
+//!   RustCrypto's `aes-gcm`), `hmac256`: one seal or MAC of SIZE bytes; `xaes-ring-open` and
+//!   `xchacha-ring-open`: one open.
+//!
+//! The `encrypted` format is `encrypted` (the cipher the CPU picks), `encryptedv1`
+//! (XChaCha20-Poly1305 pinned) or `encryptedv2` (XAES-256-GCM pinned).
 
+#[path = "../../cookie-session/benches/support/xaes.rs"]
+mod xaes;
 #[path = "../../cookie-session/benches/support/xchacha_ring.rs"]
 mod xchacha_floor;
 
@@ -18,7 +26,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
-use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps};
+use cookie_session::format::{Cipher, Codec, Format, SigAlgorithm, Timestamps};
 use cookie_session::KeyRing;
 use hmac::{Hmac, Mac};
 use ring::aead::Aad;
@@ -48,10 +56,21 @@ fn session(size: usize) -> Map<String, Value> {
 
 fn format(name: &str) -> Format {
     match name {
-        "encrypted" => Format::Encrypted,
+        "encrypted" | "encryptedv1" | "encryptedv2" => Format::Encrypted,
         "signed" => Format::Signed,
         _ => Format::Express(SigAlgorithm::Sha1),
     }
+}
+
+fn codec(name: &str, ring: &KeyRing) -> Codec {
+    let cipher = match name {
+        "encryptedv1" => Cipher::XChaCha20Poly1305,
+        "encryptedv2" => Cipher::Xaes256Gcm,
+        _ => Cipher::Auto,
+    };
+    Codec::new(format(name), ring, "session")
+        .expect("codec")
+        .with_cipher(cipher)
 }
 
 fn main() {
@@ -73,13 +92,13 @@ fn main() {
     let parts: Vec<&str> = op.split('-').collect();
     match parts.as_slice() {
         ["encode", f] => {
-            let codec = Codec::new(format(f), &ring, "session").expect("codec");
+            let codec = codec(f, &ring);
             for _ in 0..n {
                 black_box(codec.seal(&codec.canonical(black_box(&map)), TIMES));
             }
         }
         ["decode", f] => {
-            let codec = Codec::new(format(f), &ring, "session").expect("codec");
+            let codec = codec(f, &ring);
             let sealed = codec.seal(&codec.canonical(&map), TIMES);
             let header = match sealed.sig {
                 Some(sig) => format!("session={}; session.sig={sig}", sealed.value),
@@ -89,11 +108,21 @@ fn main() {
                 black_box(codec.open([black_box(header.as_str())]).expect("opens"));
             }
         }
-        ["floor", "encrypted", dir] => {
+        ["floor", f @ ("encrypted" | "encryptedv1" | "encryptedv2"), dir] => {
             let nonce = [9u8; 24];
+            // The floor of each version: its AEAD as the format computes it, nothing else.
+            let xaes = xaes::Xaes::new(&key);
+            let v2 = *f == "encryptedv2";
+            let aead = |nonce: &[u8; 24]| {
+                if v2 {
+                    xaes.ring(nonce)
+                } else {
+                    xchacha_ring(&key, nonce)
+                }
+            };
             let seal = |map: &Map<String, Value>| {
                 let mut buf = serde_json::to_vec(map).expect("JSON");
-                let (aead, inner) = xchacha_ring(&key, &nonce);
+                let (aead, inner) = aead(&nonce);
                 let tag = aead
                     .seal_in_place_separate_tag(inner, Aad::empty(), &mut buf)
                     .expect("seal");
@@ -108,7 +137,7 @@ fn main() {
                 let text = seal(&map);
                 for _ in 0..n {
                     let mut buf = URL_SAFE_NO_PAD.decode(black_box(&text)).expect("b64");
-                    let (aead, inner) = xchacha_ring(&key, &nonce);
+                    let (aead, inner) = aead(&nonce);
                     let msg = aead
                         .open_in_place(inner, Aad::empty(), &mut buf)
                         .expect("opens");
@@ -179,6 +208,79 @@ fn main() {
                 let (aead, inner) = xchacha_ring(&key, &[9u8; 24]);
                 let tag = aead
                     .seal_in_place_separate_tag(inner, Aad::from(b"aad"), &mut buf)
+                    .expect("seal");
+                black_box(tag.as_ref());
+            }
+        }
+        ["xchacha", "ring", "open"] => {
+            let mut sealed = vec![0x41u8; size];
+            let (aead, inner) = xchacha_ring(&key, &[9u8; 24]);
+            let tag = aead
+                .seal_in_place_separate_tag(inner, Aad::from(b"aad"), &mut sealed)
+                .expect("seal");
+            sealed.extend_from_slice(tag.as_ref());
+            for _ in 0..n {
+                let mut buf = sealed.clone();
+                let (aead, inner) = xchacha_ring(&key, &[9u8; 24]);
+                black_box(
+                    aead.open_in_place(inner, Aad::from(b"aad"), &mut buf)
+                        .expect("opens")
+                        .len(),
+                );
+            }
+        }
+        ["xaes", "ring"] => {
+            let xaes = xaes::Xaes::new(&key);
+            let mut buf = vec![0x41u8; size];
+            for _ in 0..n {
+                let (aead, inner) = xaes.ring(&[9u8; 24]);
+                let tag = aead
+                    .seal_in_place_separate_tag(inner, Aad::from(b"aad"), &mut buf)
+                    .expect("seal");
+                black_box(tag.as_ref());
+            }
+        }
+        ["xaes", "ring", "open"] => {
+            let xaes = xaes::Xaes::new(&key);
+            let mut sealed = vec![0x41u8; size];
+            let (aead, inner) = xaes.ring(&[9u8; 24]);
+            let tag = aead
+                .seal_in_place_separate_tag(inner, Aad::from(b"aad"), &mut sealed)
+                .expect("seal");
+            sealed.extend_from_slice(tag.as_ref());
+            for _ in 0..n {
+                let mut buf = sealed.clone();
+                let (aead, inner) = xaes.ring(&[9u8; 24]);
+                black_box(
+                    aead.open_in_place(inner, Aad::from(b"aad"), &mut buf)
+                        .expect("opens")
+                        .len(),
+                );
+            }
+        }
+        ["xaes", "aesgcm"] => {
+            let xaes = xaes::Xaes::new(&key);
+            let mut buf = vec![0x41u8; size];
+            for _ in 0..n {
+                let c = xaes.aes_gcm(&[9u8; 24]);
+                black_box(
+                    c.encrypt_in_place_detached(&[9u8; 12].into(), b"aad", &mut buf)
+                        .expect("seal"),
+                );
+            }
+        }
+        ["aesgcm", "ring"] => {
+            let aead = ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &key).expect("32 bytes"),
+            );
+            let mut buf = vec![0x41u8; size];
+            for _ in 0..n {
+                let tag = aead
+                    .seal_in_place_separate_tag(
+                        ring::aead::Nonce::assume_unique_for_key([9u8; 12]),
+                        Aad::from(b"aad"),
+                        &mut buf,
+                    )
                     .expect("seal");
                 black_box(tag.as_ref());
             }

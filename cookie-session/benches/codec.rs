@@ -10,11 +10,18 @@
 //!   draw) or HMAC of the payload, and base64 of the bytes, which the format requires. No
 //!   header, key id, timestamps, AAD or cookie lookup;
 //! - `cipher/*`: the AEADs and MACs alone on 20 B, 66 B and 1 KiB (XChaCha20-Poly1305 as the
-//!   format computes it — HChaCha20 + `ring`'s ChaCha20-Poly1305 — beside the
-//!   `chacha20poly1305` crate's, and AES-256-GCM on this CPU), and the nonce draw.
+//!   format's version 1 computes it — HChaCha20 + `ring`'s ChaCha20-Poly1305 — beside the
+//!   `chacha20poly1305` crate's; XAES-256-GCM as version 2 computes it — the `aes` block for
+//!   the key derivation + `ring`'s AES-256-GCM — beside the same with RustCrypto's `aes-gcm`;
+//!   and AES-256-GCM on this CPU), and the nonce draw.
+//!
+//! `encrypted` is pinned to version 1 (XChaCha20-Poly1305), as in the figures recorded before
+//! version 2; `encrypted-xaes` is version 2 (XAES-256-GCM).
 //!
 //! `cargo bench -p cookie-session --bench codec` (pin it: `taskset -c 1 cargo bench …`).
 
+#[path = "support/xaes.rs"]
+mod xaes;
 #[path = "support/xchacha_ring.rs"]
 mod xchacha_floor;
 
@@ -26,7 +33,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
-use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps};
+use cookie_session::format::{Cipher, Codec, Format, SigAlgorithm, Timestamps};
 use cookie_session::KeyRing;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, Mac};
@@ -61,11 +68,12 @@ fn session(size: usize) -> Map<String, Value> {
     map
 }
 
-fn formats() -> [(&'static str, Format); 3] {
+fn formats() -> [(&'static str, Format, Cipher); 4] {
     [
-        ("encrypted", Format::Encrypted),
-        ("signed", Format::Signed),
-        ("express", Format::Express(SigAlgorithm::Sha1)),
+        ("encrypted", Format::Encrypted, Cipher::XChaCha20Poly1305),
+        ("encrypted-xaes", Format::Encrypted, Cipher::Xaes256Gcm),
+        ("signed", Format::Signed, Cipher::Auto),
+        ("express", Format::Express(SigAlgorithm::Sha1), Cipher::Auto),
     ]
 }
 
@@ -80,8 +88,10 @@ fn cookie_header(codec: &Codec, map: &Map<String, Value>) -> String {
 
 fn codecs(c: &mut Criterion) {
     let ring = KeyRing::new([SECRET]).expect("a key");
-    for (name, format) in formats() {
-        let codec = Codec::new(format, &ring, "session").expect("a codec");
+    for (name, format, cipher) in formats() {
+        let codec = Codec::new(format, &ring, "session")
+            .expect("a codec")
+            .with_cipher(cipher);
         let mut encode = c.benchmark_group(format!("encode/{name}"));
         for size in SIZES {
             let map = session(size);
@@ -238,6 +248,7 @@ fn ciphers(c: &mut Criterion) {
     let xchacha = XChaCha20Poly1305::new(&key.into());
     let chacha = ChaCha20Poly1305::new(&key.into());
     let aes = Aes256Gcm::new(&key.into());
+    let xaes = xaes::Xaes::new(&key);
     let hmac256 = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key");
     let mut group = c.benchmark_group("cipher");
     for len in [20usize, 66, 1024] {
@@ -245,6 +256,20 @@ fn ciphers(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(len as u64));
         group.bench_function(BenchmarkId::new("xchacha20poly1305_ring_seal", len), |b| {
             b.iter(|| xchacha_ring_seal(&key, &[9u8; 24], b"aad", black_box(&mut buf)))
+        });
+        group.bench_function(BenchmarkId::new("xaes256gcm_ring_seal", len), |b| {
+            b.iter(|| {
+                let (aead, nonce) = xaes.ring(&[9u8; 24]);
+                aead.seal_in_place_separate_tag(nonce, Aad::from(b"aad"), black_box(&mut buf))
+                    .expect("seal")
+            })
+        });
+        group.bench_function(BenchmarkId::new("xaes256gcm_aesgcm_seal", len), |b| {
+            b.iter(|| {
+                xaes.aes_gcm(&[9u8; 24])
+                    .encrypt_in_place_detached(&[9u8; 12].into(), b"aad", black_box(&mut buf))
+                    .expect("seal")
+            })
         });
         group.bench_function(BenchmarkId::new("xchacha20poly1305_seal", len), |b| {
             b.iter(|| {

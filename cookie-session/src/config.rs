@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cookie::{CookieAttributes, CookieConfigError, Priority, SameSite};
 use crate::format::express_session::SidSigner;
-use crate::format::{Codec, Format, SigAlgorithm, MAX_CHUNKS};
+use crate::format::{Cipher, Codec, Format, SigAlgorithm, MAX_CHUNKS};
 use crate::layer::SessionLayer;
 use crate::metrics::Metrics;
 use crate::migrate::Legacy;
@@ -152,6 +152,7 @@ pub struct SessionConfig {
     pub(crate) ids: Arc<dyn Fn() -> SessionId + Send + Sync>,
     pub(crate) max_chunks: Option<usize>,
     pub(crate) compress: bool,
+    pub(crate) cipher: Cipher,
     pub(crate) legacy: Vec<Legacy>,
     pub(crate) express: Option<ExpressSessionMode>,
 }
@@ -185,6 +186,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("user_key", &self.user_key)
             .field("max_chunks", &self.max_chunks)
             .field("compress", &self.compress)
+            .field("cipher", &self.cipher)
             .field("legacy", &self.legacy)
             .field("express", &self.express)
             .finish()
@@ -213,6 +215,7 @@ impl SessionConfig {
             ids: Arc::new(SessionId::generate),
             max_chunks: None,
             compress: false,
+            cipher: Cipher::Auto,
             legacy: Vec::new(),
             express: None,
         }
@@ -474,6 +477,28 @@ impl SessionConfig {
         self
     }
 
+    /// Which cipher seals `encrypted` cookies. Default [`Cipher::Auto`]: XAES-256-GCM where the
+    /// CPU has AES instructions, XChaCha20-Poly1305 elsewhere. Cookies of both versions are
+    /// always opened; this chooses only the version written.
+    ///
+    /// Pin [`Cipher::XChaCha20Poly1305`] during a rolling upgrade from a release that does
+    /// not open version 2, until every instance runs this one. The `encrypted` format only:
+    /// [`build`](Self::build) refuses another cipher than `Auto` with another format
+    /// ([`ConfigError::Unsupported`]).
+    ///
+    /// ```
+    /// use cookie_session::{format::Cipher, KeyRing, SessionConfig};
+    ///
+    /// let layer = SessionConfig::new(KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?)
+    ///     .cipher(Cipher::XChaCha20Poly1305)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cipher(mut self, cipher: Cipher) -> Self {
+        self.cipher = cipher;
+        self
+    }
+
     /// Also open sessions of an older format, with that format's own keys, and move them to
     /// this layer's format: the session is re-issued in this format on the same response and
     /// the old cookie cleared, so nobody is logged out. Call it once per source (at most
@@ -574,6 +599,9 @@ impl SessionConfig {
         if self.compress && !matches!(self.format, Format::Encrypted | Format::Signed) {
             return unsupported("compress");
         }
+        if self.cipher != Cipher::Auto && self.format != Format::Encrypted {
+            return unsupported("cipher");
+        }
         Ok(())
     }
 
@@ -592,6 +620,9 @@ impl SessionConfig {
         }
         if self.format != Format::default() {
             return refused("format");
+        }
+        if self.cipher != Cipher::Auto {
+            return refused("cipher");
         }
         match self.store {
             Some((_, StoreUse::Sessions)) => return refused("store"),
@@ -679,8 +710,9 @@ impl SessionConfig {
         if self.max_session_size < MIN_SESSION_SIZE {
             return Err(ConfigError::MaxSessionSize(self.max_session_size));
         }
-        let codec =
-            Codec::new(self.format, &self.keys, &self.name)?.with_compression(self.compress);
+        let codec = Codec::new(self.format, &self.keys, &self.name)?
+            .with_compression(self.compress)
+            .with_cipher(self.cipher);
         let chunk_names = match self.max_chunks {
             None => Vec::new(),
             Some(n) if (2..=MAX_CHUNKS).contains(&n) && self.format.has_server_expiry() => {

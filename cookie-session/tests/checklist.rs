@@ -6,18 +6,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cookie_session::format::{Codec, Format};
+use cookie_session::format::{Cipher, Codec, Format};
 use cookie_session::{KeyRing, Rejection, Session, SessionConfig, SessionLayer};
 use serde_json::json;
 
 const OLD: &str = "checklist-old-key-0123456789abcdef0123456";
 const NEW: &str = "checklist-new-key-0123456789abcdef0123456";
-const NATIVE: [Format; 2] = [Format::Encrypted, Format::Signed];
+/// The native formats, `encrypted` in both versions (each pinned, so both run on any CPU).
+const NATIVE: [(Format, Cipher); 3] = [
+    (Format::Encrypted, Cipher::XChaCha20Poly1305),
+    (Format::Encrypted, Cipher::Xaes256Gcm),
+    (Format::Signed, Cipher::Auto),
+];
 
-fn clocked(format: Format, keys: &[&str], clock: &Arc<AtomicU64>) -> SessionConfig {
+fn clocked(
+    (format, cipher): (Format, Cipher),
+    keys: &[&str],
+    clock: &Arc<AtomicU64>,
+) -> SessionConfig {
     let clock = clock.clone();
     SessionConfig::new(KeyRing::new(keys).unwrap())
         .format(format)
+        .cipher(cipher)
         .clock_skew(Duration::from_secs(5))
         .clock(move || SystemTime::UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
 }
@@ -34,7 +44,7 @@ fn cookie_of(layer: &SessionLayer, data: serde_json::Value) -> String {
 /// §8.3 item 27: an expired cookie under a fallback key is not rescued by another key.
 #[test]
 fn expired_under_a_fallback_key_stays_expired() {
-    for format in NATIVE {
+    for format @ (name, cipher) in NATIVE {
         let clock = Arc::new(AtomicU64::new(1_000_000));
         let old = clocked(format, &[OLD], &clock)
             .max_age(Some(Duration::from_secs(60)))
@@ -46,7 +56,7 @@ fn expired_under_a_fallback_key_stays_expired() {
         assert_eq!(
             rotated.decode([cookie.as_str()]).unwrap_err(),
             Rejection::Expired,
-            "{format}"
+            "{name} {cipher:?}"
         );
     }
 }
@@ -54,19 +64,19 @@ fn expired_under_a_fallback_key_stays_expired() {
 /// §8.2 item 15 and item 66: issued in the future beyond the skew is refused; within it, fine.
 #[test]
 fn future_issued_at_beyond_the_skew_is_refused() {
-    for format in NATIVE {
+    for format @ (name, cipher) in NATIVE {
         let clock = Arc::new(AtomicU64::new(2_000_000));
         let ahead = clocked(format, &[NEW], &clock).build().unwrap();
         let cookie = cookie_of(&ahead, json!({"a": 1}));
         // The clock steps back by less than the skew: still accepted.
         clock.fetch_sub(5, Ordering::SeqCst);
-        assert!(ahead.decode([cookie.as_str()]).is_ok(), "{format}");
+        assert!(ahead.decode([cookie.as_str()]).is_ok(), "{name} {cipher:?}");
         // More than the skew: refused, fail closed.
         clock.fetch_sub(1, Ordering::SeqCst);
         assert_eq!(
             ahead.decode([cookie.as_str()]).unwrap_err(),
             Rejection::IssuedInFuture,
-            "{format}"
+            "{name} {cipher:?}"
         );
     }
 }

@@ -12,7 +12,7 @@ use axum::{Extension, Router};
 use cookie_session::csrf::{CSRF_FIELD, CSRF_HEADER};
 use cookie_session::extract::{CsrfForm, CsrfGuard, Flash, SessionValue, Typed};
 use cookie_session::flash::{FlashMessage, Level};
-use cookie_session::format::{Format, SigAlgorithm};
+use cookie_session::format::{encrypted, Cipher, Format, SigAlgorithm};
 use cookie_session::store::{MemoryStore, SessionStore};
 use cookie_session::testing::TestSession;
 use cookie_session::{ConfigError, KeyRing, Session, SessionConfig, SessionError, SessionLayer};
@@ -620,6 +620,18 @@ fn options_the_format_would_ignore_are_refused() {
         "absolute_lifetime"
     );
     assert_eq!(unsupported(express().compress(true)), "compress");
+    assert_eq!(
+        unsupported(express().cipher(Cipher::XChaCha20Poly1305)),
+        "cipher"
+    );
+    assert_eq!(
+        unsupported(
+            SessionConfig::new(keys())
+                .format(Format::Signed)
+                .cipher(Cipher::Xaes256Gcm)
+        ),
+        "cipher"
+    );
     #[cfg(feature = "jwt")]
     assert_eq!(
         unsupported(
@@ -634,11 +646,35 @@ fn options_the_format_would_ignore_are_refused() {
         .revocation(Arc::new(MemoryStore::new()))
         .absolute_lifetime(Some(Duration::from_secs(60)))
         .compress(true)
+        .cipher(Cipher::Xaes256Gcm)
         .build()
         .unwrap();
+    // Cipher::Auto is the default, so it is accepted with every format.
+    express().cipher(Cipher::Auto).build().unwrap();
     // What they are refused with says what to change.
     let message = express().compress(true).build().unwrap_err().to_string();
     assert_eq!(message, "compress has no effect with the express format");
+}
+
+/// `SessionConfig::cipher` picks the version the layer writes, and the layer reads both.
+#[test]
+fn the_cipher_picks_the_encrypted_version_written() {
+    let layer = |cipher| SessionConfig::new(keys()).cipher(cipher).build().unwrap();
+    let data = serde_json::json!({"user": 7}).as_object().cloned().unwrap();
+    let mut cookies = Vec::new();
+    for cipher in [Cipher::XChaCha20Poly1305, Cipher::Xaes256Gcm] {
+        let headers = layer(cipher).encode(data.clone()).unwrap();
+        let cookie = headers[0].split(';').next().unwrap().to_owned();
+        let value = cookie.split_once('=').unwrap().1;
+        assert_eq!(encrypted::inspect(value).unwrap().cipher, cipher);
+        cookies.push(cookie);
+    }
+    for cipher in [Cipher::Auto, Cipher::XChaCha20Poly1305, Cipher::Xaes256Gcm] {
+        let layer = layer(cipher);
+        for cookie in &cookies {
+            assert_eq!(layer.decode([cookie.as_str()]).unwrap().data, data);
+        }
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The tamper matrix for the native formats (docs/SECURITY-CHECKLIST.md §8.1 and §8.3): the same
-//! assertions run against `encrypted`, `signed` and (feature `jwt`) `jwt` through the
+//! assertions run against both versions of `encrypted` (XChaCha20-Poly1305 `0xE1`, XAES-256-GCM
+//! `0xE2`, each pinned so both run on any CPU), `signed` and (feature `jwt`) `jwt` through the
 //! [`Codec`] trait below.
 //!
 //! "Rejected" here means `open` returns `Err` and does not panic; where the reason is
@@ -12,7 +13,7 @@ use std::collections::HashSet;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use cookie_session::format::encrypted::EncryptedCodec;
+use cookie_session::format::encrypted::{Cipher, EncryptedCodec};
 #[cfg(feature = "jwt")]
 use cookie_session::format::jwt::JwtCodec;
 use cookie_session::format::signed::SignedCodec;
@@ -35,6 +36,9 @@ const B64_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 trait Codec: Sized + std::fmt::Debug {
     /// The format byte (the first byte of the first part).
     const FORMAT: u8;
+    /// Format bytes of other versions of the same format: a value given one of them has the
+    /// layout, so it is refused by its tag (the byte is authenticated), not as malformed.
+    const SIBLINGS: &'static [u8] = &[];
     /// Two 8-byte authenticated fields to swap: the part and the two offsets (created ↔
     /// expires, or nonce ↔ ciphertext, by default).
     const SWAP: (usize, usize, usize) = (0, 5, 5 + 16);
@@ -61,16 +65,47 @@ trait Codec: Sized + std::fmt::Debug {
     fn join(parts: &[Vec<u8>]) -> String;
 }
 
-impl Codec for EncryptedCodec {
-    const FORMAT: u8 = 0xE1;
+/// The `encrypted` codec pinned to the version of format byte `V`.
+#[derive(Debug)]
+struct Encrypted<const V: u8>(EncryptedCodec);
+
+/// Version 1: XChaCha20-Poly1305.
+type EncryptedV1 = Encrypted<0xE1>;
+/// Version 2: XAES-256-GCM.
+type EncryptedV2 = Encrypted<0xE2>;
+
+/// The sealing cipher of each version, for the format-specific tests below.
+const CIPHERS: [(Cipher, u8); 2] = [
+    (Cipher::XChaCha20Poly1305, 0xE1),
+    (Cipher::Xaes256Gcm, 0xE2),
+];
+
+fn pinned(secrets: &[&str], cipher: Cipher) -> EncryptedCodec {
+    EncryptedCodec::with_cipher(&KeyRing::new(secrets).unwrap(), cipher).unwrap()
+}
+
+impl<const V: u8> Codec for Encrypted<V> {
+    const FORMAT: u8 = V;
+    const SIBLINGS: &'static [u8] = if V == 0xE1 { &[0xE2] } else { &[0xE1] };
     fn build(ring: &KeyRing) -> Result<Self, KeyError> {
-        EncryptedCodec::new(ring)
+        let cipher = if V == 0xE2 {
+            Cipher::Xaes256Gcm
+        } else {
+            Cipher::XChaCha20Poly1305
+        };
+        EncryptedCodec::with_cipher(ring, cipher).map(Self)
     }
     fn seal(&self, name: &str, times: Timestamps, json: &[u8]) -> String {
-        EncryptedCodec::seal(self, name, times, json)
+        let value = self.0.seal(name, times, json);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(&value).unwrap()[0],
+            V,
+            "pinned version"
+        );
+        value
     }
     fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
-        EncryptedCodec::open(self, name, value)
+        self.0.open(name, value)
     }
     fn split(value: &str) -> Vec<Vec<u8>> {
         vec![URL_SAFE_NO_PAD.decode(value).unwrap()]
@@ -346,9 +381,16 @@ fn unknown_format_bytes_are_malformed<C: Codec>() {
         }
         let mut parts = parts.clone();
         parts[0][0] = byte;
+        // Another version's byte: the layout holds, and the tag refuses it (the byte is in
+        // the AAD and each version has its own subkey).
+        let expected = if C::SIBLINGS.contains(&byte) {
+            Rejection::BadSignature
+        } else {
+            Rejection::Malformed
+        };
         assert_eq!(
             codec.open(NAME, &C::join(&parts)),
-            Err(Rejection::Malformed),
+            Err(expected),
             "{byte:#x}"
         );
     }
@@ -523,7 +565,8 @@ macro_rules! matrix {
     };
 }
 
-matrix!(encrypted, EncryptedCodec);
+matrix!(encrypted, EncryptedV1);
+matrix!(encrypted_v2, EncryptedV2);
 matrix!(signed, SignedCodec);
 #[cfg(feature = "jwt")]
 matrix!(jwt, JwtCodec);
@@ -532,7 +575,12 @@ matrix!(jwt, JwtCodec);
 
 #[test]
 fn cross_format_values_are_rejected() {
-    let encrypted = codec::<EncryptedCodec>(&[SECRET]);
+    for (cipher, format) in CIPHERS {
+        cross_format_values_are_rejected_with(pinned(&[SECRET], cipher), format);
+    }
+}
+
+fn cross_format_values_are_rejected_with(encrypted: EncryptedCodec, format: u8) {
     let signed = codec::<SignedCodec>(&[SECRET]);
     let e = encrypted.seal(NAME, TIMES, JSON);
     let s = signed.seal(NAME, TIMES, JSON);
@@ -547,7 +595,7 @@ fn cross_format_values_are_rejected() {
     );
     // Even with the format byte rewritten, the domain-separated subkeys do not verify.
     let mut raw = URL_SAFE_NO_PAD.decode(body).unwrap();
-    raw[0] = 0xE1;
+    raw[0] = format;
     raw.extend_from_slice(&[0u8; 64]);
     assert_eq!(
         encrypted.open(NAME, &URL_SAFE_NO_PAD.encode(&raw)),
@@ -569,7 +617,13 @@ fn cross_format_values_are_rejected() {
 #[cfg(feature = "jwt")]
 #[test]
 fn cross_format_values_are_rejected_with_jwt() {
-    let encrypted = codec::<EncryptedCodec>(&[SECRET]);
+    for (cipher, _) in CIPHERS {
+        cross_format_values_are_rejected_with_jwt_and(pinned(&[SECRET], cipher));
+    }
+}
+
+#[cfg(feature = "jwt")]
+fn cross_format_values_are_rejected_with_jwt_and(encrypted: EncryptedCodec) {
     let signed = codec::<SignedCodec>(&[SECRET]);
     let jwt = codec::<JwtCodec>(&[SECRET]);
     let e = encrypted.seal(NAME, TIMES, JSON);
@@ -619,7 +673,12 @@ const SEALS: usize = if cfg!(debug_assertions) {
 
 #[test]
 fn encrypted_seals_differ_and_nonces_never_repeat() {
-    let codec = codec::<EncryptedCodec>(&[SECRET]);
+    for (cipher, _) in CIPHERS {
+        seals_differ_and_nonces_never_repeat(pinned(&[SECRET], cipher));
+    }
+}
+
+fn seals_differ_and_nonces_never_repeat(codec: EncryptedCodec) {
     assert_ne!(codec.seal(NAME, TIMES, JSON), codec.seal(NAME, TIMES, JSON));
     let mut nonces = HashSet::with_capacity(SEALS);
     for _ in 0..SEALS {
@@ -633,12 +692,33 @@ fn encrypted_seals_differ_and_nonces_never_repeat() {
 
 #[test]
 fn encrypted_payload_is_not_readable() {
-    let codec = codec::<EncryptedCodec>(&[SECRET]);
-    let raw = URL_SAFE_NO_PAD
-        .decode(codec.seal(NAME, TIMES, JSON))
-        .unwrap();
-    assert!(!raw.windows(6).any(|w| w == b"\"user\""));
-    assert!(!raw.windows(8).any(|w| w == TIMES.expires_at.to_be_bytes()));
+    for (cipher, _) in CIPHERS {
+        let codec = pinned(&[SECRET], cipher);
+        let raw = URL_SAFE_NO_PAD
+            .decode(codec.seal(NAME, TIMES, JSON))
+            .unwrap();
+        assert!(!raw.windows(6).any(|w| w == b"\"user\""));
+        assert!(!raw.windows(8).any(|w| w == TIMES.expires_at.to_be_bytes()));
+    }
+}
+
+/// The two versions have the same layout and length for the same session (a value reveals
+/// nothing more in version 2), and each codec opens the other version's values.
+#[test]
+fn encrypted_versions_have_one_layout_and_open_each_other() {
+    let v1 = pinned(&[SECRET], Cipher::XChaCha20Poly1305);
+    let v2 = pinned(&[SECRET], Cipher::Xaes256Gcm);
+    let auto = EncryptedCodec::new(&KeyRing::new([SECRET]).unwrap()).unwrap();
+    let a = URL_SAFE_NO_PAD.decode(v1.seal(NAME, TIMES, JSON)).unwrap();
+    let b = URL_SAFE_NO_PAD.decode(v2.seal(NAME, TIMES, JSON)).unwrap();
+    assert_eq!(a.len(), b.len());
+    assert_eq!((a[0], b[0]), (0xE1, 0xE2));
+    assert_eq!(a[1..5], b[1..5], "one key id");
+    let (a, b) = (URL_SAFE_NO_PAD.encode(&a), URL_SAFE_NO_PAD.encode(&b));
+    for codec in [&v1, &v2, &auto] {
+        assert_eq!(codec.open(NAME, &a).unwrap().json, JSON);
+        assert_eq!(codec.open(NAME, &b).unwrap().json, JSON);
+    }
 }
 
 #[test]

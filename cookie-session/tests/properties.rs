@@ -16,7 +16,7 @@ use std::convert::Infallible;
 
 use base64::Engine as _;
 use cookie_session::format::express::{filter_reserved, RESERVED_KEYS};
-use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps, MAX_INPUT_LEN};
+use cookie_session::format::{Cipher, Codec, Format, SigAlgorithm, Timestamps, MAX_INPUT_LEN};
 use cookie_session::{from_unix_secs, KeyRing, Rejection, Session, SessionConfig, SessionLayer};
 use http::{HeaderValue, Request, Response, StatusCode};
 use proptest::prelude::*;
@@ -52,15 +52,28 @@ fn ring(format: Format) -> KeyRing {
     }
 }
 
-/// Every codec: each format, and the native ones with and without compression.
+/// Both versions of the `encrypted` format, each pinned, so every property holds for each on
+/// any CPU (the layers, built with the default cipher, open both).
+const CIPHERS: [Cipher; 2] = [Cipher::XChaCha20Poly1305, Cipher::Xaes256Gcm];
+
+/// Every codec: each format (`encrypted` in both versions), and the native ones with and
+/// without compression.
 fn codecs() -> Vec<Codec> {
     let mut out = Vec::new();
     for format in FORMATS {
-        let codec = Codec::new(format, &ring(format), NAME).unwrap();
-        if format.has_server_expiry() {
-            out.push(codec.clone().with_compression(true));
+        let base = Codec::new(format, &ring(format), NAME).unwrap();
+        let versions = match format {
+            Format::Encrypted => CIPHERS
+                .map(|cipher| base.clone().with_cipher(cipher))
+                .to_vec(),
+            _ => vec![base],
+        };
+        for codec in versions {
+            if format.has_server_expiry() {
+                out.push(codec.clone().with_compression(true));
+            }
+            out.push(codec);
         }
-        out.push(codec);
     }
     out
 }
@@ -350,10 +363,14 @@ proptest! {
         let ring = KeyRing::new(NATIVE_KEYS).unwrap();
         let json = serde_json::to_vec(&s).unwrap();
 
-        let sealed = encrypted::EncryptedCodec::new(&ring).unwrap().seal(NAME, TIMES, &json);
-        let parts = encrypted::inspect(&sealed).unwrap();
-        prop_assert_eq!(parts.sealed_len, 24 + json.len() + 16);
-        let _ = encrypted::inspect(&mutate(&sealed, &m));
+        for cipher in CIPHERS {
+            let codec = encrypted::EncryptedCodec::with_cipher(&ring, cipher).unwrap();
+            let sealed = codec.seal(NAME, TIMES, &json);
+            let parts = encrypted::inspect(&sealed).unwrap();
+            prop_assert_eq!(parts.sealed_len, 24 + json.len() + 16);
+            prop_assert_eq!(parts.cipher, cipher);
+            let _ = encrypted::inspect(&mutate(&sealed, &m));
+        }
 
         let sealed = signed::SignedCodec::new(&ring).unwrap().seal(NAME, TIMES, &json);
         let parts = signed::inspect(&sealed).unwrap();

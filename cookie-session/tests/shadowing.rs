@@ -19,7 +19,7 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
-use cookie_session::format::{Format, SigAlgorithm};
+use cookie_session::format::{Cipher, Format, SigAlgorithm};
 use cookie_session::store::{
     BoxFuture, MemoryStore, Patch, Record, SessionId, SessionStore, StoreError, StoreKey, Update,
 };
@@ -29,12 +29,33 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 const KEY: &str = "shadowing-key-0123456789abcdef0123456789";
-const NATIVE: &[Format] = &[
-    Format::Encrypted,
-    Format::Signed,
+/// Every native format; `encrypted` in both versions, each pinned so both run on any CPU.
+const NATIVE: &[Native] = &[
+    Native(Format::Encrypted, Cipher::XChaCha20Poly1305),
+    Native(Format::Encrypted, Cipher::Xaes256Gcm),
+    Native(Format::Signed, Cipher::Auto),
     #[cfg(feature = "jwt")]
-    Format::Jwt,
+    Native(Format::Jwt, Cipher::Auto),
 ];
+
+/// A format and the cipher that seals it (`Auto` but for the pinned `encrypted` versions).
+#[derive(Debug, Clone, Copy)]
+struct Native(Format, Cipher);
+
+impl From<Format> for Native {
+    fn from(format: Format) -> Self {
+        Native(format, Cipher::Auto)
+    }
+}
+
+impl std::fmt::Display for Native {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Cipher::Auto => write!(f, "{}", self.0),
+            cipher => write!(f, "{} ({cipher:?})", self.0),
+        }
+    }
+}
 const HOUR: u64 = 3600;
 
 /// A clock the test moves by hand (seconds since the epoch).
@@ -215,10 +236,12 @@ async fn body(res: Response<Body>) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-fn clocked(format: Format, clock: &TestClock) -> SessionConfig {
+fn clocked(format: impl Into<Native>, clock: &TestClock) -> SessionConfig {
+    let Native(format, cipher) = format.into();
     let c = clock.clone();
     SessionConfig::new(KeyRing::new([KEY]).unwrap())
         .format(format)
+        .cipher(cipher)
         .clock(move || c.now())
 }
 
@@ -236,7 +259,7 @@ struct Case {
 
 /// Reads with the refused cookie first, then second: the valid session is served either way,
 /// nothing is re-issued, and the refused cookie is counted only when it was examined.
-async fn reads(case: &Case, format: Format) {
+async fn reads(case: &Case, format: Native) {
     let ctx = format!("{format} {}", case.what);
     let before = case.app.rejected(case.reason);
     for (header, examined) in [
@@ -266,7 +289,7 @@ async fn reads(case: &Case, format: Format) {
 
 /// A write with the refused cookie first lands on the valid session: cookie mode re-seals it
 /// with its creation time, store mode updates its record and creates none.
-async fn writes(case: &Case, format: Format) {
+async fn writes(case: &Case, format: Native) {
     let ctx = format!("{format} {}", case.what);
     let header = format!("{}; {}", case.stale, case.valid);
     let res = case.app.call("/set/k/v", Some(&header)).await;
@@ -318,7 +341,7 @@ async fn writes(case: &Case, format: Format) {
     assert!(varies(&res), "{ctx}");
 }
 
-async fn check(case: Case, format: Format) {
+async fn check(case: Case, format: Native) {
     reads(&case, format).await;
     writes(&case, format).await;
 }
@@ -458,7 +481,7 @@ async fn cookie_mode_forged_and_empty_values_first() {
 // ---------------------------------------------------------------------------------------
 // Store mode (the cookie holds a sealed id).
 
-fn store_app(format: Format, clock: &TestClock, store: &Arc<Counting>) -> App {
+fn store_app(format: impl Into<Native>, clock: &TestClock, store: &Arc<Counting>) -> App {
     App::new(
         clocked(format, clock)
             .shared_store(store.clone())
@@ -687,7 +710,8 @@ async fn rotation_reissues_the_valid_session_not_the_stale_one() {
         let c = clock.clone();
         let rotated = App::new(
             SessionConfig::new(KeyRing::new([NEW, KEY]).unwrap())
-                .format(format)
+                .format(format.0)
+                .cipher(format.1)
                 .ttl(ttl)
                 .clock(move || c.now()),
         );

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use cookie_session::cookie::{cookie_values, utf8_pairs};
 use cookie_session::csrf::CSRF_FIELD;
 use cookie_session::flash::FlashMessage;
-use cookie_session::format::Format;
+use cookie_session::format::{Cipher, Format};
 use cookie_session::{Rejection, Session};
 use serde::Deserialize;
 
@@ -281,9 +281,14 @@ fn encrypted_layout(value: &str) -> Option<String> {
     let parts = cookie_session::format::encrypted::inspect(value)?;
     let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
     Some(format!(
-        "<ul>\n<li>key id: <code>{}</code> (names the key, reveals nothing of it)</li>\n\
+        "<ul>\n<li>cipher: <code id=\"cipher\">{}</code> (named by the first byte)</li>\n\
+<li>key id: <code>{}</code> (names the key, reveals nothing of it)</li>\n\
 <li>nonce: <code>{}</code> (random for every cookie)</li>\n\
 <li>ciphertext of the times and the JSON, then the tag: {} bytes</li>\n</ul>\n",
+        match parts.cipher {
+            Cipher::Xaes256Gcm => "XAES-256-GCM",
+            _ => "XChaCha20-Poly1305",
+        },
         hex(&parts.key_id),
         hex(&parts.nonce),
         parts.sealed_len,
@@ -415,7 +420,7 @@ app, and is never in the cookie:</p>\n<pre id=\"readable\">{}</pre>\n",
         (Format::Encrypted, Some(value)) => {
             body.push_str(
                 "<p id=\"explain\">The <strong>encrypted</strong> format seals the session with \
-XChaCha20-Poly1305: the value reveals nothing of what is inside, and any change to it makes the \
+XAES-256-GCM (on CPUs with AES instructions) or XChaCha20-Poly1305: the value reveals nothing of what is inside, and any change to it makes the \
 server refuse it. Base64-decoding it gives unreadable bytes (a key id, a random nonce, the \
 ciphertext and an authentication tag), not your JSON:</p>\n",
             );

@@ -253,6 +253,15 @@ async fn inside_shows_the_cookie(format: &'static str) {
             assert!(!raw.contains("views"));
             assert!(!readable.contains("views"), "{readable}");
             assert!(page.element("raw-bytes-0").is_some());
+            // The page names the cipher the value's format byte names.
+            let cipher = match cookie_session::format::encrypted::inspect(&value)
+                .unwrap()
+                .cipher
+            {
+                cookie_session::format::Cipher::Xaes256Gcm => "XAES-256-GCM",
+                _ => "XChaCha20-Poly1305",
+            };
+            assert_eq!(page.element("cipher").unwrap(), cipher);
         }
         "signed" => {
             assert!(readable.contains("{\"views\":1}"), "{readable}");

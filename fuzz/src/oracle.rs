@@ -4,7 +4,8 @@
 //!
 //! A fuzz target asserts that the library accepts a value exactly when the oracle says it is
 //! authentic, and that both read the same times and payload out of it. The oracle only ever
-//! uses the primitives (HKDF, HMAC, XChaCha20-Poly1305, base64, serde_json as a JSON parser);
+//! uses the primitives (HKDF, HMAC, XChaCha20-Poly1305, the AES block cipher and AES-256-GCM,
+//! base64, serde_json as a JSON parser);
 //! every piece of glue — format byte, key id, nonce and tag offsets, AAD and MAC input,
 //! canonical base64, length limit, JWT header and claims — is written again here, so a bug in
 //! the library's glue shows up as a disagreement.
@@ -13,6 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+// XAES-256-GCM (format version 2) from RustCrypto's `aes` block cipher and `aes-gcm` AEAD, not
+// `ring`, which the library uses for the message.
+use aes::cipher::BlockEncrypt;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -67,41 +71,72 @@ fn find_key(secrets: &[&[u8]], kid: &[u8]) -> Option<usize> {
     secrets.iter().position(|s| key_id(s) == kid)
 }
 
-/// `encrypted`: base64url(0xE1 | kid (4) | nonce (24) | XChaCha20-Poly1305(times | JSON) | tag),
-/// AAD = "cookie-session/v1/encrypted\0" | 0xE1 | kid | name.
+/// `encrypted`: base64url(format | kid (4) | nonce (24) | AEAD(times | JSON) | tag (16)),
+/// AAD = "cookie-session/v<n>/encrypted\0" | format | kid | name, where format `0xE1` (v1) is
+/// XChaCha20-Poly1305 and `0xE2` (v2) XAES-256-GCM, each under
+/// HKDF-SHA256(secret, info = "cookie-session/v<n>/encrypted").
 pub fn encrypted(secrets: &[&[u8]], name: &str, value: &str) -> Option<Authentic> {
     if value.len() > MAX_INPUT_LEN {
         return None;
     }
     let raw = b64(value)?;
-    if raw.len() < 5 + 24 + 24 + 16 || raw[0] != 0xE1 {
+    if raw.len() < 5 + 24 + 24 + 16 {
         return None;
     }
+    let label: &[u8] = match raw[0] {
+        0xE1 => b"cookie-session/v1/encrypted",
+        0xE2 => b"cookie-session/v2/encrypted",
+        _ => return None,
+    };
     let key_index = find_key(secrets, &raw[1..5])?;
     let mut subkey = [0u8; 32];
-    hkdf(
-        secrets[key_index],
-        b"cookie-session/v1/encrypted",
-        &mut subkey,
-    );
-    let mut aad = b"cookie-session/v1/encrypted\0".to_vec();
+    hkdf(secrets[key_index], label, &mut subkey);
+    let mut aad = label.to_vec();
+    aad.push(0);
     aad.extend_from_slice(&raw[..5]);
     aad.extend_from_slice(name.as_bytes());
-    let plain = XChaCha20Poly1305::new(Key::from_slice(&subkey))
-        .decrypt(
-            XNonce::from_slice(&raw[5..29]),
-            Payload {
-                msg: &raw[29..],
-                aad: &aad,
-            },
-        )
-        .ok()?;
+    let payload = Payload {
+        msg: &raw[29..],
+        aad: &aad,
+    };
+    let nonce = &raw[5..29];
+    let plain = if raw[0] == 0xE1 {
+        XChaCha20Poly1305::new(Key::from_slice(&subkey))
+            .decrypt(XNonce::from_slice(nonce), payload)
+            .ok()?
+    } else {
+        xaes_256_gcm(&subkey, nonce)
+            .decrypt(aes_gcm::Nonce::from_slice(&nonce[12..]), payload)
+            .ok()?
+    };
     let (times, payload) = times(&plain)?;
     Some(Authentic {
         key_index,
         times,
         payload: payload.to_vec(),
     })
+}
+
+/// XAES-256-GCM as c2sp.org/XAES-256-GCM defines it: the AES-256-GCM keyed with
+/// `K_X = AES_K(M1 ⊕ K1) ‖ AES_K(M2 ⊕ K1)`, where `K1` doubles `L = AES_K(0^128)` in GF(2^128)
+/// and `M_i = 0x00 | i | "X" | 0x00 | nonce[..12]`. Its nonce is `nonce[12..]`.
+fn xaes_256_gcm(key: &[u8; 32], nonce: &[u8]) -> aes_gcm::Aes256Gcm {
+    let aes = aes::Aes256::new(key.into());
+    let mut l = [0u8; 16].into();
+    aes.encrypt_block(&mut l);
+    let l = u128::from_be_bytes(l.into());
+    let k1 = (l << 1) ^ if l >> 127 == 1 { 0x87 } else { 0 };
+    let mut kx = [0u8; 32];
+    for (i, half) in kx.chunks_mut(16).enumerate() {
+        let mut m = [0u8; 16];
+        m[1] = i as u8 + 1;
+        m[2] = b'X';
+        m[4..].copy_from_slice(&nonce[..12]);
+        let mut block = (u128::from_be_bytes(m) ^ k1).to_be_bytes().into();
+        aes.encrypt_block(&mut block);
+        half.copy_from_slice(&block);
+    }
+    aes_gcm::Aes256Gcm::new(&kx.into())
 }
 
 /// `signed`: base64url(body) "." base64url(tag), body = 0x51 | kid | times | JSON,

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use cookie_session::format::express::{encode_value, replace_lone_surrogates, ExpressCodec};
-use cookie_session::format::{Codec, Format, SigAlgorithm, Timestamps};
+use cookie_session::format::{Cipher, Codec, Format, SigAlgorithm, Timestamps};
 use cookie_session::store::SessionId;
 use serde_json::{json, Map, Value};
 
@@ -81,8 +81,9 @@ fn tampered(value: &str) -> Vec<String> {
 }
 
 /// Native values: sealed by the first key, by the second (key index 1), compressed, with odd
-/// times, for another cookie name, by a key outside the ring; plus tampered copies.
-fn native_values(format: Format) -> Vec<String> {
+/// times, for another cookie name, by a key outside the ring; plus tampered copies. `cipher`
+/// picks the version of `encrypted` (`Auto` for the other formats).
+fn native_values(format: Format, cipher: Cipher) -> Vec<String> {
     let ring = native_ring();
     let second_first = KeyRing::new([NATIVE_SECRETS[1], NATIVE_SECRETS[0]]).expect("valid keys");
     let stranger = KeyRing::new(["a-key-that-is-not-in-the-fuzz-ring!!"]).expect("valid key");
@@ -90,6 +91,7 @@ fn native_values(format: Format) -> Vec<String> {
         Codec::new(format, ring, name)
             .expect("valid keys")
             .with_compression(compress)
+            .with_cipher(cipher)
     };
     let mut out = Vec::new();
     for (i, session) in sessions().iter().enumerate() {
@@ -293,6 +295,13 @@ fn express_pairs(vectors: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The native formats the seeds are sealed in: `encrypted` in both versions.
+const NATIVE: [(Format, Cipher); 3] = [
+    (Format::Encrypted, Cipher::XChaCha20Poly1305),
+    (Format::Encrypted, Cipher::Xaes256Gcm),
+    (Format::Signed, Cipher::Auto),
+];
+
 /// `Cookie` header texts (lines joined with `\n`) for the `cookie_header` target.
 fn cookie_headers(vectors: &Value) -> Vec<String> {
     let mut out: Vec<String> = strings(vectors, "vectors", "request_cookie")
@@ -318,8 +327,8 @@ fn cookie_headers(vectors: &Value) -> Vec<String> {
             out.push(pairs.join("\n"));
         }
     }
-    for format in [Format::Encrypted, Format::Signed] {
-        for value in native_values(format).into_iter().take(12) {
+    for (format, cipher) in NATIVE {
+        for value in native_values(format, cipher).into_iter().take(12) {
             out.push(format!("{NAME}={value}"));
         }
     }
@@ -344,10 +353,12 @@ fn cookie_headers(vectors: &Value) -> Vec<String> {
 pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     let vectors = vectors();
     let mut out: Vec<(&'static str, Vec<u8>)> = Vec::new();
-    for value in native_values(Format::Encrypted) {
-        out.push(("encrypted_open", value.into_bytes()));
+    for cipher in [Cipher::XChaCha20Poly1305, Cipher::Xaes256Gcm] {
+        for value in native_values(Format::Encrypted, cipher) {
+            out.push(("encrypted_open", value.into_bytes()));
+        }
     }
-    for value in native_values(Format::Signed) {
+    for value in native_values(Format::Signed, Cipher::Auto) {
         out.push(("signed_open", value.into_bytes()));
     }
     for value in jwt_values() {

@@ -91,6 +91,36 @@ fn sealed_seeds_open() {
     }
 }
 
+/// The `encrypted_open` seeds reach past the tag in both versions of the format: `0xE1`
+/// (XChaCha20-Poly1305) and `0xE2` (XAES-256-GCM).
+#[test]
+fn both_encrypted_versions_are_seeded() {
+    use base64::Engine as _;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/encrypted_open");
+    let secrets: Vec<&[u8]> = cookie_session_fuzz::NATIVE_SECRETS
+        .iter()
+        .map(|s| s.as_bytes())
+        .collect();
+    let mut authentic = [0usize; 2];
+    for path in files(&root) {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if cookie_session_fuzz::oracle::encrypted(&secrets, cookie_session_fuzz::NAME, &text)
+            .is_none()
+        {
+            continue;
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&text)
+            .expect("an authentic value is base64url");
+        match raw[0] {
+            0xE1 => authentic[0] += 1,
+            0xE2 => authentic[1] += 1,
+            other => panic!("authentic with format byte {other:#x}"),
+        }
+    }
+    assert!(authentic.iter().all(|&n| n >= 10), "{authentic:?}");
+}
+
 #[test]
 fn header_seeds_reach_every_layer() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/cookie_header");

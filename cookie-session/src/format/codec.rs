@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use super::encrypted::EncryptedCodec;
+use super::encrypted::{Cipher, EncryptedCodec};
 use super::express::{self, ExpressCodec, SigAlgorithm};
 #[cfg(feature = "jwt")]
 use super::jwt::JwtCodec;
@@ -21,7 +21,8 @@ use crate::rejection::Rejection;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Format {
-    /// XChaCha20-Poly1305: the browser sees nothing of the session. The default.
+    /// XAES-256-GCM or XChaCha20-Poly1305 (see [`Cipher`]): the browser sees nothing of the
+    /// session. The default.
     #[default]
     Encrypted,
     /// HMAC-SHA256 over a readable payload.
@@ -231,6 +232,28 @@ impl Codec {
     /// The Express and `jwt` formats ignore it (a JWT's readers expect plain JSON claims).
     pub fn with_compression(mut self, compress: bool) -> Self {
         self.compress = compress;
+        self
+    }
+
+    /// Which cipher seals `encrypted` values ([`Cipher::Auto`] unless set): see
+    /// [`Cipher`]. Opening always understands both versions. Other formats ignore it.
+    ///
+    /// ```
+    /// use cookie_session::format::{encrypted, Cipher, Codec, Format, Timestamps};
+    /// use cookie_session::KeyRing;
+    ///
+    /// let ring = KeyRing::new(["an example secret of at least 32 bytes"])?;
+    /// let codec = Codec::new(Format::Encrypted, &ring, "session")?.with_cipher(Cipher::XChaCha20Poly1305);
+    /// let times = Timestamps { created_at: 100, issued_at: 100, expires_at: 200 };
+    /// let sealed = codec.seal(&codec.canonical(&Default::default()), times);
+    /// let parts = encrypted::inspect(&sealed.value).expect("an encrypted value");
+    /// assert_eq!(parts.cipher, Cipher::XChaCha20Poly1305);
+    /// # Ok::<(), cookie_session::KeyError>(())
+    /// ```
+    pub fn with_cipher(mut self, cipher: Cipher) -> Self {
+        if let Inner::Encrypted(codec) = &mut self.inner {
+            codec.set_cipher(cipher);
+        }
         self
     }
 

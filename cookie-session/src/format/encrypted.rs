@@ -1,5 +1,23 @@
-//! The `encrypted` format, the default: the browser holds XChaCha20-Poly1305 ciphertext and can
-//! read nothing of the session, not even its times.
+//! The `encrypted` format, the default: the browser holds XChaCha20-Poly1305 (version 1) or
+//! XAES-256-GCM (version 2) ciphertext and can read nothing of the session, not even its times.
+//!
+//! # Two versions, one codec
+//!
+//! | format byte | cipher | sealed where |
+//! |---|---|---|
+//! | `0xE1` (version 1) | XChaCha20-Poly1305 | CPUs without AES and carry-less multiply instructions |
+//! | `0xE2` (version 2) | XAES-256-GCM (c2sp.org/XAES-256-GCM) | CPUs with them (x86-64 AES-NI + PCLMULQDQ, ARMv8 AES + PMULL) |
+//!
+//! [`EncryptedCodec`] always opens both versions, and seals with the one [`Cipher`] picks:
+//! by default ([`Cipher::Auto`]) XAES-256-GCM where the CPU has the instructions that make AES
+//! fast and constant-time, XChaCha20-Poly1305 elsewhere. Both have 192-bit random nonces and
+//! 16-byte tags, so the two versions have the same layout and length; each has its own subkey
+//! and AAD domain. The security argument for version 2 is in `format/xaes.rs` and
+//! `docs/SECURITY.md`.
+//!
+//! **Rolling upgrades:** a server running an older release of this crate knows only version
+//! 1 and refuses `0xE2` values (the session starts empty). Pin
+//! [`Cipher::XChaCha20Poly1305`] until every instance runs a release that opens version 2.
 //!
 //! # Why XChaCha20-Poly1305
 //!
@@ -22,14 +40,18 @@
 //!
 //! ```text
 //! 0xE1 (1) | key id (4) | nonce (24) | ciphertext of the plaintext | Poly1305 tag (16)
+//! 0xE2 (1) | key id (4) | nonce (24) | ciphertext of the plaintext | GCM tag (16)
 //!
 //! plaintext = created_at u64 BE (8) | issued_at u64 BE (8) | expires_at u64 BE (8) | JSON
-//! AAD       = b"cookie-session/v1/encrypted\0" | 0xE1 | key id (4) | cookie name bytes
+//! AAD (v1)  = b"cookie-session/v1/encrypted\0" | 0xE1 | key id (4) | cookie name bytes
+//! AAD (v2)  = b"cookie-session/v2/encrypted\0" | 0xE2 | key id (4) | cookie name bytes
 //! ```
 //!
-//! `0xE1` names the format and its version. The key id (see [`crate::key`]) tells the
-//! server which single key to try. The cipher key is
-//! `HKDF-SHA256(secret, info = "cookie-session/v1/encrypted")`, a subkey used for nothing else.
+//! `0xE1`/`0xE2` name the format and its version. The key id (see [`crate::key`]) tells the
+//! server which single key to try. The cipher keys are
+//! `HKDF-SHA256(secret, info = "cookie-session/v1/encrypted")` (XChaCha20-Poly1305) and
+//! `HKDF-SHA256(secret, info = "cookie-session/v2/encrypted")` (XAES-256-GCM), subkeys used
+//! for nothing else.
 //! The AAD binds the value to the format, to the key id and to the cookie name, so a value
 //! sealed for one cookie name does not open under another. The times are inside the
 //! ciphertext: authenticated and hidden. A value is at least 69 bytes (92 characters) long.
@@ -41,17 +63,118 @@ use std::fmt;
 
 use rand::RngCore;
 
-use super::native::{self, NativeKey, FORMAT_ENCRYPTED_V1, HEADER_LEN, TIMES_LEN};
-use super::xchacha::{XChaChaKey, NONCE_LEN, TAG_LEN};
+use super::native::{
+    self, NativeKey, FORMAT_ENCRYPTED_V1, FORMAT_ENCRYPTED_V2, HEADER_LEN, TIMES_LEN,
+};
+use super::xaes::{self, XaesKey};
+use super::xchacha::{OpenError, XChaChaKey, NONCE_LEN, TAG_LEN};
 use super::{Opened, Timestamps};
 use crate::key::{KeyError, KeyRing, KEY_ID_LEN};
 use crate::rejection::Rejection;
 
-/// HKDF label of the cipher subkey, and the first part of the AAD.
+/// HKDF label of the version 1 (XChaCha20-Poly1305) subkey, and the first part of its AAD.
 const LABEL: &str = "cookie-session/v1/encrypted";
 
-/// The AAD prefix: the label and a NUL, so the name that follows cannot extend the label.
+/// HKDF label of the version 2 (XAES-256-GCM) subkey, and the first part of its AAD.
+const LABEL_V2: &str = "cookie-session/v2/encrypted";
+
+/// The AAD prefixes: the label and a NUL, so the name that follows cannot extend the label.
 const AAD_DOMAIN: &[u8] = b"cookie-session/v1/encrypted\0";
+const AAD_DOMAIN_V2: &[u8] = b"cookie-session/v2/encrypted\0";
+
+/// Which AEAD seals new `encrypted` values. Every [`EncryptedCodec`] opens both versions
+/// whatever this says; it only chooses the version written.
+///
+/// ```
+/// use cookie_session::format::encrypted::{Cipher, EncryptedCodec};
+/// use cookie_session::KeyRing;
+///
+/// let ring = KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?;
+/// // During a rolling upgrade, keep writing version 1 until every instance opens version 2.
+/// let codec = EncryptedCodec::with_cipher(&ring, Cipher::XChaCha20Poly1305)?;
+/// assert_eq!(codec.sealing_cipher(), Cipher::XChaCha20Poly1305);
+/// // The default picks by CPU, once, when the codec is built.
+/// let auto = EncryptedCodec::new(&ring)?;
+/// assert_ne!(auto.sealing_cipher(), Cipher::Auto);
+/// # Ok::<(), cookie_session::KeyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Cipher {
+    /// XAES-256-GCM where the CPU has AES and carry-less multiply instructions (x86-64:
+    /// AES-NI and PCLMULQDQ; aarch64: AES and PMULL), XChaCha20-Poly1305 elsewhere. The
+    /// default.
+    #[default]
+    Auto,
+    /// XChaCha20-Poly1305, format byte `0xE1` (version 1): what every release opens.
+    XChaCha20Poly1305,
+    /// XAES-256-GCM, format byte `0xE2` (version 2), on any CPU. Without AES instructions
+    /// it runs in the crates' constant-time software, several times slower.
+    Xaes256Gcm,
+}
+
+impl Cipher {
+    /// The cipher this resolves to on this CPU: never [`Cipher::Auto`].
+    fn resolve(self) -> Self {
+        match self {
+            Cipher::Auto if xaes::hardware_accelerated() => Cipher::Xaes256Gcm,
+            Cipher::Auto => Cipher::XChaCha20Poly1305,
+            pinned => pinned,
+        }
+    }
+
+    /// The cipher of a format byte, or `None` when it is no version of this format.
+    fn of_format_byte(byte: u8) -> Option<Self> {
+        match byte {
+            FORMAT_ENCRYPTED_V1 => Some(Cipher::XChaCha20Poly1305),
+            FORMAT_ENCRYPTED_V2 => Some(Cipher::Xaes256Gcm),
+            _ => None,
+        }
+    }
+
+    /// The format byte and AAD prefix of a resolved cipher.
+    fn format_byte_and_domain(self) -> (u8, &'static [u8]) {
+        match self {
+            Cipher::Xaes256Gcm => (FORMAT_ENCRYPTED_V2, AAD_DOMAIN_V2),
+            _ => (FORMAT_ENCRYPTED_V1, AAD_DOMAIN),
+        }
+    }
+}
+
+/// The two cipher keys of one ring key, each derived under its own label.
+#[derive(Clone)]
+struct Ciphers {
+    v1: XChaChaKey,
+    v2: XaesKey,
+}
+
+impl Ciphers {
+    fn seal_in_place(
+        &self,
+        cipher: Cipher,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        match cipher {
+            Cipher::Xaes256Gcm => self.v2.seal_in_place(nonce, aad, in_out),
+            _ => self.v1.seal_in_place(nonce, aad, in_out),
+        }
+    }
+
+    fn open_in_place(
+        &self,
+        cipher: Cipher,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<usize, OpenError> {
+        match cipher {
+            Cipher::Xaes256Gcm => self.v2.open_in_place(nonce, aad, in_out),
+            _ => self.v1.open_in_place(nonce, aad, in_out),
+        }
+    }
+}
 
 /// Where the ciphertext starts: after the format byte, the key id and the nonce.
 const CIPHERTEXT_START: usize = HEADER_LEN + NONCE_LEN;
@@ -91,8 +214,10 @@ pub(crate) const fn sealed_len(json_len: usize) -> usize {
 /// ```
 #[derive(Clone)]
 pub struct EncryptedCodec {
-    /// One per ring key, in ring order: key id and cipher keyed with the derived subkey.
-    keys: Vec<NativeKey<XChaChaKey>>,
+    /// One per ring key, in ring order: key id and both ciphers keyed with their subkeys.
+    keys: Vec<NativeKey<Ciphers>>,
+    /// The cipher that seals, resolved (never `Auto`).
+    seal_with: Cipher,
 }
 
 impl EncryptedCodec {
@@ -110,8 +235,61 @@ impl EncryptedCodec {
     /// # Ok::<(), KeyError>(())
     /// ```
     pub fn new(ring: &KeyRing) -> Result<Self, KeyError> {
-        let keys = native::build_keys(ring, "encrypted", LABEL, XChaChaKey::new)?;
-        Ok(Self { keys })
+        Self::with_cipher(ring, Cipher::Auto)
+    }
+
+    /// A codec that seals with `cipher` ([`EncryptedCodec::new`] takes [`Cipher::Auto`]).
+    /// It opens both versions whatever the cipher.
+    ///
+    /// # Errors
+    ///
+    /// As [`EncryptedCodec::new`]: a secret too short or two the same.
+    ///
+    /// ```
+    /// use cookie_session::format::encrypted::{self, Cipher, EncryptedCodec};
+    /// use cookie_session::format::Timestamps;
+    /// use cookie_session::KeyRing;
+    ///
+    /// let ring = KeyRing::new(["a-secret-of-at-least-32-bytes!!!!"])?;
+    /// let v1 = EncryptedCodec::with_cipher(&ring, Cipher::XChaCha20Poly1305)?;
+    /// let v2 = EncryptedCodec::with_cipher(&ring, Cipher::Xaes256Gcm)?;
+    /// let times = Timestamps { created_at: 10, issued_at: 20, expires_at: 30 };
+    /// let old = v1.seal("session", times, b"{}");
+    /// let new = v2.seal("session", times, b"{}");
+    /// assert_eq!(encrypted::inspect(&new).map(|p| p.cipher), Some(Cipher::Xaes256Gcm));
+    /// // Each opens both.
+    /// assert_eq!(v2.open("session", &old).map(|o| o.json), Ok(b"{}".to_vec()));
+    /// assert_eq!(v1.open("session", &new).map(|o| o.json), Ok(b"{}".to_vec()));
+    /// # Ok::<(), cookie_session::KeyError>(())
+    /// ```
+    pub fn with_cipher(ring: &KeyRing, cipher: Cipher) -> Result<Self, KeyError> {
+        let v1 = native::build_keys(ring, "encrypted", LABEL, XChaChaKey::new)?;
+        let v2 = native::build_keys(ring, "encrypted", LABEL_V2, XaesKey::new)?;
+        let keys = v1
+            .into_iter()
+            .zip(v2)
+            .map(|(v1, v2)| NativeKey {
+                id: v1.id,
+                state: Ciphers {
+                    v1: v1.state,
+                    v2: v2.state,
+                },
+            })
+            .collect();
+        Ok(Self {
+            keys,
+            seal_with: cipher.resolve(),
+        })
+    }
+
+    /// The cipher that seals new values: [`Cipher::Auto`] resolved for this CPU.
+    pub fn sealing_cipher(&self) -> Cipher {
+        self.seal_with
+    }
+
+    /// Seal with `cipher` from now on (for [`Codec::with_cipher`](super::Codec::with_cipher)).
+    pub(crate) fn set_cipher(&mut self, cipher: Cipher) {
+        self.seal_with = cipher.resolve();
     }
 
     /// Seals the times and the JSON text with the first key of the ring, for the cookie `name`.
@@ -135,7 +313,7 @@ impl EncryptedCodec {
     ///
     /// # Panics
     ///
-    /// Only if `json` is larger than XChaCha20-Poly1305's 256 GiB message limit.
+    /// Only if `json` is larger than the cipher's message limit (64 GiB for AES-GCM).
     pub fn seal(&self, name: &str, times: Timestamps, json: &[u8]) -> String {
         self.seal_with_nonce(name, times, json, &fresh_nonce())
     }
@@ -184,15 +362,16 @@ impl EncryptedCodec {
         if raw.len() < JSON_START {
             raw.resize(JSON_START, 0);
         }
+        let cipher = self.seal_with;
         let (head, _) = raw.split_at_mut(JSON_START);
-        head[0] = FORMAT_ENCRYPTED_V1;
+        head[0] = cipher.format_byte_and_domain().0;
         head[1..HEADER_LEN].copy_from_slice(&key.id);
         head[HEADER_LEN..CIPHERTEXT_START].copy_from_slice(nonce);
         native::put_times(&mut head[CIPHERTEXT_START..], times);
 
-        let tag = with_aad(&key.id, name, |aad| {
+        let tag = with_aad(cipher, &key.id, name, |aad| {
             key.state
-                .seal_in_place(nonce, aad, &mut raw[CIPHERTEXT_START..])
+                .seal_in_place(cipher, nonce, aad, &mut raw[CIPHERTEXT_START..])
         });
         raw.extend_from_slice(&tag);
         out.reserve(native::encoded_len(raw.len()));
@@ -202,13 +381,14 @@ impl EncryptedCodec {
     /// Opens a value sealed for the cookie `name` by any key of the ring.
     ///
     /// - larger than [`MAX_INPUT_LEN`](super::MAX_INPUT_LEN), not strict base64url, too short
-    ///   or another format byte (the `signed` format, another version) →
+    ///   or another format byte (the `signed` format, an unknown version) →
     ///   [`Rejection::Malformed`];
     /// - a key id that names no key of the ring → [`Rejection::UnknownKey`];
     /// - the tag does not verify (tampered, sealed for another cookie name, …) →
     ///   [`Rejection::BadSignature`].
     ///
-    /// Exactly one key is tried: the one named by the key id. No time is checked here.
+    /// Exactly one key is tried: the one named by the key id, with the cipher its format byte
+    /// names (both versions open, whatever the sealing cipher). No time is checked here.
     ///
     /// ```
     /// use cookie_session::format::encrypted::EncryptedCodec;
@@ -243,7 +423,11 @@ impl EncryptedCodec {
         value: &str,
         raw: &mut Vec<u8>,
     ) -> Result<(usize, Timestamps), Rejection> {
-        let Parsed { kid, nonce } = parse(value, raw)?;
+        let Parsed {
+            cipher: version,
+            kid,
+            nonce,
+        } = parse(value, raw)?;
         let (key_index, cipher) =
             native::find_key(&self.keys, &kid).ok_or(Rejection::UnknownKey)?;
 
@@ -251,8 +435,10 @@ impl EncryptedCodec {
         let sealed = raw
             .get_mut(CIPHERTEXT_START..)
             .ok_or(Rejection::Malformed)?;
-        let plaintext_len = with_aad(&kid, name, |aad| cipher.open_in_place(&nonce, aad, sealed))
-            .map_err(|_| Rejection::BadSignature)?;
+        let plaintext_len = with_aad(version, &kid, name, |aad| {
+            cipher.open_in_place(version, &nonce, aad, sealed)
+        })
+        .map_err(|_| Rejection::BadSignature)?;
         // Authenticated from here on.
         let plaintext = sealed.get(..plaintext_len).ok_or(Rejection::Malformed)?;
         let (times, _) = native::read_times(plaintext).ok_or(Rejection::Malformed)?;
@@ -276,6 +462,9 @@ pub struct EncryptedParts {
     pub nonce: [u8; NONCE_LEN],
     /// Length of the ciphertext (times and JSON) and its 16-byte tag.
     pub sealed_len: usize,
+    /// The cipher its format byte names: [`Cipher::XChaCha20Poly1305`] (`0xE1`) or
+    /// [`Cipher::Xaes256Gcm`] (`0xE2`).
+    pub cipher: Cipher,
 }
 
 /// Splits an `encrypted` value into its [`EncryptedParts`] without opening it, or `None` when
@@ -295,35 +484,40 @@ pub struct EncryptedParts {
 /// ```
 pub fn inspect(value: &str) -> Option<EncryptedParts> {
     let mut raw = Vec::new();
-    let Parsed { kid, nonce } = parse(value, &mut raw).ok()?;
+    let Parsed { cipher, kid, nonce } = parse(value, &mut raw).ok()?;
     Some(EncryptedParts {
         key_id: kid,
         nonce,
         sealed_len: raw.len().saturating_sub(CIPHERTEXT_START),
+        cipher,
     })
 }
 
-/// A value that has the layout: its key id and nonce (nothing verified yet).
+/// A value that has the layout: the cipher of its format byte, key id and nonce (nothing
+/// verified yet).
 struct Parsed {
+    cipher: Cipher,
     kid: [u8; KEY_ID_LEN],
     nonce: [u8; NONCE_LEN],
 }
 
 /// The layout rules, in one place for [`EncryptedCodec::open`] and [`inspect`]: strict
-/// base64url within the size limit, at least [`MIN_RAW_LEN`] bytes, our format byte. Decodes
-/// the raw bytes into `raw` and returns the key id and the nonce; anything else is
-/// [`Rejection::Malformed`].
+/// base64url within the size limit, at least [`MIN_RAW_LEN`] bytes, one of our format bytes.
+/// Decodes the raw bytes into `raw` and returns the cipher, the key id and the nonce; anything
+/// else is [`Rejection::Malformed`].
 fn parse(value: &str, raw: &mut Vec<u8>) -> Result<Parsed, Rejection> {
     native::decode_into(value, raw)?;
     if raw.len() < MIN_RAW_LEN {
         return Err(Rejection::Malformed);
     }
-    let (kid, rest) = native::split_header(raw, FORMAT_ENCRYPTED_V1)?;
+    let format = raw.first().copied().unwrap_or_default();
+    let cipher = Cipher::of_format_byte(format).ok_or(Rejection::Malformed)?;
+    let (kid, rest) = native::split_header(raw, format)?;
     let nonce = rest
         .first_chunk::<NONCE_LEN>()
         .ok_or(Rejection::Malformed)?;
     let (kid, nonce) = (*kid, *nonce);
-    Ok(Parsed { kid, nonce })
+    Ok(Parsed { cipher, kid, nonce })
 }
 
 /// A fresh random nonce from `rand::thread_rng()`: a ChaCha12 CSPRNG per thread, seeded from
@@ -334,14 +528,15 @@ fn fresh_nonce() -> [u8; NONCE_LEN] {
     nonce
 }
 
-/// The associated data: domain label, format byte, key id, cookie name.
+/// The associated data: domain label of the version, format byte, key id, cookie name.
 ///
 /// The name is last and everything before it has a fixed length, so no two (key id, name)
 /// pairs give the same AAD.
-fn aad(kid: &[u8; KEY_ID_LEN], name: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(AAD_DOMAIN.len() + HEADER_LEN + name.len());
-    aad.extend_from_slice(AAD_DOMAIN);
-    native::write_header(&mut aad, FORMAT_ENCRYPTED_V1, kid);
+fn aad(cipher: Cipher, kid: &[u8; KEY_ID_LEN], name: &str) -> Vec<u8> {
+    let (format, domain) = cipher.format_byte_and_domain();
+    let mut aad = Vec::with_capacity(domain.len() + HEADER_LEN + name.len());
+    aad.extend_from_slice(domain);
+    native::write_header(&mut aad, format, kid);
     aad.extend_from_slice(name.as_bytes());
     aad
 }
@@ -351,13 +546,19 @@ const INLINE_AAD_LEN: usize = 96;
 
 /// Calls `f` with the [`aad`] bytes, built on the stack for every usual cookie name, so
 /// sealing and opening allocate nothing for it.
-fn with_aad<R>(kid: &[u8; KEY_ID_LEN], name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+fn with_aad<R>(
+    cipher: Cipher,
+    kid: &[u8; KEY_ID_LEN],
+    name: &str,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    let (format, domain) = cipher.format_byte_and_domain();
     let mut buf = [0u8; INLINE_AAD_LEN];
     let mut len = 0;
-    for part in [AAD_DOMAIN, &[FORMAT_ENCRYPTED_V1], kid, name.as_bytes()] {
+    for part in [domain, &[format], kid, name.as_bytes()] {
         let Some(slot) = buf.get_mut(len..len + part.len()) else {
             // A name too long for the stack buffer: the same bytes, on the heap.
-            return f(&aad(kid, name));
+            return f(&aad(cipher, kid, name));
         };
         slot.copy_from_slice(part);
         len += part.len();
@@ -370,6 +571,7 @@ impl fmt::Debug for EncryptedCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptedCodec")
             .field("keys", &self.keys.len())
+            .field("seal_with", &self.seal_with)
             .finish()
     }
 }
@@ -392,6 +594,13 @@ mod tests {
         EncryptedCodec::new(&KeyRing::new(secrets).unwrap()).unwrap()
     }
 
+    fn pinned(secrets: &[&[u8]], cipher: Cipher) -> EncryptedCodec {
+        EncryptedCodec::with_cipher(&KeyRing::new(secrets).unwrap(), cipher).unwrap()
+    }
+
+    /// Both versions, pinned, so the tests that use them pass on any CPU.
+    const BOTH: [Cipher; 2] = [Cipher::XChaCha20Poly1305, Cipher::Xaes256Gcm];
+
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -399,25 +608,36 @@ mod tests {
     #[test]
     fn stack_aad_equals_heap_aad_for_every_name_length() {
         let kid = [1, 2, 3, 4];
-        for len in [0, 1, 7, 62, 63, 64, 65, 200] {
-            let name = "n".repeat(len);
-            assert_eq!(
-                with_aad(&kid, &name, <[u8]>::to_vec),
-                aad(&kid, &name),
-                "{len}"
-            );
+        for cipher in BOTH {
+            for len in [0, 1, 7, 62, 63, 64, 65, 200] {
+                let name = "n".repeat(len);
+                assert_eq!(
+                    with_aad(cipher, &kid, &name, <[u8]>::to_vec),
+                    aad(cipher, &kid, &name),
+                    "{len}"
+                );
+            }
+            // A name past the stack buffer still seals and opens.
+            let codec = pinned(&[SECRET], cipher);
+            let long = "x".repeat(200);
+            let value = codec.seal(&long, TIMES, b"{}");
+            assert_eq!(codec.open(&long, &value).unwrap().json, b"{}");
+            assert_eq!(codec.open("x", &value), Err(Rejection::BadSignature));
         }
-        // A name past the stack buffer still seals and opens.
-        let codec = codec(&[SECRET]);
-        let long = "x".repeat(200);
-        let value = codec.seal(&long, TIMES, b"{}");
-        assert_eq!(codec.open(&long, &value).unwrap().json, b"{}");
-        assert_eq!(codec.open("x", &value), Err(Rejection::BadSignature));
+        assert_ne!(
+            aad(Cipher::XChaCha20Poly1305, &kid, "id"),
+            aad(Cipher::Xaes256Gcm, &kid, "id")
+        );
     }
 
     #[test]
     fn round_trip() {
-        let codec = codec(&[SECRET]);
+        for cipher in [Cipher::Auto, Cipher::XChaCha20Poly1305, Cipher::Xaes256Gcm] {
+            round_trip_with(&pinned(&[SECRET], cipher));
+        }
+    }
+
+    fn round_trip_with(codec: &EncryptedCodec) {
         for json in [
             &b""[..],
             b"{}",
@@ -439,7 +659,7 @@ mod tests {
 
     #[test]
     fn layout_is_as_documented() {
-        let codec = codec(&[SECRET]);
+        let codec = pinned(&[SECRET], Cipher::XChaCha20Poly1305);
         let value = codec.seal("id", TIMES, b"{}");
         let raw = native::B64.decode(&value).unwrap();
         assert_eq!(raw.len(), MIN_RAW_LEN + 2);
@@ -485,7 +705,7 @@ mod tests {
             "3c882c43cd0c492170b10b06f48b8a7cfe1cc95039712e502f7cd1892233e21f"
         );
         assert_eq!(hex(&crate::key::key_id(SECRET)), "0df2b11d");
-        let codec = codec(&[SECRET]);
+        let codec = pinned(&[SECRET], Cipher::XChaCha20Poly1305);
         let value = codec.seal_with_nonce("id", TIMES, br#"{"user":42}"#, &[7u8; NONCE_LEN]);
         assert_eq!(
             value,
@@ -494,6 +714,135 @@ mod tests {
         assert_eq!(
             codec.open("id", &value).unwrap().json,
             br#"{"user":42}"#.to_vec()
+        );
+    }
+
+    /// Version 2's layout, decrypted with an independent composition of the documented
+    /// derivation: HKDF under the v2 label, then XAES-256-GCM from the `aes` block cipher and
+    /// the `aes-gcm` crate (not `ring`), with the v2 AAD.
+    #[test]
+    fn v2_layout_is_as_documented() {
+        use aes::cipher::{BlockEncrypt, KeyInit};
+        use aes_gcm::aead::{Aead, Payload};
+
+        let codec = pinned(&[SECRET], Cipher::Xaes256Gcm);
+        let value = codec.seal("id", TIMES, b"{}");
+        let raw = native::B64.decode(&value).unwrap();
+        assert_eq!(raw.len(), MIN_RAW_LEN + 2);
+        assert_eq!(raw[0], 0xE2);
+        assert_eq!(raw[1..5], crate::key::key_id(SECRET));
+
+        let key = derive_subkey(SECRET, "cookie-session/v2/encrypted");
+        let aes = aes::Aes256::new_from_slice(&key[..]).unwrap();
+        let mut l = [0u8; 16].into();
+        aes.encrypt_block(&mut l);
+        let l = u128::from_be_bytes(l.into());
+        let k1 = (l << 1) ^ if l >> 127 == 1 { 0x87 } else { 0 };
+        let mut kx = Vec::new();
+        for counter in [1u8, 2] {
+            let mut m = [0, counter, b'X', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            m[4..].copy_from_slice(&raw[5..17]);
+            let mut block = (u128::from_be_bytes(m) ^ k1).to_be_bytes().into();
+            aes.encrypt_block(&mut block);
+            kx.extend_from_slice(&block);
+        }
+        let mut aad = b"cookie-session/v2/encrypted\0".to_vec();
+        aad.extend_from_slice(&raw[..5]);
+        aad.extend_from_slice(b"id");
+        let plain = aes_gcm::Aes256Gcm::new_from_slice(&kx)
+            .unwrap()
+            .decrypt(
+                aes_gcm::Nonce::from_slice(&raw[17..29]),
+                Payload {
+                    msg: &raw[29..],
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        let mut expected = Vec::new();
+        native::write_times(&mut expected, TIMES);
+        expected.extend_from_slice(b"{}");
+        assert_eq!(plain, expected);
+    }
+
+    /// Version 2's subkey and a value of it, for the inputs of [`v2_known_answer`].
+    const V2_SUBKEY_HEX: &str = "52913500266bf88d023583f01ac8742a731290f32fd8751f72c307f28ae602a1";
+    const V2_KNOWN_VALUE: &str = "4g3ysR0HBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwfCuGuZiLnK1nVZxAKJ53ClRxCkOH7mw_LHhWUxHItuBeKts9rfavbt_ulACU88wWxNCOk";
+
+    /// Pins version 2 for fixed inputs, as [`known_answer`] pins version 1.
+    ///
+    /// The expected values were computed independently of this crate, in Python, by
+    /// `tests/data/xaes_known_answer.py`: HKDF-SHA256 from `hmac`/`hashlib`, the XAES-256-GCM
+    /// key derivation from the AES block cipher of `cryptography` (48.0) and AES-256-GCM from
+    /// the same package (the script first checks itself on the two C2SP test vectors).
+    #[test]
+    fn v2_known_answer() {
+        assert_eq!(hex(&*derive_subkey(SECRET, LABEL_V2)), V2_SUBKEY_HEX);
+        let codec = pinned(&[SECRET], Cipher::Xaes256Gcm);
+        let value = codec.seal_with_nonce("id", TIMES, br#"{"user":42}"#, &[7u8; NONCE_LEN]);
+        assert_eq!(value, V2_KNOWN_VALUE);
+        // Opens under every codec, whatever it seals with.
+        for cipher in [Cipher::Auto, Cipher::XChaCha20Poly1305, Cipher::Xaes256Gcm] {
+            assert_eq!(
+                pinned(&[SECRET], cipher).open("id", &value).unwrap().json,
+                br#"{"user":42}"#.to_vec()
+            );
+        }
+    }
+
+    /// The old layout still opens: version 1's known answer, and a value of a v1-pinned codec,
+    /// open under the default (automatic) codec and an XAES-pinned one.
+    #[test]
+    fn version_1_still_opens_everywhere() {
+        const V1_KNOWN: &str = "4Q3ysR0HBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcvTcj-aRt5CiagCierX1HOPgCUbatjP2KU545OaGZehcirzj_SFcIvdFEhpZJzOnLM9Po";
+        let v1 = pinned(&[SECRET], Cipher::XChaCha20Poly1305).seal("id", TIMES, b"{}");
+        assert_eq!(inspect(&v1).unwrap().cipher, Cipher::XChaCha20Poly1305);
+        for codec in [codec(&[SECRET]), pinned(&[SECRET], Cipher::Xaes256Gcm)] {
+            assert_eq!(
+                codec.open("id", V1_KNOWN).unwrap().json,
+                br#"{"user":42}"#.to_vec()
+            );
+            assert_eq!(codec.open("id", &v1).unwrap().json, b"{}".to_vec());
+        }
+    }
+
+    /// A value of one version given the other's format byte is refused: the byte is in the
+    /// AAD, and each version has its own key.
+    #[test]
+    fn swapped_version_byte_is_refused() {
+        let codec = codec(&[SECRET]);
+        for (cipher, other) in [
+            (Cipher::XChaCha20Poly1305, 0xE2),
+            (Cipher::Xaes256Gcm, 0xE1),
+        ] {
+            let mut raw = native::B64
+                .decode(pinned(&[SECRET], cipher).seal("id", TIMES, b"{}"))
+                .unwrap();
+            raw[0] = other;
+            assert_eq!(
+                codec.open("id", &native::B64.encode(&raw)),
+                Err(Rejection::BadSignature)
+            );
+        }
+    }
+
+    /// The automatic choice follows the CPU, and the two subkeys differ.
+    #[test]
+    fn auto_follows_the_cpu() {
+        let expected = if xaes::hardware_accelerated() {
+            Cipher::Xaes256Gcm
+        } else {
+            Cipher::XChaCha20Poly1305
+        };
+        let codec = codec(&[SECRET]);
+        assert_eq!(codec.sealing_cipher(), expected);
+        assert_eq!(
+            inspect(&codec.seal("id", TIMES, b"{}")).unwrap().cipher,
+            expected
+        );
+        assert_ne!(
+            derive_subkey(SECRET, LABEL),
+            derive_subkey(SECRET, LABEL_V2)
         );
     }
 
@@ -511,12 +860,20 @@ mod tests {
     fn debug_prints_no_key_material() {
         let codec = codec(&[SECRET, b"another-secret-of-32-bytes-or-more"]);
         let debug = format!("{codec:?}");
-        assert_eq!(debug, "EncryptedCodec { keys: 2 }");
+        assert_eq!(
+            debug,
+            format!(
+                "EncryptedCodec {{ keys: 2, seal_with: {:?} }}",
+                codec.sealing_cipher()
+            )
+        );
         let alt = format!("{codec:#?}");
         let subkey = hex(&*derive_subkey(SECRET, LABEL));
+        let subkey_v2 = hex(&*derive_subkey(SECRET, LABEL_V2));
         for text in [&debug, &alt] {
             assert!(!text.contains("0123456789"));
             assert!(!text.contains(&subkey[..8]));
+            assert!(!text.contains(&subkey_v2[..8]));
         }
     }
 
@@ -546,7 +903,7 @@ mod tests {
     fn unknown_version_byte_is_malformed() {
         let codec = codec(&[SECRET]);
         let mut raw = native::B64.decode(codec.seal("id", TIMES, b"{}")).unwrap();
-        for byte in [0x00, 0xE0, 0xE2, 0x51, 0xFF] {
+        for byte in [0x00, 0xE0, 0xE3, 0x51, 0xFF] {
             raw[0] = byte;
             assert_eq!(
                 codec.open("id", &native::B64.encode(&raw)),

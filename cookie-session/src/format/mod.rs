@@ -2,7 +2,7 @@
 //!
 //! | format | what the browser holds | server-side expiry | keys |
 //! |---|---|---|---|
-//! | [`encrypted`] (default) | XChaCha20-Poly1305 ciphertext: nothing readable | yes | ≥ 32 bytes |
+//! | [`encrypted`] (default) | XAES-256-GCM or XChaCha20-Poly1305 ciphertext: nothing readable | yes | ≥ 32 bytes |
 //! | [`signed`] | readable payload + HMAC-SHA256 | yes | ≥ 32 bytes |
 //! | `jwt` (feature `jwt`) | a compact JWS (HS256), readable by other JWT services | yes | ≥ 32 bytes |
 //! | [`express`] | Express `cookie-session` 2.x: base64 JSON + keygrip `.sig` cookie | **no** | any non-empty |
@@ -17,6 +17,7 @@ pub mod express_session;
 pub mod jwt;
 mod native;
 pub mod signed;
+mod xaes;
 mod xchacha;
 
 /// The times a native cookie carries inside its authenticated payload, in Unix seconds.
@@ -67,4 +68,5 @@ mod data;
 pub(crate) use codec::{Candidates, Unsealed};
 pub use codec::{Codec, Format, Loaded, Sealed, UnknownFormat};
 pub(crate) use data::Data;
+pub use encrypted::Cipher;
 pub use express::SigAlgorithm;

@@ -7,8 +7,9 @@
 //! format byte (1) | key id (4)
 //! ```
 //!
-//! The format byte names both the format and its version: `0xE1` is "encrypted, version 1",
-//! `0x51` is "signed, version 1". A value of one format given to the other, or a value of a
+//! The format byte names both the format and its version: `0xE1` is "encrypted, version 1"
+//! (XChaCha20-Poly1305), `0xE2` "encrypted, version 2" (XAES-256-GCM), `0x51` is "signed,
+//! version 1". A value of one format given to the other, or a value of a
 //! version this code does not know, is refused on this byte before any key is looked at.
 //!
 //! Nothing here is secret: the key id is public (derived with its own HKDF label), so it is
@@ -27,6 +28,9 @@ use crate::rejection::Rejection;
 
 /// Format byte of the `encrypted` format, version 1.
 pub(crate) const FORMAT_ENCRYPTED_V1: u8 = 0xE1;
+
+/// Format byte of the `encrypted` format, version 2 (XAES-256-GCM).
+pub(crate) const FORMAT_ENCRYPTED_V2: u8 = 0xE2;
 
 /// Format byte of the `signed` format, version 1.
 pub(crate) const FORMAT_SIGNED_V1: u8 = 0x51;

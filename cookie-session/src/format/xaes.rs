@@ -1,0 +1,351 @@
+//! XAES-256-GCM (c2sp.org/XAES-256-GCM) for version 2 of the `encrypted` format: AES-256-GCM
+//! with a 192-bit nonce, made of two maintained primitives — the AES-256 block cipher of
+//! RustCrypto's `aes` crate for the key derivation and `ring`'s AES-256-GCM for the message.
+//!
+//! # The construction
+//!
+//! XAES-256-GCM derives a fresh AES-256-GCM key for every nonce with the counter-mode KDF of
+//! NIST SP 800-108r1, keyed by AES-256 itself (CMAC with one block, hence the `K1` subkey):
+//!
+//! ```text
+//! L   = AES-256_K(0^128)
+//! K1  = L << 1, XOR 0x87 into the last byte when the top bit of L was set
+//! M1  = 0x00 ‖ 0x01 ‖ "X" ‖ 0x00 ‖ N[0..12]
+//! M2  = 0x00 ‖ 0x02 ‖ "X" ‖ 0x00 ‖ N[0..12]
+//! K_X = AES-256_K(M1 ⊕ K1) ‖ AES-256_K(M2 ⊕ K1)
+//! XAES-256-GCM(K, N, aad, m) = AES-256-GCM(K_X, N[12..24], aad, m)
+//! ```
+//!
+//! `K`'s key schedule and `K1` are computed once per key, in [`XaesKey::new`]; a message costs
+//! two AES blocks (one call, so AES-NI pipelines them), the AES-256-GCM key setup and the
+//! AEAD itself. The C2SP test vectors and an independent composition of the `aes` and
+//! `aes-gcm` crates (tests below, and `fuzz/src/oracle.rs`) pin the output.
+//!
+//! # Why these crates
+//!
+//! - `ring`'s AES-256-GCM is assembly (AES-NI with carry-less multiplication, and AVX/MOVBE
+//!   where present) and checks the tag in constant time. It was measured against RustCrypto's
+//!   `aes-gcm` 0.10 for the message part; `ring` took fewer instructions (the figures are in
+//!   `docs/PERFORMANCE.md`, "XAES-256-GCM").
+//! - `ring` exposes no raw AES block, so the two derivation blocks come from the `aes` crate
+//!   0.8 (AES-NI when the CPU has it, chosen at run time, else its constant-time fixslice
+//!   software), already in the build through `aes-gcm` for tests.
+//! - The `xaes-256-gcm` crate of RustCrypto exists only as a 0.1 release candidate on the
+//!   pre-release `aead` 0.6 / `hybrid-array` stack, while this crate builds on the stable
+//!   `cipher` 0.4 / `generic-array` line; a release candidate is not a dependency for security
+//!   code, and the composition above is a dozen lines over two stable crates.
+//!
+//! # Security argument
+//!
+//! - **Random nonces at any volume.** The 192-bit nonce is drawn at random for every seal
+//!   (the same source as version 1). Its first 96 bits select the derived key `K_X`, its last
+//!   96 bits are the AES-GCM nonce under `K_X`. Two seals are only at risk when both halves
+//!   collide, a 192-bit random collision: after 2^64 seals under one key its chance is about
+//!   2^-65. Plain AES-GCM with a random 96-bit nonce is capped at 2^32 messages per key; with
+//!   XAES each derived key sees a handful of messages at most, so that cap is never
+//!   approached. C2SP states the bound as 2^80 messages at a collision risk of 2^-32.
+//! - **Key separation.** The XAES key is `HKDF-SHA256(secret, info = "cookie-session/v2/encrypted")`,
+//!   a subkey different from version 1's `"cookie-session/v1/encrypted"` XChaCha20 key, and
+//!   the AAD starts with the label of its version and the format byte. No key is ever used by
+//!   two algorithms, and a value of one version never authenticates as the other.
+//! - **Constant time.** With AES-NI and carry-less multiplication (x86-64 AES-NI + PCLMULQDQ,
+//!   ARMv8 AES + PMULL) AES and GHASH have no secret-dependent memory access or branch.
+//!   Without them both crates fall back to constant-time software (`aes`: fixslicing;
+//!   `ring`: a bitsliced AES and a constant-time GHASH), which is several times slower. That
+//!   is why the codec only *seals* with XAES-256-GCM where the instructions are present (and
+//!   XChaCha20-Poly1305 elsewhere), while it always *opens* both: a value sealed on a server
+//!   with AES-NI still opens on one without, just more slowly.
+//! - **What a value reveals.** The same as version 1: the format byte, the public key id, the
+//!   random nonce and the length of the sealed session. GCM's tag is 16 bytes like Poly1305's,
+//!   so a version-2 value has exactly the length of a version-1 value of the same session.
+//!
+//! # Keys in memory
+//!
+//! The long-term key's AES schedule and `K1` are wiped when the last clone is dropped
+//! (`aes`'s `zeroize` feature); each per-message key `K_X` is wiped as soon as the AEAD key is
+//! built. `ring` does not wipe its own AES-GCM key schedule when it is dropped (as for its
+//! ChaCha20 key in version 1).
+
+use std::sync::Arc;
+
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::{BlockEncrypt, KeyInit};
+use aes::Aes256;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use zeroize::{Zeroize, Zeroizing};
+
+pub(crate) use super::xchacha::{OpenError, NONCE_LEN, TAG_LEN};
+
+/// Length of the part of the nonce that selects the derived key.
+const KDF_NONCE_LEN: usize = 12;
+
+/// An XAES-256-GCM key: the AES-256 schedule of `K` and the CMAC subkey `K1`. Cheap to clone
+/// (shared); wiped when the last clone is dropped.
+#[derive(Clone)]
+pub(crate) struct XaesKey(Arc<Inner>);
+
+struct Inner {
+    /// AES-256 keyed with `K` (wiped on drop by the `aes` crate's `zeroize` feature).
+    cipher: Aes256,
+    /// `K1 = L << 1 ⊕ (0x87 if msb(L))`, with `L = AES-256_K(0^128)`.
+    k1: Zeroizing<[u8; 16]>,
+}
+
+impl XaesKey {
+    /// A key from its 32 bytes; computes `K`'s key schedule and `K1` once.
+    pub(crate) fn new(key: &[u8; 32]) -> Self {
+        let cipher = Aes256::new(GenericArray::from_slice(key));
+        let mut block = GenericArray::from([0u8; 16]);
+        cipher.encrypt_block(&mut block);
+        let l = Zeroizing::new(u128::from_be_bytes(block.into()));
+        block.as_mut_slice().zeroize();
+        // Doubling in GF(2^128); the reduction is applied by a mask, not a branch on a secret bit.
+        let k1 = Zeroizing::new(((*l << 1) ^ (0x87 & (*l >> 127).wrapping_neg())).to_be_bytes());
+        Self(Arc::new(Inner { cipher, k1 }))
+    }
+
+    /// Encrypts `in_out` in place and returns the tag.
+    pub(crate) fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        self.with_message_key(nonce, |aead, inner_nonce| {
+            let tag = aead
+                .seal_in_place_separate_tag(inner_nonce, Aad::from(aad), in_out)
+                // ring refuses only messages over AES-GCM's 64 GiB limit; a cookie is < 32 KiB.
+                .expect("a cookie payload is far below the AES-GCM message limit");
+            let mut out = [0u8; TAG_LEN];
+            out.copy_from_slice(tag.as_ref());
+            out
+        })
+    }
+
+    /// Checks the tag at the end of `in_out` (ciphertext ‖ tag) and decrypts the ciphertext
+    /// in place; returns the plaintext's length. On a bad tag nothing is returned decrypted.
+    pub(crate) fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<usize, OpenError> {
+        self.with_message_key(nonce, |aead, inner_nonce| {
+            aead.open_in_place(inner_nonce, Aad::from(aad), in_out)
+                .map(|plaintext| plaintext.len())
+                .map_err(|_| OpenError)
+        })
+    }
+
+    /// Calls `f` with the AES-256-GCM key `K_X` and the nonce `N[12..24]` of one message. A
+    /// callback rather than a return value: `ring`'s key type is large and would be copied on
+    /// the way out.
+    #[inline(always)]
+    fn with_message_key<R>(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        f: impl FnOnce(&LessSafeKey, Nonce) -> R,
+    ) -> R {
+        let (prefix, suffix) = nonce.split_at(KDF_NONCE_LEN);
+        let mut blocks = [GenericArray::from([0u8; 16]); 2];
+        for (counter, block) in (1u8..).zip(blocks.iter_mut()) {
+            block[1] = counter;
+            block[2] = b'X';
+            block[4..].copy_from_slice(prefix);
+            for (byte, k) in block.iter_mut().zip(self.0.k1.iter()) {
+                *byte ^= k;
+            }
+        }
+        // Both blocks in one call, so the AES-NI backend pipelines them.
+        self.0.cipher.encrypt_blocks(&mut blocks);
+        let mut kx = Zeroizing::new([0u8; 32]);
+        kx[..16].copy_from_slice(&blocks[0]);
+        kx[16..].copy_from_slice(&blocks[1]);
+        for block in &mut blocks {
+            block.as_mut_slice().zeroize();
+        }
+        let key = UnboundKey::new(&AES_256_GCM, &kx[..])
+            .map(LessSafeKey::new)
+            // ring refuses only a key of the wrong length; K_X is 32 bytes.
+            .expect("K_X is a 32-byte AES-256 key");
+        drop(kx);
+        let mut inner = [0u8; 12];
+        inner.copy_from_slice(suffix);
+        f(&key, Nonce::assume_unique_for_key(inner))
+    }
+}
+
+/// Whether this CPU seals XAES-256-GCM in constant time and at full speed: AES and carry-less
+/// multiplication instructions (checked at run time, once per codec).
+pub(crate) fn hardware_accelerated() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("aes") && std::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+            && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The two test vectors of c2sp.org/XAES-256-GCM ("Test vectors").
+    #[test]
+    fn c2sp_test_vectors() {
+        let nonce: &[u8; 24] = b"ABCDEFGHIJKLMNOPQRSTUVWX";
+        for (key, aad, ciphertext, tag) in [
+            (
+                [0x01; 32],
+                &b""[..],
+                "ce546ef63c9cc60765923609",
+                "b33a9a1974e96e52daf2fcf7075e2271",
+            ),
+            (
+                [0x03; 32],
+                b"c2sp.org/XAES-256-GCM",
+                "986ec1832593df5443a17943",
+                "7fd083bf3fdb41abd740a21f71eb769d",
+            ),
+        ] {
+            let key = XaesKey::new(&key);
+            let mut buf = b"XAES-256-GCM".to_vec();
+            let got_tag = key.seal_in_place(nonce, aad, &mut buf);
+            assert_eq!(buf, unhex(ciphertext));
+            assert_eq!(got_tag.to_vec(), unhex(tag));
+
+            buf.extend_from_slice(&got_tag);
+            let len = key.open_in_place(nonce, aad, &mut buf).unwrap();
+            assert_eq!(&buf[..len], b"XAES-256-GCM");
+        }
+    }
+
+    /// The same construction composed independently, from the `aes` crate's block cipher and
+    /// the `aes-gcm` crate's AEAD (not `ring`), written straight from the C2SP text.
+    fn reference_seal(key: &[u8; 32], nonce: &[u8; 24], aad: &[u8], msg: &[u8]) -> Vec<u8> {
+        use aes_gcm::aead::{Aead, Payload};
+        let aes = Aes256::new(key.into());
+        let mut l = GenericArray::from([0u8; 16]);
+        aes.encrypt_block(&mut l);
+        let l = u128::from_be_bytes(l.into());
+        let k1 = (l << 1) ^ if l >> 127 == 1 { 0x87 } else { 0 };
+        let mut kx = Vec::new();
+        for counter in [1u8, 2] {
+            let mut m = [0u8; 16];
+            m[1] = counter;
+            m[2] = b'X';
+            m[4..].copy_from_slice(&nonce[..12]);
+            let mut block = GenericArray::from((u128::from_be_bytes(m) ^ k1).to_be_bytes());
+            aes.encrypt_block(&mut block);
+            kx.extend_from_slice(&block);
+        }
+        let gcm = aes_gcm::Aes256Gcm::new_from_slice(&kx).unwrap();
+        gcm.encrypt(
+            aes_gcm::Nonce::from_slice(&nonce[12..]),
+            Payload { msg, aad },
+        )
+        .unwrap()
+    }
+
+    /// Same bytes as the independent composition for random keys (both values of the top bit
+    /// of `L` occur), nonces and associated data, at every length around AES's 16-byte blocks
+    /// and beyond ring's 8-block stride, both ways.
+    #[test]
+    fn agrees_with_an_independent_composition() {
+        use rand::RngCore;
+
+        let mut rng = rand::thread_rng();
+        for len in (0..=300).chain([1000, 4096]) {
+            let mut key = [0u8; 32];
+            let mut nonce = [0u8; NONCE_LEN];
+            let mut aad = vec![0u8; len % 41];
+            let mut message = vec![0u8; len];
+            for buf in [&mut key[..], &mut nonce, &mut aad, &mut message] {
+                rng.fill_bytes(buf);
+            }
+            let expected = reference_seal(&key, &nonce, &aad, &message);
+
+            let ours = XaesKey::new(&key);
+            let mut sealed = message.clone();
+            let tag = ours.seal_in_place(&nonce, &aad, &mut sealed);
+            sealed.extend_from_slice(&tag);
+            assert_eq!(sealed, expected, "length {len}");
+
+            let opened = ours.open_in_place(&nonce, &aad, &mut sealed).unwrap();
+            assert_eq!(&sealed[..opened], &message[..], "length {len}");
+        }
+    }
+
+    /// Both branches of `K1`'s reduction: keys whose `L` has its top bit clear and set.
+    #[test]
+    fn k1_reduction_both_ways() {
+        let mut seen = [false; 2];
+        for seed in 0u8..=255 {
+            let key = [seed; 32];
+            let mut l = GenericArray::from([0u8; 16]);
+            Aes256::new(&key.into()).encrypt_block(&mut l);
+            seen[usize::from(l[0] >> 7)] = true;
+            let nonce = [seed ^ 0x5a; NONCE_LEN];
+            let mut sealed = b"k1".to_vec();
+            let tag = XaesKey::new(&key).seal_in_place(&nonce, b"", &mut sealed);
+            sealed.extend_from_slice(&tag);
+            assert_eq!(sealed, reference_seal(&key, &nonce, b"", b"k1"), "{seed}");
+        }
+        assert_eq!(seen, [true, true]);
+    }
+
+    /// Any changed byte of the tag, ciphertext, nonce (either half) or associated data is
+    /// refused, and so is another key or a truncated value.
+    #[test]
+    fn changes_are_refused() {
+        let key = XaesKey::new(&[7; 32]);
+        let nonce = [9; NONCE_LEN];
+        let mut sealed = b"some session".to_vec();
+        let tag = key.seal_in_place(&nonce, b"aad", &mut sealed);
+        sealed.extend_from_slice(&tag);
+
+        for i in 0..sealed.len() {
+            let mut changed = sealed.clone();
+            changed[i] ^= 1;
+            assert_eq!(
+                key.open_in_place(&nonce, b"aad", &mut changed),
+                Err(OpenError)
+            );
+        }
+        for i in 0..NONCE_LEN {
+            let mut other = nonce;
+            other[i] ^= 1;
+            assert_eq!(
+                key.open_in_place(&other, b"aad", &mut sealed.clone()),
+                Err(OpenError)
+            );
+        }
+        assert_eq!(
+            key.open_in_place(&nonce, b"aaD", &mut sealed.clone()),
+            Err(OpenError)
+        );
+        assert_eq!(
+            XaesKey::new(&[8; 32]).open_in_place(&nonce, b"aad", &mut sealed.clone()),
+            Err(OpenError)
+        );
+        assert_eq!(
+            key.open_in_place(&nonce, b"aad", &mut sealed[..TAG_LEN - 1].to_vec()),
+            Err(OpenError)
+        );
+    }
+}
