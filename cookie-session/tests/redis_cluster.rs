@@ -287,7 +287,9 @@ impl OwnCluster {
             .collect()
     }
 
-    /// Starts a killed node again: it rejoins as a replica of the master that replaced it.
+    /// Starts a killed node again, as a new empty node replicating the master that replaced
+    /// it (never with its old identity, which would serve its old slots empty for a while:
+    /// `scripts/redis-cluster` `rejoin`).
     fn restart(&self, port: u16) {
         let status = Command::new("bash")
             .arg(cluster_script())
@@ -519,8 +521,8 @@ async fn failover_under_load(first_port: u16, wait: Option<Duration>) -> Option<
     let promoted = killed_at.elapsed();
     if wait.is_some() {
         // The promoted replica has no replica of its own: with `wait_for_replicas(1, …)`
-        // its writes fail until one is back, so the dead node is started again (it rejoins
-        // as a replica). Without the option nothing is restarted.
+        // its writes fail until one is back, so the dead node is started again (as a new
+        // replica). Without the option nothing is restarted.
         cluster.restart(victim);
     }
     // The same layer and store serve every visitor again, by themselves.
