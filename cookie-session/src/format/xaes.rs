@@ -536,8 +536,11 @@ mod tests {
             .collect()
     }
 
-    /// Seals `count` random messages with `key`; returns (nonce, aad, message, sealed).
-    fn seal_many(key: &XaesKey, count: usize) -> Vec<([u8; NONCE_LEN], Vec<u8>, Vec<u8>, Vec<u8>)> {
+    /// One sealed value: the nonce, the AAD, the message and ciphertext ‖ tag.
+    type Sealed = ([u8; NONCE_LEN], Vec<u8>, Vec<u8>, Vec<u8>);
+
+    /// Seals `count` random messages with `key`.
+    fn seal_many(key: &XaesKey, count: usize) -> Vec<Sealed> {
         use rand::Rng;
 
         let mut rng = rand::thread_rng();
