@@ -10,10 +10,11 @@
 //!
 //! [`EncryptedCodec`] always opens both versions, and seals with the one [`Cipher`] picks:
 //! by default ([`Cipher::Auto`]) XAES-256-GCM where the CPU has the instructions that make AES
-//! fast and constant-time, XChaCha20-Poly1305 elsewhere. Both have 192-bit random nonces and
-//! 16-byte tags, so the two versions have the same layout and length; each has its own subkey
-//! and AAD domain. The security argument for version 2 is in `format/xaes.rs` and
-//! `docs/SECURITY.md`.
+//! fast and constant-time, XChaCha20-Poly1305 elsewhere. Both have 192-bit nonces and 16-byte
+//! tags, so the two versions have the same layout and length; each has its own subkey and AAD
+//! domain. Version 1's nonces are random in all 24 bytes; version 2's are a random prefix
+//! shared by up to 2^16 seals (so its derived key is built once for them) and 12 random
+//! bytes. The security argument for version 2 is in `format/xaes.rs` and `docs/SECURITY.md`.
 //!
 //! **Rolling upgrades:** a server running an older release of this crate knows only version
 //! 1 and refuses `0xE2` values (the session starts empty). Pin

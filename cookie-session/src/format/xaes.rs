@@ -16,10 +16,27 @@
 //! XAES-256-GCM(K, N, aad, m) = AES-256-GCM(K_X, N[12..24], aad, m)
 //! ```
 //!
-//! `K`'s key schedule and `K1` are computed once per key, in [`XaesKey::new`]; a message costs
-//! two AES blocks (one call, so AES-NI pipelines them), the AES-256-GCM key setup and the
-//! AEAD itself. The C2SP test vectors and an independent composition of the `aes` and
-//! `aes-gcm` crates (tests below, and `fuzz/src/oracle.rs`) pin the output.
+//! `K`'s key schedule and `K1` are computed once per key, in [`XaesKey::new`]. The C2SP test
+//! vectors and an independent composition of the `aes` and `aes-gcm` crates (tests below, and
+//! `fuzz/src/oracle.rs`) pin the output.
+//!
+//! # One `K_X` per nonce prefix
+//!
+//! `K_X` depends on `N[0..12]` alone, and building it as a `ring` key (AES key expansion, the
+//! GHASH table, `ring` moving its large key types) costs more than sealing a small cookie.
+//! So the key does not draw all 24 nonce bytes at random for every seal: it holds a current
+//! *prefix* `P` (12 bytes from the CSPRNG) with its `K_X` ready, and each seal's nonce is
+//! `P ‖ 12 fresh random bytes`. After [`SEALS_PER_PREFIX`] (2^16) seals a new `P` is drawn
+//! and its `K_X` built, under a write lock taken only for that; the threads that cross the
+//! limit together rotate once, and a seal reads its prefix and its `K_X` from the same
+//! entry under one read lock. The last [`CACHED_PREFIXES`] (16) prefixes keep their `K_X`
+//! for opening; any other nonce derives `K_X` for the message as before. Opening never adds
+//! to the cache, so a client cannot fill it, and a forged value that copies our prefix is
+//! checked under the right `K_X` and fails its tag.
+//!
+//! The values are still exactly XAES-256-GCM: a reader (another release, the oracle, any
+//! C2SP implementation) derives `K_X` from the nonce as always. No format change, same
+//! format byte.
 //!
 //! # Why these crates
 //!
@@ -37,13 +54,31 @@
 //!
 //! # Security argument
 //!
-//! - **Random nonces at any volume.** The 192-bit nonce is drawn at random for every seal
-//!   (the same source as version 1). Its first 96 bits select the derived key `K_X`, its last
-//!   96 bits are the AES-GCM nonce under `K_X`. Two seals are only at risk when both halves
-//!   collide, a 192-bit random collision: after 2^64 seals under one key its chance is about
-//!   2^-65. Plain AES-GCM with a random 96-bit nonce is capped at 2^32 messages per key; with
-//!   XAES each derived key sees a handful of messages at most, so that cap is never
-//!   approached. C2SP states the bound as 2^80 messages at a collision risk of 2^-32.
+//! - **Nonces under one `K_X`.** Under one prefix the messages are plain AES-256-GCM under
+//!   one `K_X` with uniformly random 96-bit nonces (the last 12 bytes, fresh from the CSPRNG
+//!   for every seal), at most 2^16 of them. The chance that two of them repeat a nonce is at
+//!   most (2^16)^2 / 2^97 = 2^-65, while NIST SP 800-38D allows random 96-bit IVs up to 2^32
+//!   invocations per key (a 2^-33 bound): a `K_X` sees 2^16 times fewer messages than that.
+//! - **Distinct `K_X`.** Two different prefixes give two different `K_X` (AES-256 under `K`
+//!   is a permutation, and the prefixes enter its input blocks), and prefixes are 96 random
+//!   bits: over 2^48 seals (2^32 prefixes) two windows share a prefix with a chance of about
+//!   2^64 / 2^97 = 2^-33, and even then they repeat a nonce only if a 96-bit suffix collides
+//!   as well. Summing the per-prefix bound over 2^32 prefixes, the chance of any repeated
+//!   (`K_X`, nonce) pair after 2^48 seals under one key is at most 2^32 · 2^-65 = 2^-33
+//!   (plus about 2^-97 across windows).
+//! - **What the cache costs.** With all 192 bits random for every seal (C2SP's use, and this
+//!   crate's before the cache) the same 2^48 seals repeat a nonce with a chance of about
+//!   2^-97. The cache gives part of that margin away for speed: 2^-33 instead of 2^-97 at
+//!   2^48 seals. What is left is the risk NIST SP 800-38D accepts for a *single* AES-GCM key
+//!   with random IVs at its 2^32-message limit, reached here only after 2^48 cookies (8.9
+//!   million a second for a year) under one secret; at a billion cookies (2^30) the bound is
+//!   about 2^-51, and rotating the secret starts it over. Plain AES-GCM with a random 96-bit
+//!   nonce would have to stop at 2^32 messages in all.
+//! - **What the prefix reveals.** Cookies sealed by the same process within one window of
+//!   2^16 seals share their first 12 nonce bytes: an observer who holds two cookies can tell
+//!   that the same server instance sealed them at about the same time (within its last
+//!   2^16 seals). The prefix is random, so it says nothing of the content, the key or the
+//!   other cookies; the rest of the value is as before.
 //! - **Key separation.** The XAES key is `HKDF-SHA256(secret, info = "cookie-session/v2/encrypted")`,
 //!   a subkey different from version 1's `"cookie-session/v1/encrypted"` XChaCha20 key, and
 //!   the AAD starts with the label of its version and the format byte. No key is ever used by
@@ -56,15 +91,18 @@
 //!   XChaCha20-Poly1305 elsewhere), while it always *opens* both: a value sealed on a server
 //!   with AES-NI still opens on one without, just more slowly.
 //! - **What a value reveals.** The same as version 1: the format byte, the public key id, the
-//!   random nonce and the length of the sealed session. GCM's tag is 16 bytes like Poly1305's,
-//!   so a version-2 value has exactly the length of a version-1 value of the same session.
+//!   nonce (whose prefix links cookies of one process and window, above) and the length of
+//!   the sealed session. GCM's tag is 16 bytes like Poly1305's, so a version-2 value has
+//!   exactly the length of a version-1 value of the same session.
 //!
 //! # Keys in memory
 //!
 //! The long-term key's AES schedule and `K1` are wiped when the last clone is dropped
-//! (`aes`'s `zeroize` feature); each per-message key `K_X` is wiped as soon as the AEAD key is
-//! built. `ring` does not wipe its own AES-GCM key schedule when it is dropped (as for its
-//! ChaCha20 key in version 1).
+//! (`aes`'s `zeroize` feature); the 32 bytes of each `K_X` are wiped as soon as `ring`'s
+//! key is built from them. `ring` does not wipe its own AES-GCM key schedule and GHASH key
+//! when they are dropped (its API offers no way to), so the up to 16 cached `K_X` schedules
+//! live in memory as long as the codec, and are freed but not overwritten when a prefix
+//! leaves the cache or the codec is dropped (as for version 1's ChaCha20 key).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
