@@ -115,7 +115,10 @@ fn main() {
             // for XAES-256-GCM its nonce prefix is in no cache of the opening codec.
             let sealer = codec(f, &ring);
             let sealed = sealer.seal(&sealer.canonical(&map), TIMES);
-            assert!(sealed.sig.is_none(), "decodeforeign is for the encrypted format");
+            assert!(
+                sealed.sig.is_none(),
+                "decodeforeign is for the encrypted format"
+            );
             let header = format!("session={}", sealed.value);
             let codec = codec(f, &ring);
             for _ in 0..n {
