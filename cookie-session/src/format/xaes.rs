@@ -192,7 +192,8 @@ impl XaesKey {
         let mut inner = Inner {
             cipher,
             k1,
-            seals_per_prefix,
+            // At least one seal a prefix, or `seal_in_place` would rotate forever.
+            seals_per_prefix: seals_per_prefix.max(1),
             prefixes: RwLock::new(Prefixes {
                 recent: VecDeque::with_capacity(CACHED_PREFIXES + 1),
             }),
@@ -303,9 +304,8 @@ impl XaesKey {
         }
     }
 
-    /// Calls `f` with the AES-256-GCM key `K_X` of one message's nonce, derived for it. A
-    /// callback rather than a return value: `ring`'s key type is large and would be copied on
-    /// the way out.
+    /// Calls `f` with the AES-256-GCM key `K_X` of one message's nonce, derived for it (the
+    /// path of nonces whose prefix is not cached, and of given nonces).
     #[inline(always)]
     fn with_message_key<R>(&self, nonce: &[u8; NONCE_LEN], f: impl FnOnce(&LessSafeKey) -> R) -> R {
         let mut prefix = [0u8; KDF_NONCE_LEN];
