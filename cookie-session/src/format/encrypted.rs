@@ -10,10 +10,11 @@
 //!
 //! [`EncryptedCodec`] always opens both versions, and seals with the one [`Cipher`] picks:
 //! by default ([`Cipher::Auto`]) XAES-256-GCM where the CPU has the instructions that make AES
-//! fast and constant-time, XChaCha20-Poly1305 elsewhere. Both have 192-bit random nonces and
-//! 16-byte tags, so the two versions have the same layout and length; each has its own subkey
-//! and AAD domain. The security argument for version 2 is in `format/xaes.rs` and
-//! `docs/SECURITY.md`.
+//! fast and constant-time, XChaCha20-Poly1305 elsewhere. Both have 192-bit nonces and 16-byte
+//! tags, so the two versions have the same layout and length; each has its own subkey and AAD
+//! domain. Version 1's nonces are random in all 24 bytes; version 2's are a random prefix
+//! shared by up to 2^16 seals (so its derived key is built once for them) and 12 random
+//! bytes. The security argument for version 2 is in `format/xaes.rs` and `docs/SECURITY.md`.
 //!
 //! **Rolling upgrades:** a server running an older release of this crate knows only version
 //! 1 and refuses `0xE2` values (the session starts empty). Pin
@@ -149,16 +150,26 @@ struct Ciphers {
 }
 
 impl Ciphers {
+    /// Seals under `nonce`, or under a fresh one when it is `None`; returns the nonce used
+    /// and the tag. Version 2 draws its fresh nonces itself (its current prefix and random
+    /// bytes, see `format/xaes.rs`), version 1 takes [`fresh_nonce`].
     fn seal_in_place(
         &self,
         cipher: Cipher,
-        nonce: &[u8; NONCE_LEN],
+        nonce: Option<&[u8; NONCE_LEN]>,
         aad: &[u8],
         in_out: &mut [u8],
-    ) -> [u8; TAG_LEN] {
-        match cipher {
-            Cipher::Xaes256Gcm => self.v2.seal_in_place(nonce, aad, in_out),
-            _ => self.v1.seal_in_place(nonce, aad, in_out),
+    ) -> ([u8; NONCE_LEN], [u8; TAG_LEN]) {
+        match (cipher, nonce) {
+            (Cipher::Xaes256Gcm, None) => self.v2.seal_in_place(aad, in_out),
+            (Cipher::Xaes256Gcm, Some(nonce)) => {
+                (*nonce, self.v2.seal_with_nonce(nonce, aad, in_out))
+            }
+            (_, nonce) => {
+                let nonce = nonce.copied().unwrap_or_else(fresh_nonce);
+                let tag = self.v1.seal_in_place(&nonce, aad, in_out);
+                (nonce, tag)
+            }
         }
     }
 
@@ -315,10 +326,16 @@ impl EncryptedCodec {
     ///
     /// Only if `json` is larger than the cipher's message limit (64 GiB for AES-GCM).
     pub fn seal(&self, name: &str, times: Timestamps, json: &[u8]) -> String {
-        self.seal_with_nonce(name, times, json, &fresh_nonce())
+        let mut raw = Vec::with_capacity(MIN_RAW_LEN + json.len());
+        raw.resize(JSON_START, 0);
+        raw.extend_from_slice(json);
+        let mut out = String::with_capacity(sealed_len(json.len()));
+        self.seal_in_buffer(name, times, &mut raw, None, &mut out);
+        out
     }
 
     /// [`seal`](Self::seal) with a given nonce: the known-answer tests pin the format with it.
+    #[cfg(test)]
     fn seal_with_nonce(
         &self,
         name: &str,
@@ -330,7 +347,7 @@ impl EncryptedCodec {
         raw.resize(JSON_START, 0);
         raw.extend_from_slice(json);
         let mut out = String::with_capacity(sealed_len(json.len()));
-        self.seal_in_buffer(name, times, &mut raw, nonce, &mut out);
+        self.seal_in_buffer(name, times, &mut raw, Some(nonce), &mut out);
         out
     }
 
@@ -344,7 +361,7 @@ impl EncryptedCodec {
         raw: &mut Vec<u8>,
         out: &mut String,
     ) {
-        self.seal_in_buffer(name, times, raw, &fresh_nonce(), out);
+        self.seal_in_buffer(name, times, raw, None, out);
     }
 
     fn seal_in_buffer(
@@ -352,7 +369,7 @@ impl EncryptedCodec {
         name: &str,
         times: Timestamps,
         raw: &mut Vec<u8>,
-        nonce: &[u8; NONCE_LEN],
+        nonce: Option<&[u8; NONCE_LEN]>,
         out: &mut String,
     ) {
         // A ring always holds at least one key, so a codec does too.
@@ -366,13 +383,14 @@ impl EncryptedCodec {
         let (head, _) = raw.split_at_mut(JSON_START);
         head[0] = cipher.format_byte_and_domain().0;
         head[1..HEADER_LEN].copy_from_slice(&key.id);
-        head[HEADER_LEN..CIPHERTEXT_START].copy_from_slice(nonce);
         native::put_times(&mut head[CIPHERTEXT_START..], times);
 
-        let tag = with_aad(cipher, &key.id, name, |aad| {
+        // The nonce is not part of the AAD, so it is written once the cipher has chosen it.
+        let (nonce, tag) = with_aad(cipher, &key.id, name, |aad| {
             key.state
                 .seal_in_place(cipher, nonce, aad, &mut raw[CIPHERTEXT_START..])
         });
+        raw[HEADER_LEN..CIPHERTEXT_START].copy_from_slice(&nonce);
         raw.extend_from_slice(&tag);
         out.reserve(native::encoded_len(raw.len()));
         native::encode_into(raw, out);
