@@ -22,7 +22,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 #[cfg(any(test, feature = "jwt"))]
 use base64::engine::DecodePaddingMode;
 
-use super::{Timestamps, MAX_INPUT_LEN};
+use super::{Opened, Timestamps, MAX_INPUT_LEN};
 use crate::key::{derive_subkey, key_ids, KeyError, KeyRing, KEY_ID_LEN};
 use crate::rejection::Rejection;
 
@@ -160,6 +160,20 @@ pub(crate) fn find_key<'a, S>(
         .enumerate()
         .find(|(_, key)| key.id == *kid)
         .map(|(index, key)| (index, &key.state))
+}
+
+/// A native codec's public `open`: its crate-private `open_in` (which decodes into a reused
+/// buffer and returns the key index and the times) run into a new buffer of its own.
+pub(crate) fn open_into_new(
+    open_in: impl FnOnce(&mut Vec<u8>) -> Result<(usize, Timestamps), Rejection>,
+) -> Result<Opened, Rejection> {
+    let mut json = Vec::new();
+    let (key_index, times) = open_in(&mut json)?;
+    Ok(Opened {
+        key_index,
+        times: Some(times),
+        json,
+    })
 }
 
 /// Keeps `raw[start..end]` in the same allocation (no copy into a new vector), or `None` when

@@ -197,13 +197,7 @@ impl SignedCodec {
     /// # Ok::<(), cookie_session::KeyError>(())
     /// ```
     pub fn open(&self, name: &str, value: &str) -> Result<Opened, Rejection> {
-        let mut json = Vec::new();
-        let (key_index, times) = self.open_in(name, value, &mut json)?;
-        Ok(Opened {
-            key_index,
-            times: Some(times),
-            json,
-        })
+        native::open_into_new(|json| self.open_in(name, value, json))
     }
 
     /// [`open`](Self::open), decoding into `body`, an earlier buffer whose memory is reused

@@ -108,6 +108,52 @@ impl XChaChaKey {
     }
 }
 
+/// The checks of both AEADs' `changes_are_refused` tests (here and in `format/xaes.rs`):
+/// `sealed` (ciphertext ‖ tag of `nonce` and the associated data `b"aad"`) opens under no
+/// changed byte of itself, no changed byte of the nonce, other associated data, the `other`
+/// key, or a truncation.
+#[cfg(test)]
+pub(crate) fn assert_changes_refused<K>(
+    key: &K,
+    other: &K,
+    nonce: &[u8; NONCE_LEN],
+    sealed: &[u8],
+    open: impl Fn(&K, &[u8; NONCE_LEN], &[u8], &mut [u8]) -> Result<usize, OpenError>,
+) {
+    for i in 0..sealed.len() {
+        let mut changed = sealed.to_vec();
+        changed[i] ^= 1;
+        assert_eq!(
+            open(key, nonce, b"aad", &mut changed),
+            Err(OpenError),
+            "byte {i}"
+        );
+    }
+    for i in 0..NONCE_LEN {
+        let mut changed = *nonce;
+        changed[i] ^= 1;
+        assert_eq!(
+            open(key, &changed, b"aad", &mut sealed.to_vec()),
+            Err(OpenError),
+            "nonce byte {i}"
+        );
+    }
+    assert_eq!(
+        open(key, nonce, b"aaD", &mut sealed.to_vec()),
+        Err(OpenError)
+    );
+    assert_eq!(
+        open(other, nonce, b"aad", &mut sealed.to_vec()),
+        Err(OpenError)
+    );
+    assert_eq!(
+        open(key, nonce, b"aad", &mut sealed[..TAG_LEN - 1].to_vec()),
+        Err(OpenError)
+    );
+    // The unchanged value opens: every refusal above is the change's.
+    assert!(open(key, nonce, b"aad", &mut sealed.to_vec()).is_ok());
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -194,34 +240,12 @@ mod tests {
         let mut sealed = b"some session".to_vec();
         let tag = key.seal_in_place(&nonce, b"aad", &mut sealed);
         sealed.extend_from_slice(&tag);
-
-        for i in 0..sealed.len() {
-            let mut changed = sealed.clone();
-            changed[i] ^= 1;
-            assert_eq!(
-                key.open_in_place(&nonce, b"aad", &mut changed),
-                Err(OpenError)
-            );
-        }
-        for i in 0..NONCE_LEN {
-            let mut other = nonce;
-            other[i] ^= 1;
-            assert_eq!(
-                key.open_in_place(&other, b"aad", &mut sealed.clone()),
-                Err(OpenError)
-            );
-        }
-        assert_eq!(
-            key.open_in_place(&nonce, b"aaD", &mut sealed.clone()),
-            Err(OpenError)
-        );
-        assert_eq!(
-            XChaChaKey::new(&[8; 32]).open_in_place(&nonce, b"aad", &mut sealed.clone()),
-            Err(OpenError)
-        );
-        assert_eq!(
-            key.open_in_place(&nonce, b"aad", &mut sealed[..TAG_LEN - 1].to_vec()),
-            Err(OpenError)
+        assert_changes_refused(
+            &key,
+            &XChaChaKey::new(&[8; 32]),
+            &nonce,
+            &sealed,
+            |k, n, a, b| k.open_in_place(n, a, b),
         );
     }
 }
