@@ -98,12 +98,17 @@ where
     for _ in 0..3 {
         measure(service);
     }
-    let counts: Vec<usize> = (0..5).map(|_| measure(service)).collect();
+    // The counter is global, so an allocation on another thread of the test process lands
+    // in whichever sample it overlaps: CI once saw [12, 9, 9, 9, 9] for one route, which no
+    // run here reproduced. A request's own count is the smallest sample, and it must be the
+    // count of most samples: a count that grows from request to request still fails.
+    let counts: Vec<usize> = (0..7).map(|_| measure(service)).collect();
+    let least = counts.iter().copied().min().unwrap_or_default();
     assert!(
-        counts.windows(2).all(|w| w[0] == w[1]),
+        counts.iter().filter(|&&c| c == least).count() >= 5,
         "allocation counts are not stable: {counts:?}"
     );
-    counts[0]
+    least
 }
 
 /// The `Cookie` header a browser sends after one `/visit` (`views`=1, `user_id`, `csrf`).
