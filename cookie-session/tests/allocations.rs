@@ -98,10 +98,11 @@ where
     for _ in 0..3 {
         measure(service);
     }
-    // The counter is global, so an allocation on another thread of the test process lands
-    // in whichever sample it overlaps: CI once saw [12, 9, 9, 9, 9] for one route, which no
-    // run here reproduced. A request's own count is the smallest sample, and it must be the
-    // count of most samples: a count that grows from request to request still fails.
+    // CI once saw [12, 9, 9, 9, 9] for one route, which no run here reproduced; the cause was
+    // not found (the counter is global to the process, so an allocation outside the request
+    // would show in whichever sample it overlaps, but that is not shown). A request's own
+    // count is the smallest sample, and it must be the count of most samples: a count that
+    // grows from request to request still fails.
     let counts: Vec<usize> = (0..7).map(|_| measure(service)).collect();
     let least = counts.iter().copied().min().unwrap_or_default();
     assert!(

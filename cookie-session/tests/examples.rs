@@ -9,10 +9,13 @@
 
 mod skip;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+#[path = "support/http.rs"]
+mod http;
+
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 const KEYS: &str = "an example key of at least thirty-two bytes";
 
@@ -84,12 +87,11 @@ fn send(
     body: &str,
 ) -> Response {
     let authority = base.strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(authority).unwrap();
     let cookie: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
     let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if !body.is_empty() {
         head.push_str("Content-Type: application/json\r\n");
     }
@@ -98,39 +100,22 @@ fn send(
     }
     head.push_str("\r\n");
     head.push_str(body);
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut set_cookies = 0;
-    for line in lines {
-        let (name, value) = line.split_once(':').unwrap();
-        if name.eq_ignore_ascii_case("set-cookie") {
-            set_cookies += 1;
-            let expired = value
-                .to_ascii_lowercase()
-                .contains("expires=thu, 01 jan 1970");
-            let pair = value.trim().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            jar.retain(|(n, _)| n != name);
-            if !value.is_empty() && !expired {
-                jar.push((name.to_owned(), value.to_owned()));
-            }
+    let answer = http::exchange(authority, Duration::from_secs(30), &head);
+    for value in &answer.set_cookie {
+        let expired = value
+            .to_ascii_lowercase()
+            .contains("expires=thu, 01 jan 1970");
+        let pair = value.split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        jar.retain(|(n, _)| n != name);
+        if !value.is_empty() && !expired {
+            jar.push((name.to_owned(), value.to_owned()));
         }
     }
     Response {
-        status,
-        body: dechunk(body),
-        set_cookies,
+        status: answer.status,
+        body: dechunk(&answer.body),
+        set_cookies: answer.set_cookie.len(),
     }
 }
 

@@ -12,6 +12,8 @@ mod skip;
 
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
+#[path = "support/http.rs"]
+mod http;
 
 use express_session_app::{ExpressApp, Reply};
 use std::time::{Duration, SystemTime};

@@ -15,6 +15,8 @@ mod skip;
 
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
+#[path = "support/http.rs"]
+mod http;
 
 use express_session_app::{Backend, ExpressApp, Kind, Raw};
 use std::sync::Arc;

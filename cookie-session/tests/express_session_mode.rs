@@ -16,6 +16,8 @@ mod skip;
 
 #[path = "support/express_session_app.rs"]
 mod express_session_app;
+#[path = "support/http.rs"]
+mod http;
 
 use express_session_app::{call, Backend, ExpressApp, Kind, Raw, Reply};
 use std::sync::Arc;

@@ -8,6 +8,7 @@ use super::encrypted::{Cipher, EncryptedCodec};
 use super::express::{self, ExpressCodec, SigAlgorithm};
 #[cfg(feature = "jwt")]
 use super::jwt::JwtCodec;
+use super::native;
 use super::signed::SignedCodec;
 use super::{Data, Timestamps};
 use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
@@ -581,14 +582,15 @@ impl Codec {
             return Err(Rejection::Missing);
         }
         let mut opened = match &self.inner {
-            Inner::Encrypted(codec) => {
-                let (key_index, times) = codec.open_in(&self.name, value, buffer)?;
-                opened(key_index, times, buffer)
-            }
-            Inner::Signed(codec) => {
-                let (key_index, times) = codec.open_in(&self.name, value, buffer)?;
-                opened(key_index, times, buffer)
-            }
+            // The JSON leaves with the opened value; the buffer's memory goes with it.
+            Inner::Encrypted(codec) => native::opened(
+                codec.open_in(&self.name, value, buffer)?,
+                std::mem::take(buffer),
+            ),
+            Inner::Signed(codec) => native::opened(
+                codec.open_in(&self.name, value, buffer)?,
+                std::mem::take(buffer),
+            ),
             #[cfg(feature = "jwt")]
             Inner::Jwt(codec) => codec.open(&self.name, value)?,
             // Never reached: the Express format has its own path in `candidates`.
@@ -630,14 +632,5 @@ impl Codec {
             data,
             canonical,
         })
-    }
-}
-
-/// An opened native value whose JSON is in `buffer`: the JSON leaves with it.
-fn opened(key_index: usize, times: Timestamps, buffer: &mut Vec<u8>) -> super::Opened {
-    super::Opened {
-        key_index,
-        times: Some(times),
-        json: std::mem::take(buffer),
     }
 }

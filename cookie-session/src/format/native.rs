@@ -162,18 +162,24 @@ pub(crate) fn find_key<'a, S>(
         .map(|(index, key)| (index, &key.state))
 }
 
+/// What a native codec's crate-private `open_in` found (the key index and the times), with
+/// the JSON text it left in its buffer.
+pub(crate) fn opened((key_index, times): (usize, Timestamps), json: Vec<u8>) -> Opened {
+    Opened {
+        key_index,
+        times: Some(times),
+        json,
+    }
+}
+
 /// A native codec's public `open`: its crate-private `open_in` (which decodes into a reused
-/// buffer and returns the key index and the times) run into a new buffer of its own.
+/// buffer) run into a new buffer of its own.
 pub(crate) fn open_into_new(
     open_in: impl FnOnce(&mut Vec<u8>) -> Result<(usize, Timestamps), Rejection>,
 ) -> Result<Opened, Rejection> {
     let mut json = Vec::new();
-    let (key_index, times) = open_in(&mut json)?;
-    Ok(Opened {
-        key_index,
-        times: Some(times),
-        json,
-    })
+    let found = open_in(&mut json)?;
+    Ok(opened(found, json))
 }
 
 /// Keeps `raw[start..end]` in the same allocation (no copy into a new vector), or `None` when

@@ -413,13 +413,7 @@ pub(crate) fn hardware_accelerated() -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::format::xchacha::{assert_agrees_with_reference, assert_changes_refused, unhex};
 
     /// The two test vectors of c2sp.org/XAES-256-GCM ("Test vectors").
     #[test]
@@ -483,28 +477,13 @@ mod tests {
     /// and beyond ring's 8-block stride, both ways.
     #[test]
     fn agrees_with_an_independent_composition() {
-        use rand::RngCore;
-
-        let mut rng = rand::thread_rng();
-        for len in (0..=300).chain([1000, 4096]) {
-            let mut key = [0u8; 32];
-            let mut nonce = [0u8; NONCE_LEN];
-            let mut aad = vec![0u8; len % 41];
-            let mut message = vec![0u8; len];
-            for buf in [&mut key[..], &mut nonce, &mut aad, &mut message] {
-                rng.fill_bytes(buf);
-            }
-            let expected = reference_seal(&key, &nonce, &aad, &message);
-
-            let ours = XaesKey::new(&key);
-            let mut sealed = message.clone();
-            let tag = ours.seal_with_nonce(&nonce, &aad, &mut sealed);
-            sealed.extend_from_slice(&tag);
-            assert_eq!(sealed, expected, "length {len}");
-
-            let opened = ours.open_in_place(&nonce, &aad, &mut sealed).unwrap();
-            assert_eq!(&sealed[..opened], &message[..], "length {len}");
-        }
+        assert_agrees_with_reference(
+            (0..=300).chain([1000, 4096]),
+            XaesKey::new,
+            XaesKey::seal_with_nonce,
+            XaesKey::open_in_place,
+            reference_seal,
+        );
     }
 
     /// Both branches of `K1`'s reduction: keys whose `L` has its top bit clear and set.
@@ -534,7 +513,7 @@ mod tests {
         let mut sealed = b"some session".to_vec();
         let tag = key.seal_with_nonce(&nonce, b"aad", &mut sealed);
         sealed.extend_from_slice(&tag);
-        crate::format::xchacha::assert_changes_refused(
+        assert_changes_refused(
             &key,
             &XaesKey::new(&[8; 32]),
             &nonce,

@@ -108,6 +108,53 @@ impl XChaChaKey {
     }
 }
 
+/// Hex digits to bytes, for the test vectors here and in `format/xaes.rs`.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The checks of both AEADs' agreement tests (here and in `format/xaes.rs`): for random
+/// keys, nonces and associated data (`len % 41` bytes) at every message length of `lengths`,
+/// `seal` gives exactly the bytes of the independent `reference` (ciphertext ‖ tag), and
+/// `open` takes them back to the message.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn assert_agrees_with_reference<K>(
+    lengths: impl IntoIterator<Item = usize>,
+    new_key: impl Fn(&[u8; 32]) -> K,
+    seal: impl Fn(&K, &[u8; NONCE_LEN], &[u8], &mut [u8]) -> [u8; TAG_LEN],
+    open: impl Fn(&K, &[u8; NONCE_LEN], &[u8], &mut [u8]) -> Result<usize, OpenError>,
+    reference: impl Fn(&[u8; 32], &[u8; NONCE_LEN], &[u8], &[u8]) -> Vec<u8>,
+) {
+    use rand::RngCore;
+
+    let mut rng = rand::thread_rng();
+    for len in lengths {
+        let mut key = [0u8; 32];
+        let mut nonce = [0u8; NONCE_LEN];
+        let mut aad = vec![0u8; len % 41];
+        let mut message = vec![0u8; len];
+        for buf in [&mut key[..], &mut nonce, &mut aad, &mut message] {
+            rng.fill_bytes(buf);
+        }
+        let expected = reference(&key, &nonce, &aad, &message);
+
+        let ours = new_key(&key);
+        let mut sealed = message.clone();
+        let tag = seal(&ours, &nonce, &aad, &mut sealed);
+        sealed.extend_from_slice(&tag);
+        assert_eq!(sealed, expected, "length {len}");
+
+        let opened = open(&ours, &nonce, &aad, &mut sealed).unwrap();
+        assert_eq!(&sealed[..opened], &message[..], "length {len}");
+    }
+}
+
 /// The checks of both AEADs' `changes_are_refused` tests (here and in `format/xaes.rs`):
 /// `sealed` (ciphertext ‖ tag of `nonce` and the associated data `b"aad"`) opens under no
 /// changed byte of itself, no changed byte of the nonce, other associated data, the `other`
@@ -159,13 +206,6 @@ pub(crate) fn assert_changes_refused<K>(
 mod tests {
     use super::*;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
     /// The AEAD test vector of draft-irtf-cfrg-xchacha-03, appendix A.3.1.
     #[test]
     fn draft_xchacha_test_vector() {
@@ -203,33 +243,17 @@ mod tests {
     #[test]
     fn agrees_with_the_chacha20poly1305_crate() {
         use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-        use rand::RngCore;
 
-        let mut rng = rand::thread_rng();
-        for len in (0..=200).chain([1000, 4096]) {
-            let mut key = [0u8; 32];
-            let mut nonce = [0u8; NONCE_LEN];
-            let mut aad = vec![0u8; len % 41];
-            let mut message = vec![0u8; len];
-            for buf in [&mut key[..], &mut nonce, &mut aad, &mut message] {
-                rng.fill_bytes(buf);
-            }
-            let theirs = chacha20poly1305::XChaCha20Poly1305::new(&key.into());
-            let payload = Payload {
-                msg: &message,
-                aad: &aad,
-            };
-            let expected = theirs.encrypt(&nonce.into(), payload).unwrap();
-
-            let ours = XChaChaKey::new(&key);
-            let mut sealed = message.clone();
-            let tag = ours.seal_in_place(&nonce, &aad, &mut sealed);
-            sealed.extend_from_slice(&tag);
-            assert_eq!(sealed, expected, "length {len}");
-
-            let opened = ours.open_in_place(&nonce, &aad, &mut sealed).unwrap();
-            assert_eq!(&sealed[..opened], &message[..], "length {len}");
-        }
+        assert_agrees_with_reference(
+            (0..=200).chain([1000, 4096]),
+            XChaChaKey::new,
+            XChaChaKey::seal_in_place,
+            XChaChaKey::open_in_place,
+            |key, nonce, aad, msg| {
+                let theirs = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+                theirs.encrypt(nonce.into(), Payload { msg, aad }).unwrap()
+            },
+        );
     }
 
     /// Any changed byte of the tag, ciphertext, nonce or associated data is refused.

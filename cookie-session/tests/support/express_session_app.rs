@@ -3,8 +3,7 @@
 //! when the test panics), with what the tests need around it: whether it can run, one HTTP
 //! request to it. Shared by the express-session live, mode and migration tests.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc};
@@ -137,8 +136,6 @@ pub fn call(
     cookie: Option<&str>,
     body: Option<&Value>,
 ) -> Reply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(wait)).unwrap();
     let body = body.map(Value::to_string).unwrap_or_default();
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
@@ -149,28 +146,15 @@ pub fn call(
     }
     req.push_str("\r\n");
     req.push_str(&body);
-    stream.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let set_cookie = lines
-        .filter_map(|l| l.split_once(": "))
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, v)| v.to_owned())
-        .collect();
+    let crate::http::Answer {
+        status,
+        set_cookie,
+        body,
+    } = crate::http::exchange(&format!("127.0.0.1:{port}"), wait, &req);
     let body = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(body).unwrap()
+        serde_json::from_str(&body).unwrap()
     };
     Reply {
         status,
