@@ -617,10 +617,16 @@ fn profile(server: &str, route: &str, iterations: u64) {
     }
     let rt = builder.build().expect("a runtime");
     rt.block_on(async move {
-        let app = router(server).await.unwrap_or_else(|e| {
-            eprintln!("bench-server: {e}");
-            std::process::exit(1)
-        });
+        // `with_state(())` turns every route into its final service once, as `axum::serve`
+        // does (axum 0.8.9 `Router::into_make_service`); without it, each request would
+        // build its route and apply the layers again, which no server does.
+        let app = router(server)
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("bench-server: {e}");
+                std::process::exit(1)
+            })
+            .with_state(());
         let first = app
             .clone()
             .oneshot(Request::get("/visit").body(Body::empty()).expect("a request"))
