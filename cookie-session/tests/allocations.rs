@@ -1,28 +1,25 @@
-//! Heap allocations per request inside the layer (docs/PERFORMANCE.md), counted with a counting global
-//! allocator. Its own test binary: the allocator is process-wide.
+//! Heap allocations per request inside the layer (docs/PERFORMANCE.md), counted with a counting
+//! global allocator (`tests/support/allocations.rs`). Its own test binary: the allocator is
+//! process-wide.
 //!
-//! The counter is `stats_alloc`'s instrumented system allocator, installed without any
-//! `unsafe` in this crate (`unsafe_code` stays forbidden). Each request is driven by polling
-//! the service's future once with a no-op waker (the handlers answer at once), so no executor
-//! allocates: the count is deterministic. The layer's cost is the layered service's count
-//! minus the bare handler's on the same request; the bounds asserted below are the measured
-//! counts, so a change that adds an allocation to the hot path fails here.
+//! Each request is driven by polling the service's future once with a no-op waker (the
+//! handlers answer at once), so no executor allocates: the count is deterministic. The layer's
+//! cost is the layered service's count minus the bare handler's on the same request; the bounds
+//! asserted below are the measured counts, so a change that adds an allocation to the hot path
+//! fails here.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::alloc::System;
 use std::convert::Infallible;
-use std::future::{ready, Future, Ready};
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::future::{ready, Ready};
 
 use cookie_session::format::{Format, SigAlgorithm};
 use cookie_session::{KeyRing, Session, SessionConfig};
 use http::{header, Request, Response};
-use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tower::{service_fn, Layer, Service};
 
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+#[path = "support/allocations.rs"]
+mod support;
+use support::{allocations, now, request, stable_count};
 
 const SECRET: &str = "bench-secret-0123456789abcdef-0123456789abcdef";
 const CSRF: &str = "0123456789abcdef0123456789abcdef";
@@ -58,64 +55,18 @@ fn bare(_req: Request<String>) -> Reply {
     ready(Ok(Response::new(format!("views={}", 1))))
 }
 
-/// Polls a future that must be ready at once.
-fn now<F: Future>(future: F) -> F::Output {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(future).poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the handlers answer at once"),
-    }
-}
-
-fn request(cookie: &str) -> Request<String> {
-    let mut req = Request::get("/").body(String::new()).unwrap();
-    if !cookie.is_empty() {
-        let value: http::HeaderValue = cookie.parse().unwrap();
-        // hyper's header values share the connection's read buffer, so cloning one only
-        // bumps a count; a value parsed from a `&str` allocates on its first clone instead.
-        // Clone it once here, outside the measured region, to match what hyper hands over.
-        drop(value.clone());
-        req.headers_mut().insert(header::COOKIE, value);
-    }
-    req
-}
-
 /// Allocations (new blocks plus reallocations) made while `service` answers one request
 /// carrying `cookie`, including dropping the response. The same on every call once warm.
 fn count<S>(service: &mut S, cookie: &str) -> usize
 where
     S: Service<Request<String>, Response = Response<String>, Error = Infallible>,
 {
-    let measure = |service: &mut S| {
+    let measure = || {
         let req = request(cookie);
-        let region = Region::new(GLOBAL);
-        let response = now(service.call(req)).unwrap();
-        drop(response);
-        let stats = region.change();
-        stats.allocations + stats.reallocations
+        allocations(|| drop(now(service.call(req)).unwrap()))
     };
     // Warm-up: per-thread state (the nonce generator) is set up on first use.
-    stable_count(|| measure(service), 3)
-}
-
-/// A request's allocation count from `measure`, after `warm_up` discarded samples.
-///
-/// CI once saw [12, 9, 9, 9, 9] for one route, which no run here reproduced; the cause was not
-/// found (the counter is global to the process, so an allocation outside the request would
-/// show in whichever sample it overlaps, but that is not shown). A request's own count is the
-/// smallest of 7 samples, and it must be the count of at least 5 of them: a count that grows
-/// from request to request still fails.
-fn stable_count(mut measure: impl FnMut() -> usize, warm_up: usize) -> usize {
-    for _ in 0..warm_up {
-        measure();
-    }
-    let counts: Vec<usize> = (0..7).map(|_| measure()).collect();
-    let least = counts.iter().copied().min().unwrap_or_default();
-    assert!(
-        counts.iter().filter(|&&c| c == least).count() >= 5,
-        "allocation counts are not stable: {counts:?}"
-    );
-    least
+    stable_count(measure, 3)
 }
 
 /// The `Cookie` header a browser sends after one `/visit` (`views`=1, `user_id`, `csrf`).
@@ -238,11 +189,7 @@ mod actix {
     {
         let measure = || {
             let req = request(uri, cookie);
-            let region = Region::new(GLOBAL);
-            let response = now(app.call(req)).unwrap();
-            drop(response);
-            let stats = region.change();
-            stats.allocations + stats.reallocations
+            allocations(|| drop(now(app.call(req)).unwrap()))
         };
         // Warm-up: actix-web pools its request objects, and the first request fills the pool.
         stable_count(measure, 5)
