@@ -130,9 +130,27 @@ pub struct SignArgs {
     /// 253402300799999 (the end of year 9999) (default: now).
     #[arg(long, value_name = "UNIX_MS", value_parser = clap::value_parser!(u64).range(..=LAST_SECOND * 1000 + 999))]
     pub now: Option<u64>,
+    /// The AEAD that seals an encrypted cookie (default: auto, XAES-256-GCM where the CPU
+    /// has AES instructions, XChaCha20-Poly1305 elsewhere). Only for --format encrypted; every
+    /// server opens both, but a build from before XAES-256-GCM opens only xchacha20-poly1305.
+    #[arg(long, value_enum, value_name = "CIPHER")]
+    pub cipher: Option<CipherArg>,
     /// Cookie attributes.
     #[command(flatten)]
     pub attributes: AttributeArgs,
+}
+
+/// `--cipher` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CipherArg {
+    /// What the server picks on this CPU.
+    Auto,
+    /// XChaCha20-Poly1305 (format version 1).
+    #[value(name = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
+    /// XAES-256-GCM (format version 2).
+    #[value(name = "xaes-256-gcm")]
+    Xaes256Gcm,
 }
 
 /// Cookie attribute flags of `sign`.

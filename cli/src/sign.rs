@@ -4,11 +4,11 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use cookie_session::cookie::{Priority, SameSite, MAX_COOKIE_LIFETIME};
-use cookie_session::format::Format;
+use cookie_session::format::{Cipher, Format};
 use cookie_session::SessionConfig;
 use serde_json::{Map, Value};
 
-use crate::args::{AttributeArgs, PriorityArg, SameSiteArg, SignArgs, LAST_SECOND};
+use crate::args::{AttributeArgs, CipherArg, PriorityArg, SameSiteArg, SignArgs, LAST_SECOND};
 use crate::error::CliError;
 use crate::{keys, output};
 
@@ -21,6 +21,18 @@ pub fn run(args: &SignArgs) -> Result<ExitCode, CliError> {
         .format(format)
         .name(args.server.name.as_str());
     config = apply_attributes(config, format, &args.attributes);
+    if let Some(cipher) = args.cipher {
+        if format != Format::Encrypted {
+            return Err(CliError::usage(
+                "--cipher only applies to --format encrypted",
+            ));
+        }
+        config = config.cipher(match cipher {
+            CipherArg::Auto => Cipher::Auto,
+            CipherArg::XChaCha20Poly1305 => Cipher::XChaCha20Poly1305,
+            CipherArg::Xaes256Gcm => Cipher::Xaes256Gcm,
+        });
+    }
     if let Some(ms) = args.max_age_ms {
         config = config.max_age(Some(Duration::from_millis(ms)));
     }

@@ -239,6 +239,34 @@ fn formats_do_not_open_each_other() {
     }
 }
 
+/// `--cipher` picks the AEAD of an encrypted cookie: its format byte says which, and `decode`
+/// opens both; with another format it is a usage error.
+#[test]
+fn sign_cipher_picks_the_encrypted_version() {
+    for (cipher, format_byte) in [("xchacha20-poly1305", 0xE1), ("xaes-256-gcm", 0xE2)] {
+        let signed = sign("encrypted", &[K1], r#"{"a":1}"#, &["--cipher", cipher]);
+        assert_eq!(signed.code, 0, "{cipher}: {signed:?}");
+        let header = cookie_header(&signed.stdout);
+        let value = header.strip_prefix("session=").expect("the session cookie");
+        let bytes = URL_SAFE_NO_PAD.decode(value).expect("base64url");
+        assert_eq!(bytes[0], format_byte, "{cipher}");
+        let r = decode("encrypted", &[K1], &header, &[]);
+        assert_eq!(r.code, 0, "{cipher}: {r:?}");
+        assert_eq!(json(&r.stdout)["session"]["a"], 1, "{cipher}");
+    }
+    let auto = sign("encrypted", &[K1], r#"{"a":1}"#, &["--cipher", "auto"]);
+    assert_eq!(auto.code, 0, "{auto:?}");
+    for format in ["signed", "jwt", "express"] {
+        let r = sign(format, &[K1], r#"{"a":1}"#, &["--cipher", "xaes-256-gcm"]);
+        assert_usage_error(&r, format);
+        assert!(r.stderr.contains("--cipher"), "{r:?}");
+    }
+    assert_usage_error(
+        &sign("encrypted", &[K1], r#"{"a":1}"#, &["--cipher", "aes"]),
+        "an unknown cipher",
+    );
+}
+
 /// `--format jwt`: a compact JWS whose claims another service reads with a base64 decoder,
 /// that `decode` opens, across a key rotation, and refuses once expired.
 #[test]
