@@ -10,7 +10,8 @@
 //! - `xchacha-ring` (the format's XChaCha20-Poly1305: HChaCha20 + `ring`), `xchacha` (the
 //!   `chacha20poly1305` crate's), `chacha`, `aesgcm`, `aesgcm-ring`, `xaes-ring` (the format's
 //!   XAES-256-GCM: the `aes` block + `ring`'s AES-256-GCM), `xaes-aesgcm` (the same with
-//!   RustCrypto's `aes-gcm`), `hmac256`: one seal or MAC of SIZE bytes; `xaes-ring-open` and
+//!   RustCrypto's `aes-gcm`), `hmac256` (RustCrypto's `hmac` + `sha2`, the
+//!   `signed` format's MAC), `hmac256-ring` (`ring`'s, measured against it): one seal or MAC of SIZE bytes; `xaes-ring-open` and
 //!   `xchacha-ring-open`: one open.
 //!
 //! The `encrypted` format is `encrypted` (the cipher the CPU picks), `encryptedv1`
@@ -291,6 +292,13 @@ fn main() {
                     c.encrypt_in_place_detached(&[9u8; 12].into(), b"aad", &mut buf)
                         .expect("seal"),
                 );
+            }
+        }
+        ["hmac256", "ring"] => {
+            let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+            let buf = vec![0x41u8; size];
+            for _ in 0..n {
+                black_box(ring::hmac::sign(&mac, black_box(&buf)));
             }
         }
         ["hmac256"] => {

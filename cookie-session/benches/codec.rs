@@ -250,6 +250,7 @@ fn ciphers(c: &mut Criterion) {
     let aes = Aes256Gcm::new(&key.into());
     let xaes = xaes::Xaes::new(&key);
     let hmac256 = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key");
+    let hmac256_ring = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
     let mut group = c.benchmark_group("cipher");
     for len in [20usize, 66, 1024] {
         let mut buf = vec![0x41u8; len];
@@ -297,6 +298,11 @@ fn ciphers(c: &mut Criterion) {
                 mac.update(black_box(&buf));
                 mac.finalize().into_bytes()
             })
+        });
+        // `ring`'s HMAC-SHA256, measured against the `hmac` + `sha2` the `signed` format uses
+        // (docs/PERFORMANCE.md, round four).
+        group.bench_function(BenchmarkId::new("hmac_sha256_ring", len), |b| {
+            b.iter(|| ring::hmac::sign(&hmac256_ring, black_box(&buf)))
         });
     }
     group.bench_function("nonce_thread_rng_24B", |b| {
