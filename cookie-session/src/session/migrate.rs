@@ -157,8 +157,17 @@ impl Shared {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
+        self.note_served(&mut current, headers);
+        current
+    }
+
+    /// [`Shared::served`] on a session already in place (no move of the session).
+    pub(crate) fn note_served<'h, I>(&self, current: &mut Current, headers: I)
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
         if current.anonymous {
-            return current;
+            return;
         }
         self.metrics.opened(0);
         for (index, opener) in self.legacy.iter().enumerate() {
@@ -166,7 +175,6 @@ impl Shared {
                 current.migration.clear |= 1 << index;
             }
         }
-        current
     }
 
     /// No session of the layer's own format (`reason` says why): the first old cookie that

@@ -802,30 +802,42 @@ impl Inner {
     /// The loaded session, reading the request's cookie on first use.
     fn current(&mut self) -> &mut Current {
         if self.state.is_none() {
-            let current = if self.shared.is_async() {
-                // A store-backed session read without `load()`: it cannot be fetched here
-                // without blocking. It reads as empty, and the response fails (see `finish`).
-                tracing::error!(
-                    "session used before `Session::load` with a store: the response will be a 500"
-                );
-                self.used_unloaded = true;
-                Current {
-                    anonymous: true,
-                    ..Current::fresh()
-                }
-            } else {
-                let headers = utf8_headers(self.cookies.as_slice());
-                match self
-                    .shared
-                    .open_unsealed(headers.clone(), &mut self.spare.decoded)
-                {
-                    Ok(loaded) => self.shared.served(Current::from_cookie(loaded), headers),
-                    Err(reason) => self.shared.migrate(headers, reason),
-                }
-            };
-            self.state = Some(current);
+            self.load_now();
         }
         self.state.get_or_insert_with(Current::fresh)
+    }
+
+    /// Reads the request's cookie into `state` (cookie mode). The session is built where it
+    /// stays, in `state`: `Current` is a few hundred bytes, and returning it through the
+    /// opening's `Result`s and `Option`s copied it several times per request.
+    fn load_now(&mut self) {
+        let Inner {
+            shared,
+            cookies,
+            state,
+            used_unloaded,
+            spare,
+            ..
+        } = self;
+        if shared.is_async() {
+            // A store-backed session read without `load()`: it cannot be fetched here
+            // without blocking. It reads as empty, and the response fails (see `finish`).
+            tracing::error!(
+                "session used before `Session::load` with a store: the response will be a 500"
+            );
+            *used_unloaded = true;
+            let current = state.insert(Current::fresh());
+            current.anonymous = true;
+            return;
+        }
+        let headers = utf8_headers(cookies.as_slice());
+        match shared.open_unsealed(headers.clone(), &mut spare.decoded) {
+            Ok(loaded) => {
+                let current = state.insert(Current::from_cookie(loaded));
+                shared.note_served(current, headers);
+            }
+            Err(reason) => *state = Some(shared.migrate(headers, reason)),
+        }
     }
 }
 
