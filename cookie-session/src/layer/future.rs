@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::header::{SET_COOKIE, VARY};
+use http::header::{Entry, SET_COOKIE, VARY};
 use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
@@ -101,8 +101,18 @@ fn apply<B: Default>(
             mut set_cookies,
         } => {
             let headers = response.headers_mut();
-            if vary && !varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes)) {
-                headers.append(VARY, HeaderValue::from_static("cookie"));
+            if vary {
+                // One lookup of `Vary` for both the check and the append.
+                match headers.entry(VARY) {
+                    Entry::Occupied(mut values) => {
+                        if !varies_on_cookie(values.iter().map(HeaderValue::as_bytes)) {
+                            values.append(HeaderValue::from_static("cookie"));
+                        }
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(HeaderValue::from_static("cookie"));
+                    }
+                }
             }
             for cookie in set_cookies.drain(..) {
                 match HeaderValue::try_from(cookie) {

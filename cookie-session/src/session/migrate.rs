@@ -141,6 +141,11 @@ pub(crate) struct Migration {
 }
 
 impl Migration {
+    /// Whether no old cookie verified, so there is nothing to clear.
+    pub(crate) fn clears_nothing(&self) -> bool {
+        self.clear == 0
+    }
+
     /// The migration as the response leaves, with the session's final state.
     pub(crate) fn at_finish(current: &Current) -> Self {
         Migration {

@@ -321,6 +321,10 @@ impl Session {
     /// unless the handle already keeps a larger one (a response that wrote nothing gives
     /// back an empty list).
     pub(crate) fn recycle_set_cookies(&self, mut list: Vec<String>) {
+        if list.capacity() == 0 {
+            // Nothing to keep (a response that wrote nothing): no need for the lock.
+            return;
+        }
         list.clear();
         let mut inner = self.lock();
         if list.capacity() > inner.spare.cookies.capacity() {
@@ -687,43 +691,42 @@ impl Session {
                 error: Some(SessionError::NotLoaded),
             });
         }
-        let shared = inner.shared.clone();
-        let overrides = inner.overrides.take();
-        let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
-        let secure = attrs.secure.unwrap_or(inner.secure_request);
-        if shared.is_async() {
-            let state = inner.state.take();
-            let cookies = std::mem::take(&mut inner.cookies).into_vec();
-            let attrs = attrs.clone();
-            if let Backend::ExpressSession(_) = &shared.backend {
-                let secure_request = inner.secure_request;
-                return Finish::Pending(Box::pin(express_session::finish_request(
-                    shared,
-                    state,
-                    cookies,
-                    attrs,
-                    secure_request,
-                )));
-            }
-            return Finish::Pending(Box::pin(persist::finish(
-                shared, state, cookies, attrs, secure,
-            )));
+        if inner.shared.is_async() {
+            return Finish::Pending(inner.finish_stored());
         }
         if inner.state.is_none() {
             // With `rolling`, a valid cookie is re-issued even on routes that never read it.
             inner.current();
         }
-        let Some(current) = inner.state.take() else {
+        // Borrowed field by field from the guard, and finished where it lies: `Current` is a
+        // few hundred bytes, which taking it out of `state` would copy.
+        let Inner {
+            shared,
+            cookies,
+            secure_request,
+            state,
+            overrides,
+            spare,
+            ..
+        } = &mut *inner;
+        let Some(current) = state.as_mut() else {
             return Finish::Ready(Outcome::default());
         };
-        let present = shared.present(inner.cookies.as_slice());
-        let writer = Writer::new(&shared, attrs, secure, present);
-        let mut spare = std::mem::take(&mut inner.spare);
-        let mut outcome = finish_cookie_in(&shared, &writer, &current, &mut spare);
-        shared.clear_legacy(Migration::at_finish(&current), attrs, secure, &mut outcome);
+        let overrides = overrides.take();
+        let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
+        let secure = attrs.secure.unwrap_or(*secure_request);
+        let present = shared.present(cookies.as_slice());
+        let writer = Writer::new(shared, attrs, secure, present);
+        let mut outcome = finish_cookie_in(shared, &writer, current, spare);
+        if !current.migration.clears_nothing() {
+            shared.clear_legacy(Migration::at_finish(current), attrs, secure, &mut outcome);
+        }
         // The session's text goes back to the decode buffer for the next request.
-        pool::keep(&mut spare.decoded, current.data.into_source());
-        inner.spare = spare;
+        pool::keep(
+            &mut spare.decoded,
+            std::mem::take(&mut current.data).into_source(),
+        );
+        *state = None;
         Finish::Ready(outcome)
     }
 }
@@ -786,6 +789,28 @@ fn finish_cookie_in(
 }
 
 impl Inner {
+    /// [`Session::finish`] with a store: the record is written (or deleted) by the returned
+    /// future, which owns everything it needs.
+    fn finish_stored(&mut self) -> Pin<Box<dyn Future<Output = Outcome> + Send>> {
+        let shared = self.shared.clone();
+        let overrides = self.overrides.take();
+        let attrs = overrides.unwrap_or_else(|| shared.attributes.clone());
+        let secure = attrs.secure.unwrap_or(self.secure_request);
+        let state = self.state.take();
+        let cookies = std::mem::take(&mut self.cookies).into_vec();
+        if let Backend::ExpressSession(_) = &shared.backend {
+            let secure_request = self.secure_request;
+            return Box::pin(express_session::finish_request(
+                shared,
+                state,
+                cookies,
+                attrs,
+                secure_request,
+            ));
+        }
+        Box::pin(persist::finish(shared, state, cookies, attrs, secure))
+    }
+
     fn new(shared: Arc<Shared>, cookies: CookieHeaders, secure_request: bool) -> Self {
         Inner {
             shared,
