@@ -286,8 +286,11 @@ impl Session {
     }
 
     /// Drops what the finished request held, when this is the only handle on the session
-    /// (no clone alive, the lock not poisoned): it can then serve another request.
-    fn clear_if_unshared(&mut self) -> bool {
+    /// (no clone alive, the lock not poisoned): it can then serve another request. The
+    /// emptied list of `Set-Cookie` values the layer was given is kept for the next response,
+    /// unless the handle already keeps a larger one (a response that wrote nothing gives back
+    /// an empty list).
+    fn clear_if_unshared(&mut self, mut set_cookies: Vec<String>) -> bool {
         let Some(Ok(inner)) = Arc::get_mut(&mut self.0).map(Mutex::get_mut) else {
             return false;
         };
@@ -304,6 +307,10 @@ impl Session {
         } = inner;
         *cookies = CookieHeaders::None;
         *secure_request = false;
+        if set_cookies.capacity() > spare.cookies.capacity() {
+            set_cookies.clear();
+            spare.cookies = set_cookies;
+        }
         if let Some(current) = state {
             let data = std::mem::take(&mut current.data);
             pool::keep(&mut spare.decoded, data.into_source());
@@ -315,21 +322,6 @@ impl Session {
         *load_failed = false;
         *used_unloaded = false;
         true
-    }
-
-    /// Keeps the emptied list of `Set-Cookie` values for the next response (see [`Pool`]),
-    /// unless the handle already keeps a larger one (a response that wrote nothing gives
-    /// back an empty list).
-    pub(crate) fn recycle_set_cookies(&self, mut list: Vec<String>) {
-        if list.capacity() == 0 {
-            // Nothing to keep (a response that wrote nothing): no need for the lock.
-            return;
-        }
-        list.clear();
-        let mut inner = self.lock();
-        if list.capacity() > inner.spare.cookies.capacity() {
-            inner.spare.cookies = list;
-        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -825,16 +817,21 @@ impl Inner {
     }
 
     /// The loaded session, reading the request's cookie on first use.
+    ///
+    /// Inlined, and the load kept out of line: every read and write of the session comes
+    /// here, and all but the first find it loaded.
+    #[inline]
     fn current(&mut self) -> &mut Current {
         if self.state.is_none() {
             self.load_now();
         }
-        self.state.get_or_insert_with(Current::fresh)
+        self.state.get_or_insert_with(fresh_current)
     }
 
     /// Reads the request's cookie into `state` (cookie mode). The session is built where it
     /// stays, in `state`: `Current` is a few hundred bytes, and returning it through the
     /// opening's `Result`s and `Option`s copied it several times per request.
+    #[inline(never)]
     fn load_now(&mut self) {
         let Inner {
             shared,
@@ -869,6 +866,13 @@ impl Inner {
             utf8_headers(cookies.as_slice()),
         );
     }
+}
+
+/// An empty session, where [`Inner::current`] finds none after loading (never: the load
+/// always leaves one), out of the way of its inlined callers.
+#[cold]
+fn fresh_current() -> Current {
+    Current::fresh()
 }
 
 /// Opens the session cookie of `headers` (cookie mode) into `state`, decoding into `buffer`.
