@@ -22,6 +22,7 @@ mod pool;
 mod state;
 mod write;
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -278,9 +279,17 @@ impl Session {
         ))))
     }
 
-    /// Readies an idle handle (see [`Pool`]) for a new request.
-    fn restart(&self, cookies: CookieHeaders, secure_request: bool) {
-        let mut inner = self.lock();
+    /// Readies an idle handle (see [`Pool`]) for a new request. An idle handle is unshared,
+    /// so it is reached directly, without its lock.
+    fn restart(&mut self, cookies: CookieHeaders, secure_request: bool) {
+        let mut guard;
+        let inner = match Arc::get_mut(&mut self.0) {
+            Some(mutex) => mutex.get_mut().unwrap_or_else(PoisonError::into_inner),
+            None => {
+                guard = self.lock();
+                &mut *guard
+            }
+        };
         inner.cookies = cookies;
         inner.secure_request = secure_request;
     }
@@ -342,16 +351,11 @@ impl Session {
     /// Fails only when the store is unreachable and the layer is configured to fail closed
     /// (the default); the layer then answers 503.
     pub async fn load(&self) -> Result<(), SessionError> {
+        if self.load_without_store() {
+            return Ok(());
+        }
         let (shared, cookies) = {
-            let mut inner = self.lock();
-            if inner.state.is_some() {
-                return Ok(());
-            }
-            if !inner.shared.is_async() {
-                // Cookie mode: the decode is synchronous, under the same lock.
-                inner.current();
-                return Ok(());
-            }
+            let inner = self.lock();
             (inner.shared.clone(), inner.cookies.clone())
         };
         let current = match persist::load(&shared, cookies.as_slice()).await {
@@ -366,6 +370,21 @@ impl Session {
             inner.state = Some(current);
         }
         Ok(())
+    }
+
+    /// [`Session::load`] when it needs no store round trip: in cookie mode the session is
+    /// loaded now (the decode is synchronous, under the lock). Returns whether the session is
+    /// loaded; `false` leaves it to `load`.
+    pub(crate) fn load_without_store(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.state.is_some() {
+            return true;
+        }
+        if inner.shared.is_async() {
+            return false;
+        }
+        inner.current();
+        true
     }
 
     /// The value at `key` as a `T`; `None` when absent or not a `T`.
@@ -707,9 +726,10 @@ impl Session {
         let overrides = overrides.take();
         let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
         let secure = attrs.secure.unwrap_or(*secure_request);
-        let present = shared.present(cookies.as_slice());
-        let writer = Writer::new(shared, attrs, secure, present);
-        let mut outcome = finish_cookie_in(shared, &writer, current, spare);
+        // Made only when a cookie is written: a session read and left as it was needs no
+        // clock and no look at which cookies are present.
+        let writer = || Writer::new(shared, attrs, secure, shared.present(cookies.as_slice()));
+        let mut outcome = finish_cookie_in(shared, writer, current, spare);
         if !current.migration.clears_nothing() {
             shared.clear_legacy(Migration::at_finish(current), attrs, secure, &mut outcome);
         }
@@ -725,19 +745,19 @@ impl Session {
 
 /// Cookie mode: the whole session is the cookie.
 fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Outcome {
-    finish_cookie_in(shared, writer, current, &mut Spare::default())
+    finish_cookie_in(shared, || writer, current, &mut Spare::default())
 }
 
 /// [`finish_cookie`] reusing the buffers of an earlier write.
-fn finish_cookie_in(
+fn finish_cookie_in<'w, W: Borrow<Writer<'w>>>(
     shared: &Shared,
-    writer: &Writer<'_>,
+    writer: impl FnOnce() -> W,
     current: &Current,
     spare: &mut Spare,
 ) -> Outcome {
     let codec = &shared.codec;
     let plan = match &current.origin {
-        Origin::Destroyed => return writer.clear(),
+        Origin::Destroyed => return writer().borrow().clear(),
         Origin::New if current.data.is_empty() => None,
         Origin::New => Some((
             codec.canonical_buffer_in(&current.data, std::mem::take(&mut spare.json)),
@@ -768,7 +788,9 @@ fn finish_cookie_in(
                 }
                 // Rotation: re-issue under the first key, keeping the expiry.
                 None if *key_index > 0 => {
-                    return writer.write(canonical, *times, times.map(|t| t.expires_at));
+                    return writer()
+                        .borrow()
+                        .write(canonical, *times, times.map(|t| t.expires_at));
                 }
                 None => None,
             }
@@ -776,7 +798,7 @@ fn finish_cookie_in(
     };
     match plan {
         None => Outcome::touched(),
-        Some((buffer, times)) => writer.write_buffer(buffer, times, None, spare),
+        Some((buffer, times)) => writer().borrow().write_buffer(buffer, times, None, spare),
     }
 }
 

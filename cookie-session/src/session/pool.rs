@@ -52,7 +52,7 @@ impl Pool {
     ) -> Session {
         let idle = self.idle().and_then(|mut idle| idle.pop());
         match idle {
-            Some(session) => {
+            Some(mut session) => {
                 session.restart(cookies, secure);
                 session
             }
