@@ -906,12 +906,17 @@ fn load_cookie<'h, I>(
 ) where
     I: IntoIterator<Item = &'h str> + Clone,
 {
-    match shared.open_unsealed(headers.clone(), buffer) {
-        Ok(loaded) => {
+    // `Shared::open_unsealed`, without moving the session through its `Result`.
+    let mut opening = shared.opening(headers.clone());
+    std::mem::swap(opening.buffer(), buffer);
+    let opened = opening.next_valid();
+    std::mem::swap(opening.buffer(), buffer);
+    match opened {
+        Some(loaded) => {
             let current = state.insert(Current::from_cookie(loaded));
             shared.note_served(current, headers);
         }
-        Err(reason) => *state = Some(shared.migrate(headers, reason)),
+        None => *state = Some(shared.migrate(headers, opening.rejection())),
     }
 }
 

@@ -156,6 +156,7 @@ impl Current {
     /// session backed by a record can ever be merged (a session without one at mutation time
     /// never gains one in this request), so cookie mode skips the bookkeeping and its
     /// allocations.
+    #[inline]
     pub(crate) fn track(&mut self, key: &str) {
         if self.record().is_some() || self.express.is_some() {
             self.changes.key(key);
