@@ -333,6 +333,7 @@ impl Session {
         true
     }
 
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A handler that panicked while holding the lock left consistent data behind: every
         // mutation is a single call on the map.
