@@ -51,6 +51,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .get::<Session>()
             .cloned()
             .ok_or((StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER))?;
+        // Cookie mode: loaded here, without the future of `load`.
+        if session.load_without_store() {
+            return Ok(session);
+        }
         // With a store: one round trip, here. A failure was logged by the session; the client
         // gets an opaque 503 (docs/SECURITY-CHECKLIST.md item 53).
         match session.load().await {

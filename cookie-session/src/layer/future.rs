@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::header::{SET_COOKIE, VARY};
+use http::header::{Entry, SET_COOKIE, VARY};
 use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
@@ -49,7 +49,7 @@ where
             let Some((response, _)) = this.saving.take() else {
                 return Poll::Pending;
             };
-            return Poll::Ready(Ok(apply(response, outcome, None)));
+            return Poll::Ready(Ok(apply(response, outcome).0));
         }
         let response = ready!(this.inner.poll(cx))?;
         let Some(session) = this.session.take() else {
@@ -66,18 +66,18 @@ where
                 set_cookies,
                 error: None,
             }) if set_cookies.is_empty() => {
-                this.pool.give_back(session);
+                this.pool.give_back(session, set_cookies);
                 Poll::Ready(Ok(response))
             }
             Finish::Ready(outcome) => {
-                let response = apply(response, outcome, Some(&session));
-                this.pool.give_back(session);
+                let (response, set_cookies) = apply(response, outcome);
+                this.pool.give_back(session, set_cookies);
                 Poll::Ready(Ok(response))
             }
             Finish::Pending(mut saving) => {
-                this.pool.give_back(session);
+                this.pool.give_back(session, Vec::new());
                 match saving.as_mut().poll(cx) {
-                    Poll::Ready(outcome) => Poll::Ready(Ok(apply(response, outcome, None))),
+                    Poll::Ready(outcome) => Poll::Ready(Ok(apply(response, outcome).0)),
                     Poll::Pending => {
                         *this.saving = Some((response, saving));
                         Poll::Pending
@@ -88,21 +88,28 @@ where
     }
 }
 
-/// Puts the session's outcome on the response, by the rules of `respond.rs`; the emptied list
-/// of `Set-Cookie` values goes back to `session` for its next response.
-fn apply<B: Default>(
-    mut response: Response<B>,
-    outcome: Outcome,
-    session: Option<&Session>,
-) -> Response<B> {
+/// Puts the session's outcome on the response, by the rules of `respond.rs`. Returns the
+/// emptied list of `Set-Cookie` values too, which the pool keeps for the session's next
+/// response.
+fn apply<B: Default>(mut response: Response<B>, outcome: Outcome) -> (Response<B>, Vec<String>) {
     match outcome.reply() {
         Reply::Keep {
             vary,
             mut set_cookies,
         } => {
             let headers = response.headers_mut();
-            if vary && !varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes)) {
-                headers.append(VARY, HeaderValue::from_static("cookie"));
+            if vary {
+                // One lookup of `Vary` for both the check and the append.
+                match headers.entry(VARY) {
+                    Entry::Occupied(mut values) => {
+                        if !varies_on_cookie(values.iter().map(HeaderValue::as_bytes)) {
+                            values.append(HeaderValue::from_static("cookie"));
+                        }
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(HeaderValue::from_static("cookie"));
+                    }
+                }
             }
             for cookie in set_cookies.drain(..) {
                 match HeaderValue::try_from(cookie) {
@@ -114,10 +121,7 @@ fn apply<B: Default>(
                     Err(_) => tracing::error!("session cookie is not a valid header value"),
                 }
             }
-            if let Some(session) = session {
-                session.recycle_set_cookies(set_cookies);
-            }
-            response
+            (response, set_cookies)
         }
         Reply::Fail { status, error } => {
             let mut response = Response::new(B::default());
@@ -127,7 +131,7 @@ fn apply<B: Default>(
                 .headers_mut()
                 .insert(VARY, HeaderValue::from_static("cookie"));
             response.extensions_mut().insert(error);
-            response
+            (response, Vec::new())
         }
     }
 }

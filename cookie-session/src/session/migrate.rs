@@ -141,6 +141,11 @@ pub(crate) struct Migration {
 }
 
 impl Migration {
+    /// Whether no old cookie verified, so there is nothing to clear.
+    pub(crate) fn clears_nothing(&self) -> bool {
+        self.clear == 0
+    }
+
     /// The migration as the response leaves, with the session's final state.
     pub(crate) fn at_finish(current: &Current) -> Self {
         Migration {
@@ -157,8 +162,17 @@ impl Shared {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
+        self.note_served(&mut current, headers);
+        current
+    }
+
+    /// [`Shared::served`] on a session already in place (no move of the session).
+    pub(crate) fn note_served<'h, I>(&self, current: &mut Current, headers: I)
+    where
+        I: IntoIterator<Item = &'h str> + Clone,
+    {
         if current.anonymous {
-            return current;
+            return;
         }
         self.metrics.opened(0);
         for (index, opener) in self.legacy.iter().enumerate() {
@@ -166,7 +180,6 @@ impl Shared {
                 current.migration.clear |= 1 << index;
             }
         }
-        current
     }
 
     /// No session of the layer's own format (`reason` says why): the first old cookie that

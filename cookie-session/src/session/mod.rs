@@ -22,6 +22,7 @@ mod pool;
 mod state;
 mod write;
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -278,16 +279,27 @@ impl Session {
         ))))
     }
 
-    /// Readies an idle handle (see [`Pool`]) for a new request.
-    fn restart(&self, cookies: CookieHeaders, secure_request: bool) {
-        let mut inner = self.lock();
+    /// Readies an idle handle (see [`Pool`]) for a new request. An idle handle is unshared,
+    /// so it is reached directly, without its lock.
+    fn restart(&mut self, cookies: CookieHeaders, secure_request: bool) {
+        let mut guard;
+        let inner = match Arc::get_mut(&mut self.0) {
+            Some(mutex) => mutex.get_mut().unwrap_or_else(PoisonError::into_inner),
+            None => {
+                guard = self.lock();
+                &mut *guard
+            }
+        };
         inner.cookies = cookies;
         inner.secure_request = secure_request;
     }
 
     /// Drops what the finished request held, when this is the only handle on the session
-    /// (no clone alive, the lock not poisoned): it can then serve another request.
-    fn clear_if_unshared(&mut self) -> bool {
+    /// (no clone alive, the lock not poisoned): it can then serve another request. The
+    /// emptied list of `Set-Cookie` values the layer was given is kept for the next response,
+    /// unless the handle already keeps a larger one (a response that wrote nothing gives back
+    /// an empty list).
+    fn clear_if_unshared(&mut self, mut set_cookies: Vec<String>) -> bool {
         let Some(Ok(inner)) = Arc::get_mut(&mut self.0).map(Mutex::get_mut) else {
             return false;
         };
@@ -304,6 +316,10 @@ impl Session {
         } = inner;
         *cookies = CookieHeaders::None;
         *secure_request = false;
+        if set_cookies.capacity() > spare.cookies.capacity() {
+            set_cookies.clear();
+            spare.cookies = set_cookies;
+        }
         if let Some(current) = state {
             let data = std::mem::take(&mut current.data);
             pool::keep(&mut spare.decoded, data.into_source());
@@ -317,17 +333,7 @@ impl Session {
         true
     }
 
-    /// Keeps the emptied list of `Set-Cookie` values for the next response (see [`Pool`]),
-    /// unless the handle already keeps a larger one (a response that wrote nothing gives
-    /// back an empty list).
-    pub(crate) fn recycle_set_cookies(&self, mut list: Vec<String>) {
-        list.clear();
-        let mut inner = self.lock();
-        if list.capacity() > inner.spare.cookies.capacity() {
-            inner.spare.cookies = list;
-        }
-    }
-
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A handler that panicked while holding the lock left consistent data behind: every
         // mutation is a single call on the map.
@@ -346,16 +352,11 @@ impl Session {
     /// Fails only when the store is unreachable and the layer is configured to fail closed
     /// (the default); the layer then answers 503.
     pub async fn load(&self) -> Result<(), SessionError> {
+        if self.load_without_store() {
+            return Ok(());
+        }
         let (shared, cookies) = {
-            let mut inner = self.lock();
-            if inner.state.is_some() {
-                return Ok(());
-            }
-            if !inner.shared.is_async() {
-                // Cookie mode: the decode is synchronous, under the same lock.
-                inner.current();
-                return Ok(());
-            }
+            let inner = self.lock();
             (inner.shared.clone(), inner.cookies.clone())
         };
         let current = match persist::load(&shared, cookies.as_slice()).await {
@@ -370,6 +371,21 @@ impl Session {
             inner.state = Some(current);
         }
         Ok(())
+    }
+
+    /// [`Session::load`] when it needs no store round trip: in cookie mode the session is
+    /// loaded now (the decode is synchronous, under the lock). Returns whether the session is
+    /// loaded; `false` leaves it to `load`.
+    pub(crate) fn load_without_store(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.state.is_some() {
+            return true;
+        }
+        if inner.shared.is_async() {
+            return false;
+        }
+        inner.current();
+        true
     }
 
     /// The value at `key` as a `T`; `None` when absent or not a `T`.
@@ -687,62 +703,62 @@ impl Session {
                 error: Some(SessionError::NotLoaded),
             });
         }
-        let shared = inner.shared.clone();
-        let overrides = inner.overrides.take();
-        let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
-        let secure = attrs.secure.unwrap_or(inner.secure_request);
-        if shared.is_async() {
-            let state = inner.state.take();
-            let cookies = std::mem::take(&mut inner.cookies).into_vec();
-            let attrs = attrs.clone();
-            if let Backend::ExpressSession(_) = &shared.backend {
-                let secure_request = inner.secure_request;
-                return Finish::Pending(Box::pin(express_session::finish_request(
-                    shared,
-                    state,
-                    cookies,
-                    attrs,
-                    secure_request,
-                )));
-            }
-            return Finish::Pending(Box::pin(persist::finish(
-                shared, state, cookies, attrs, secure,
-            )));
+        if inner.shared.is_async() {
+            return Finish::Pending(inner.finish_stored());
         }
         if inner.state.is_none() {
             // With `rolling`, a valid cookie is re-issued even on routes that never read it.
             inner.current();
         }
-        let Some(current) = inner.state.take() else {
+        // Borrowed field by field from the guard, and finished where it lies: `Current` is a
+        // few hundred bytes, which taking it out of `state` would copy.
+        let Inner {
+            shared,
+            cookies,
+            secure_request,
+            state,
+            overrides,
+            spare,
+            ..
+        } = &mut *inner;
+        let Some(current) = state.as_mut() else {
             return Finish::Ready(Outcome::default());
         };
-        let present = shared.present(inner.cookies.as_slice());
-        let writer = Writer::new(&shared, attrs, secure, present);
-        let mut spare = std::mem::take(&mut inner.spare);
-        let mut outcome = finish_cookie_in(&shared, &writer, &current, &mut spare);
-        shared.clear_legacy(Migration::at_finish(&current), attrs, secure, &mut outcome);
+        let overrides = overrides.take();
+        let attrs = overrides.as_ref().unwrap_or(&shared.attributes);
+        let secure = attrs.secure.unwrap_or(*secure_request);
+        // Made only when a cookie is written: a session read and left as it was needs no
+        // clock and no look at which cookies are present.
+        let writer = || Writer::new(shared, attrs, secure, shared.present(cookies.as_slice()));
+        let mut outcome = finish_cookie_in(shared, writer, current, spare);
+        if !current.migration.clears_nothing() {
+            shared.clear_legacy(Migration::at_finish(current), attrs, secure, &mut outcome);
+        }
         // The session's text goes back to the decode buffer for the next request.
-        pool::keep(&mut spare.decoded, current.data.into_source());
-        inner.spare = spare;
+        pool::keep(
+            &mut spare.decoded,
+            std::mem::take(&mut current.data).into_source(),
+        );
+        *state = None;
         Finish::Ready(outcome)
     }
 }
 
 /// Cookie mode: the whole session is the cookie.
 fn finish_cookie(shared: &Shared, writer: &Writer<'_>, current: &Current) -> Outcome {
-    finish_cookie_in(shared, writer, current, &mut Spare::default())
+    finish_cookie_in(shared, || writer, current, &mut Spare::default())
 }
 
 /// [`finish_cookie`] reusing the buffers of an earlier write.
-fn finish_cookie_in(
+fn finish_cookie_in<'w, W: Borrow<Writer<'w>>>(
     shared: &Shared,
-    writer: &Writer<'_>,
+    writer: impl FnOnce() -> W,
     current: &Current,
     spare: &mut Spare,
 ) -> Outcome {
     let codec = &shared.codec;
     let plan = match &current.origin {
-        Origin::Destroyed => return writer.clear(),
+        Origin::Destroyed => return writer().borrow().clear(),
         Origin::New if current.data.is_empty() => None,
         Origin::New => Some((
             codec.canonical_buffer_in(&current.data, std::mem::take(&mut spare.json)),
@@ -773,7 +789,9 @@ fn finish_cookie_in(
                 }
                 // Rotation: re-issue under the first key, keeping the expiry.
                 None if *key_index > 0 => {
-                    return writer.write(canonical, *times, times.map(|t| t.expires_at));
+                    return writer()
+                        .borrow()
+                        .write(canonical, *times, times.map(|t| t.expires_at));
                 }
                 None => None,
             }
@@ -781,11 +799,33 @@ fn finish_cookie_in(
     };
     match plan {
         None => Outcome::touched(),
-        Some((buffer, times)) => writer.write_buffer(buffer, times, None, spare),
+        Some((buffer, times)) => writer().borrow().write_buffer(buffer, times, None, spare),
     }
 }
 
 impl Inner {
+    /// [`Session::finish`] with a store: the record is written (or deleted) by the returned
+    /// future, which owns everything it needs.
+    fn finish_stored(&mut self) -> Pin<Box<dyn Future<Output = Outcome> + Send>> {
+        let shared = self.shared.clone();
+        let overrides = self.overrides.take();
+        let attrs = overrides.unwrap_or_else(|| shared.attributes.clone());
+        let secure = attrs.secure.unwrap_or(self.secure_request);
+        let state = self.state.take();
+        let cookies = std::mem::take(&mut self.cookies).into_vec();
+        if let Backend::ExpressSession(_) = &shared.backend {
+            let secure_request = self.secure_request;
+            return Box::pin(express_session::finish_request(
+                shared,
+                state,
+                cookies,
+                attrs,
+                secure_request,
+            ));
+        }
+        Box::pin(persist::finish(shared, state, cookies, attrs, secure))
+    }
+
     fn new(shared: Arc<Shared>, cookies: CookieHeaders, secure_request: bool) -> Self {
         Inner {
             shared,
@@ -800,32 +840,84 @@ impl Inner {
     }
 
     /// The loaded session, reading the request's cookie on first use.
+    ///
+    /// Inlined, and the load kept out of line: every read and write of the session comes
+    /// here, and all but the first find it loaded.
+    #[inline]
     fn current(&mut self) -> &mut Current {
         if self.state.is_none() {
-            let current = if self.shared.is_async() {
-                // A store-backed session read without `load()`: it cannot be fetched here
-                // without blocking. It reads as empty, and the response fails (see `finish`).
-                tracing::error!(
-                    "session used before `Session::load` with a store: the response will be a 500"
-                );
-                self.used_unloaded = true;
-                Current {
-                    anonymous: true,
-                    ..Current::fresh()
-                }
-            } else {
-                let headers = utf8_headers(self.cookies.as_slice());
-                match self
-                    .shared
-                    .open_unsealed(headers.clone(), &mut self.spare.decoded)
-                {
-                    Ok(loaded) => self.shared.served(Current::from_cookie(loaded), headers),
-                    Err(reason) => self.shared.migrate(headers, reason),
-                }
-            };
-            self.state = Some(current);
+            self.load_now();
         }
-        self.state.get_or_insert_with(Current::fresh)
+        self.state.get_or_insert_with(fresh_current)
+    }
+
+    /// Reads the request's cookie into `state` (cookie mode). The session is built where it
+    /// stays, in `state`: `Current` is a few hundred bytes, and returning it through the
+    /// opening's `Result`s and `Option`s copied it several times per request.
+    #[inline(never)]
+    fn load_now(&mut self) {
+        let Inner {
+            shared,
+            cookies,
+            state,
+            used_unloaded,
+            spare,
+            ..
+        } = self;
+        if shared.is_async() {
+            // A store-backed session read without `load()`: it cannot be fetched here
+            // without blocking. It reads as empty, and the response fails (see `finish`).
+            tracing::error!(
+                "session used before `Session::load` with a store: the response will be a 500"
+            );
+            *used_unloaded = true;
+            let current = state.insert(Current::fresh());
+            current.anonymous = true;
+            return;
+        }
+        // The usual request: one `Cookie` header, all UTF-8. Read as that one text, it is
+        // checked once, and the opening's iterators are a fraction of the general ones' size.
+        if let [one] = cookies.as_slice() {
+            if let Ok(text) = std::str::from_utf8(one.as_bytes()) {
+                return load_cookie(shared, state, &mut spare.decoded, [text]);
+            }
+        }
+        load_cookie(
+            shared,
+            state,
+            &mut spare.decoded,
+            utf8_headers(cookies.as_slice()),
+        );
+    }
+}
+
+/// An empty session, where [`Inner::current`] finds none after loading (never: the load
+/// always leaves one), out of the way of its inlined callers.
+#[cold]
+fn fresh_current() -> Current {
+    Current::fresh()
+}
+
+/// Opens the session cookie of `headers` (cookie mode) into `state`, decoding into `buffer`.
+fn load_cookie<'h, I>(
+    shared: &Shared,
+    state: &mut Option<Current>,
+    buffer: &mut Vec<u8>,
+    headers: I,
+) where
+    I: IntoIterator<Item = &'h str> + Clone,
+{
+    // `Shared::open_unsealed`, without moving the session through its `Result`.
+    let mut opening = shared.opening(headers.clone());
+    std::mem::swap(opening.buffer(), buffer);
+    let opened = opening.next_valid();
+    std::mem::swap(opening.buffer(), buffer);
+    match opened {
+        Some(loaded) => {
+            let current = state.insert(Current::from_cookie(loaded));
+            shared.note_served(current, headers);
+        }
+        None => *state = Some(shared.migrate(headers, opening.rejection())),
     }
 }
 

@@ -52,7 +52,7 @@ impl Pool {
     ) -> Session {
         let idle = self.idle().and_then(|mut idle| idle.pop());
         match idle {
-            Some(session) => {
+            Some(mut session) => {
                 session.restart(cookies, secure);
                 session
             }
@@ -60,9 +60,11 @@ impl Pool {
         }
     }
 
-    /// Takes back the handle of a finished request, if no one else holds it.
-    pub(crate) fn give_back(&self, mut session: Session) {
-        if !session.clear_if_unshared() {
+    /// Takes back the handle of a finished request, if no one else holds it, with the
+    /// emptied list of `Set-Cookie` values its response was given (no lock taken for it:
+    /// an unshared handle is reached directly).
+    pub(crate) fn give_back(&self, mut session: Session, set_cookies: Vec<String>) {
+        if !session.clear_if_unshared(set_cookies) {
             return;
         }
         let Some(mut idle) = self.idle() else {

@@ -96,9 +96,15 @@ impl Changes {
 
 impl Current {
     pub(crate) fn fresh() -> Self {
+        Current::of(Data::default(), Origin::New)
+    }
+
+    /// A session of `data` and `origin`, with nothing else set. Every field is written here
+    /// rather than by `..Current::fresh()`, which would build (and drop) an empty map too.
+    fn of(data: Data, origin: Origin) -> Self {
         Current {
-            data: Data::default(),
-            origin: Origin::New,
+            data,
+            origin,
             dirty: false,
             rejection: None,
             changes: Changes::default(),
@@ -118,22 +124,21 @@ impl Current {
     }
 
     pub(crate) fn from_cookie(loaded: Unsealed) -> Self {
-        Current {
-            data: loaded.data,
-            origin: Origin::Cookie {
+        Current::of(
+            loaded.data,
+            Origin::Cookie {
                 key_index: loaded.key_index,
                 times: loaded.times,
                 canonical: loaded.canonical,
                 record: None,
             },
-            ..Current::fresh()
-        }
+        )
     }
 
     pub(crate) fn from_record(loaded: &Unsealed, id: SessionId, record: Record) -> Self {
-        Current {
-            data: Data::from_map(record.data),
-            origin: Origin::Cookie {
+        Current::of(
+            Data::from_map(record.data),
+            Origin::Cookie {
                 key_index: loaded.key_index,
                 times: loaded.times,
                 canonical: Vec::new(),
@@ -144,14 +149,14 @@ impl Current {
                     expires_at: record.expires_at,
                 }),
             },
-            ..Current::fresh()
-        }
+        )
     }
 
     /// Records that `key` was set or removed, for the per-key merge of store mode. Only a
     /// session backed by a record can ever be merged (a session without one at mutation time
     /// never gains one in this request), so cookie mode skips the bookkeeping and its
     /// allocations.
+    #[inline]
     pub(crate) fn track(&mut self, key: &str) {
         if self.record().is_some() || self.express.is_some() {
             self.changes.key(key);
