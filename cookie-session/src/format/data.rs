@@ -409,18 +409,29 @@ impl<'a> Scanner<'a> {
 
     /// A string starting at the current `"`: its contents' span, and whether it has escapes.
     /// Its UTF-8 is checked (the only place JSON may hold non-ASCII bytes).
+    #[inline]
     fn string(&mut self) -> Result<(Span, bool), Invalid> {
         self.expect(b'"')?;
         let start = self.pos;
+        // Most strings (every key and value this crate writes, but for text a user stored)
+        // are plain ASCII up to their closing quote.
+        let end = plain_end(self.bytes, start, true);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            return Ok((Span { start, end }, false));
+        }
+        self.pos = end;
+        self.string_rest(start)
+    }
+
+    /// [`Scanner::string`] from its first byte that is not plain ASCII on.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> Result<(Span, bool), Invalid> {
         let mut escaped = false;
         let mut ascii = true;
         loop {
-            // Plain characters in one tight loop; the others are looked at one by one.
-            let rest = self.bytes.get(self.pos..).unwrap_or_default();
-            self.pos += rest
-                .iter()
-                .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F | 0x80..=0xFF))
-                .unwrap_or(rest.len());
+            // Plain characters skipped eight at a time; the others are looked at one by one.
+            self.pos = plain_end(self.bytes, self.pos, ascii);
             match self.next().ok_or(Invalid)? {
                 b'"' => {
                     let span = Span {
@@ -590,6 +601,49 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Every byte of a word set to `byte`.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// The index of the first byte at or after `from` that a string's plain run stops at: `"`,
+/// `\`, a control character (below 0x20) and, while `ascii`, a byte of 0x80 or more (once one
+/// was seen, the string's UTF-8 is checked whole at its end, so they need no stop); the length
+/// of `bytes` when there is none.
+///
+/// Eight bytes at a time with integer operations on a little-endian word: a byte's high bit
+/// in `stops` is set when that byte stops the run. In `x - 0x01…01`, a byte of `x` below 0x80
+/// gets its high bit set only when it was zero, or when a byte below it borrowed, which only
+/// a zero byte does: so the lowest set bit is always the first byte that is `"` (zero in
+/// `word ^ 0x22…22`), `\` or (with `- 0x20…20`) a control character. Bytes of 0x80 and more
+/// never borrow, and `& !word` keeps them from counting as any of these.
+#[inline]
+fn plain_end(bytes: &[u8], from: usize, ascii: bool) -> usize {
+    let high = splat(0x80);
+    let non_ascii = if ascii { high } else { 0 };
+    let rest = bytes.get(from..).unwrap_or_default();
+    let (words, tail) = rest.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let word = u64::from_le_bytes(*word);
+        let quote = word ^ splat(b'"');
+        let backslash = word ^ splat(b'\\');
+        let below = quote.wrapping_sub(splat(1))
+            | backslash.wrapping_sub(splat(1))
+            | word.wrapping_sub(splat(0x20));
+        let stops = (below & !word | word & non_ascii) & high;
+        if stops != 0 {
+            return from + i * 8 + (stops.trailing_zeros() / 8) as usize;
+        }
+    }
+    let done = from + words.len() * 8;
+    done + tail
+        .iter()
+        .position(|&b| {
+            matches!(b, b'"' | b'\\' | 0x00..=0x1F) || (ascii && b >= 0x80)
+        })
+        .unwrap_or(tail.len())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -726,6 +780,74 @@ mod tests {
         );
     }
 
+    /// The word-at-a-time skip stops where a byte-by-byte loop does, for every byte value
+    /// at every place in and after a word, among plain, non-ASCII and stopping bytes.
+    #[test]
+    fn plain_end_stops_where_a_byte_loop_does() {
+        for stop in 0..=255u8 {
+            for len in 0..20 {
+                for at in 0..len {
+                    for fill in [b'a', b' ', 0x7f, 0xc3, 0x00, b'"'] {
+                        let mut bytes = vec![fill; len];
+                        bytes[at] = stop;
+                        for from in [0, 1, 5].into_iter().filter(|&from| from <= len) {
+                            for ascii in [true, false] {
+                                assert_eq!(
+                                    plain_end(&bytes, from, ascii),
+                                    byte_by_byte(&bytes, from, ascii),
+                                    "{bytes:?} from {from} ascii {ascii}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn byte_by_byte(bytes: &[u8], from: usize, ascii: bool) -> usize {
+        from + bytes[from..]
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F) || (ascii && b >= 0x80))
+            .unwrap_or(bytes.len() - from)
+    }
+
+    /// Strings with a quote, backslash, control, DEL or non-ASCII byte at every place of the
+    /// first words are accepted and read exactly as serde_json reads them.
+    #[test]
+    fn strings_agree_whatever_the_place_of_a_special_byte() {
+        let specials: [&[u8]; 11] = [
+            b"\"",
+            b"\\\"",
+            b"\\n",
+            b"\\u00e9",
+            b"\x00",
+            b"\x1f",
+            b"\n",
+            b"\x7f",
+            "é".as_bytes(),
+            "😀".as_bytes(),
+            b"\xff",
+        ];
+        for special in specials {
+            for before in 0..19 {
+                for after in [0, 1, 7, 9] {
+                    let mut string = vec![b'x'; before];
+                    string.extend_from_slice(special);
+                    string.extend(std::iter::repeat_n(b'y', after));
+                    for text in [
+                        [&b"{\"s\":\""[..], &string, b"\"}"].concat(),
+                        [&b"{\""[..], &string, b"\":[\"", &string, b"\"]}"].concat(),
+                    ] {
+                        let expected = serde_json::from_slice::<Map<String, Value>>(&text).ok();
+                        let lazy = Data::from_json(text.clone()).map(|data| data.to_map());
+                        assert_eq!(lazy, expected, "{:?}", String::from_utf8_lossy(&text));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn unchanged_values_are_copied_and_changes_written() {
         let text = r#"{"views":1,"user_id":42,"csrf":"0123456789abcdef","f":0.30000000000000004}"#;
@@ -814,6 +936,20 @@ mod tests {
             let mut out = Vec::new();
             lazy.write_json(&mut out).unwrap();
             proptest::prop_assert_eq!(out, serde_json::to_vec(&changed).unwrap());
+        }
+
+        /// The word-at-a-time skip agrees with a byte loop on any bytes.
+        #[test]
+        fn plain_end_agrees_on_any_bytes(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            from in 0usize..40,
+            ascii in proptest::prelude::any::<bool>(),
+        ) {
+            let from = from.min(bytes.len());
+            proptest::prop_assert_eq!(
+                plain_end(&bytes, from, ascii),
+                byte_by_byte(&bytes, from, ascii)
+            );
         }
 
         /// Arbitrary text: accepted lazily exactly when serde_json reads it into a map.
