@@ -173,7 +173,7 @@ impl Data {
             Repr::Entries(entries) => {
                 let entry = &entries[self.position(entries, key)?];
                 Some(match &entry.value {
-                    Slot::Text(span) => serde_json::from_slice(self.text(*span)),
+                    Slot::Text(span) => read_text(self.text(*span)),
                     Slot::Own(value) => T::deserialize(value),
                 })
             }
@@ -292,6 +292,132 @@ impl Data {
         }
         out.push(b'}');
         Ok(())
+    }
+}
+
+/// `serde_json::from_slice` of a value's text (checked when the cookie was opened), with a
+/// shortcut for the most common value, a plain non-negative integer: see [`PlainInteger`].
+fn read_text<T: DeserializeOwned>(text: &[u8]) -> Result<T, serde_json::Error> {
+    if let Some(plain) = PlainInteger::of(text) {
+        if let Ok(value) = T::deserialize(plain) {
+            return Ok(value);
+        }
+    }
+    // Every refusal, and every way of reading but the shortcut's, is serde_json's own, with
+    // its message and position.
+    serde_json::from_slice(text)
+}
+
+/// A JSON integer of 1 to 18 digits without a sign, which serde_json 1's deserializer reads
+/// as a `u64` (no overflow is possible) and hands to the visitor as `visit_u64` for every
+/// numeric hint (`i8`…`u64`, `f32`, `f64`) and for `deserialize_any`, and as
+/// `visit_some(self)` for `deserialize_option`. This deserializer does exactly that; every
+/// other hint (strings, `u128`, sequences, newtypes such as `RawValue`…) fails, and so does
+/// any error of the visitor, so that [`read_text`] asks serde_json, which gives its own answer
+/// and error.
+#[derive(Clone, Copy)]
+struct PlainInteger(u64);
+
+impl PlainInteger {
+    fn of(text: &[u8]) -> Option<Self> {
+        if text.is_empty() || text.len() > 18 || (text.len() > 1 && text[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u64;
+        for &byte in text {
+            if !byte.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u64::from(byte - b'0');
+        }
+        Some(PlainInteger(value))
+    }
+}
+
+/// `deserialize_*` methods that refuse (the caller then asks serde_json).
+macro_rules! refuse {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(serde::de::Error::custom("not a plain integer's reading"))
+            }
+        )*
+    };
+}
+
+impl<'de> serde::Deserializer<'de> for PlainInteger {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_u64(self.0)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i32 i64 u8 u16 u32 u64 f32 f64
+    }
+
+    refuse! {
+        deserialize_bool deserialize_i128 deserialize_u128 deserialize_char deserialize_str
+        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit
+        deserialize_seq deserialize_map deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_unit_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_tuple<V: serde::de::Visitor<'de>>(
+        self,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_tuple_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
     }
 }
 
@@ -848,6 +974,119 @@ mod tests {
         }
     }
 
+    /// `read_text` of a value's text gives serde_json's answer, or serde_json's error to the
+    /// letter, for every type a handler may ask for; the shortcut answers plain integers
+    /// itself for the numeric types, `Value` and options of them.
+    #[test]
+    fn read_text_agrees_with_serde_json() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Newtype(u64);
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Record {
+            a: u64,
+        }
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        enum Tagged {
+            A,
+            B(u64),
+        }
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        #[serde(untagged)]
+        enum Untagged {
+            Number(u64),
+            Text(String),
+        }
+        fn agree<T>(text: &str) -> bool
+        where
+            T: DeserializeOwned + PartialEq + std::fmt::Debug,
+        {
+            let ours = read_text::<T>(text.as_bytes());
+            let theirs = serde_json::from_str::<T>(text);
+            match (ours, theirs) {
+                (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs, "{text}"),
+                (Err(ours), Err(theirs)) => assert_eq!(ours.to_string(), theirs.to_string()),
+                (ours, theirs) => panic!("{text}: {ours:?} against {theirs:?}"),
+            }
+            PlainInteger::of(text.as_bytes()).is_some_and(|plain| T::deserialize(plain).is_ok())
+        }
+        let texts = [
+            "0",
+            "7",
+            "42",
+            "127",
+            "128",
+            "255",
+            "256",
+            "65535",
+            "65536",
+            "2147483648",
+            "4294967296",
+            "16777217",
+            "9007199254740993",
+            "123456789012345678",
+            "999999999999999999",
+            "1000000000000000000",
+            "9223372036854775807",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "-0",
+            "1.0",
+            "1e2",
+            "0.5",
+            "\"5\"",
+            "null",
+            "true",
+            "[1]",
+            "{\"a\":1}",
+            "\"A\"",
+            "{\"B\":3}",
+        ];
+        for text in texts {
+            let plain = PlainInteger::of(text.as_bytes()).is_some();
+            for shortcut in [
+                agree::<u64>(text),
+                agree::<i64>(text),
+                agree::<f64>(text),
+                agree::<f32>(text),
+                agree::<Value>(text),
+                agree::<Option<u64>>(text),
+                agree::<Option<Option<f64>>>(text),
+                agree::<Untagged>(text),
+            ] {
+                assert_eq!(shortcut, plain, "{text}");
+            }
+            for shortcut in [
+                agree::<u32>(text),
+                agree::<i32>(text),
+                agree::<u16>(text),
+                agree::<i16>(text),
+                agree::<u8>(text),
+                agree::<i8>(text),
+                agree::<u128>(text),
+                agree::<i128>(text),
+                agree::<String>(text),
+                agree::<bool>(text),
+                agree::<char>(text),
+                agree::<()>(text),
+                agree::<Vec<u64>>(text),
+                agree::<(u64,)>(text),
+                agree::<Option<String>>(text),
+                agree::<Newtype>(text),
+                agree::<Record>(text),
+                agree::<Tagged>(text),
+                agree::<std::collections::BTreeMap<String, u64>>(text),
+            ] {
+                // The smaller integer types take the shortcut for values that fit; the others
+                // never do.
+                assert!(!shortcut || plain, "{text}");
+            }
+        }
+        for text in ["", "01", "00", "1a", "+1", " 1", "1 ", "1234567890123456789"] {
+            assert!(PlainInteger::of(text.as_bytes()).is_none(), "{text:?}");
+        }
+    }
+
     #[test]
     fn unchanged_values_are_copied_and_changes_written() {
         let text = r#"{"views":1,"user_id":42,"csrf":"0123456789abcdef","f":0.30000000000000004}"#;
@@ -950,6 +1189,22 @@ mod tests {
                 plain_end(&bytes, from, ascii),
                 byte_by_byte(&bytes, from, ascii)
             );
+        }
+
+        /// Any integer's text is read as serde_json reads it, into any integer or float type.
+        #[test]
+        fn read_text_agrees_on_any_integer(number in proptest::prelude::any::<u64>(), digits in 1usize..20) {
+            let text = number.to_string();
+            let text = &text[..digits.min(text.len())];
+            macro_rules! same {
+                ($($t:ty)*) => {$(
+                    proptest::prop_assert_eq!(
+                        format!("{:?}", read_text::<$t>(text.as_bytes())),
+                        format!("{:?}", serde_json::from_str::<$t>(text))
+                    );
+                )*};
+            }
+            same!(u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 Value Option<u64> u128 String);
         }
 
         /// Arbitrary text: accepted lazily exactly when serde_json reads it into a map.
