@@ -161,8 +161,8 @@ impl HttpDate {
     fn of(secs: u64) -> Self {
         const WEEKDAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
         const MONTHS: [&[u8; 3]; 12] = [
-            b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-            b"Jan", b"Feb",
+            b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec", b"Jan",
+            b"Feb",
         ];
         let secs = secs.min(LAST_HTTP_DATE);
         let days = secs / 86_400;
@@ -458,7 +458,16 @@ mod tests {
                 httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
             assert_eq!(HttpDate::of(secs).as_str(), expected, "{secs}");
         }
-        for secs in [0, 59, 60, 3_599, 3_600, 86_399, LAST_HTTP_DATE - 1, LAST_HTTP_DATE] {
+        for secs in [
+            0,
+            59,
+            60,
+            3_599,
+            3_600,
+            86_399,
+            LAST_HTTP_DATE - 1,
+            LAST_HTTP_DATE,
+        ] {
             let expected =
                 httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
             assert_eq!(HttpDate::of(secs).as_str(), expected, "{secs}");
@@ -472,7 +481,18 @@ mod tests {
     #[test]
     fn decimals_are_display() {
         let mut buf = [0u8; 20];
-        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX - 1, u64::MAX] {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             assert_eq!(decimal(n, &mut buf), n.to_string());
         }
         for power in 0..20 {

@@ -348,7 +348,10 @@ macro_rules! refuse {
 impl<'de> serde::Deserializer<'de> for PlainInteger {
     type Error = serde_json::Error;
 
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         visitor.visit_u64(self.0)
     }
 
@@ -764,9 +767,7 @@ fn plain_end(bytes: &[u8], from: usize, ascii: bool) -> usize {
     let done = from + words.len() * 8;
     done + tail
         .iter()
-        .position(|&b| {
-            matches!(b, b'"' | b'\\' | 0x00..=0x1F) || (ascii && b >= 0x80)
-        })
+        .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F) || (ascii && b >= 0x80))
         .unwrap_or(tail.len())
 }
 
@@ -1082,7 +1083,16 @@ mod tests {
                 assert!(!shortcut || plain, "{text}");
             }
         }
-        for text in ["", "01", "00", "1a", "+1", " 1", "1 ", "1234567890123456789"] {
+        for text in [
+            "",
+            "01",
+            "00",
+            "1a",
+            "+1",
+            " 1",
+            "1 ",
+            "1234567890123456789",
+        ] {
             assert!(PlainInteger::of(text.as_bytes()).is_none(), "{text:?}");
         }
     }

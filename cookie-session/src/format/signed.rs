@@ -61,7 +61,6 @@ pub(crate) const fn sealed_len(json_len: usize) -> usize {
     native::encoded_len(MIN_BODY_LEN + json_len) + 1 + TAG_TEXT_LEN
 }
 
-
 /// Seals and opens `signed` cookie values (see the [module docs](self) for the layout).
 ///
 /// Build it once from the [`KeyRing`]: the subkeys are derived and the HMAC key states
