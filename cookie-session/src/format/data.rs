@@ -747,7 +747,7 @@ const fn splat(byte: u8) -> u64 {
 /// `word ^ 0x22…22`), `\` or (with `- 0x20…20`) a control character. Bytes of 0x80 and more
 /// never borrow, and `& !word` keeps them from counting as any of these.
 #[inline]
-fn plain_end(bytes: &[u8], from: usize, ascii: bool) -> usize {
+pub(crate) fn plain_end(bytes: &[u8], from: usize, ascii: bool) -> usize {
     let high = splat(0x80);
     let non_ascii = if ascii { high } else { 0 };
     let rest = bytes.get(from..).unwrap_or_default();
