@@ -24,14 +24,14 @@
 //! cookie name (length-prefixed, so name and body cannot be re-split), so a value sealed for
 //! one cookie name does not verify under another. The tag is always 32 bytes (43 characters).
 //!
-//! When opening, the tag is checked in constant time (`subtle`'s `ct_eq`) before anything
+//! When opening, the tag is checked in constant time (`hmac`'s `verify_slice`) before anything
 //! of the body other than its format byte and key id is used. This module checks no time:
 //! expiry is enforced in one place by the session layer, from the [`Timestamps`] returned.
 
 use std::fmt;
 
-use ring::hmac;
-use subtle::ConstantTimeEq;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::native::{self, NativeKey, FORMAT_SIGNED_V1, HEADER_LEN, TIMES_LEN};
 use super::{Opened, Timestamps, MAX_INPUT_LEN};
@@ -61,6 +61,8 @@ pub(crate) const fn sealed_len(json_len: usize) -> usize {
     native::encoded_len(MIN_BODY_LEN + json_len) + 1 + TAG_TEXT_LEN
 }
 
+type HmacSha256 = Hmac<Sha256>;
+
 /// Seals and opens `signed` cookie values (see the [module docs](self) for the layout).
 ///
 /// Build it once from the [`KeyRing`]: the subkeys are derived and the HMAC key states
@@ -84,10 +86,8 @@ pub(crate) const fn sealed_len(json_len: usize) -> usize {
 /// ```
 #[derive(Clone)]
 pub struct SignedCodec {
-    /// One per ring key, in ring order: key id and HMAC-SHA256 key keyed with the derived
-    /// subkey. `ring`'s, whose SHA-256 is assembly: where the CPU has no SHA extensions (as
-    /// under valgrind), the portable code of `sha2` 0.10 took 1.6 times its instructions.
-    keys: Vec<NativeKey<hmac::Key>>,
+    /// One per ring key, in ring order: key id and HMAC state keyed with the derived subkey.
+    keys: Vec<NativeKey<HmacSha256>>,
 }
 
 impl SignedCodec {
@@ -106,7 +106,7 @@ impl SignedCodec {
     /// ```
     pub fn new(ring: &KeyRing) -> Result<Self, KeyError> {
         let keys = native::build_keys(ring, "signed", LABEL, |subkey| {
-            hmac::Key::new(hmac::HMAC_SHA256, subkey)
+            <HmacSha256 as Mac>::new_from_slice(subkey).expect("HMAC accepts keys of any length")
         })?;
         Ok(Self { keys })
     }
@@ -161,12 +161,14 @@ impl SignedCodec {
         native::put_times(&mut body[HEADER_LEN..JSON_START], times);
 
         let name_len = name_len(name).expect("a cookie name is shorter than 4 GiB");
-        let tag = mac(&key.state, name_len, name, body);
+        let tag = mac(&key.state, name_len, name, body)
+            .finalize()
+            .into_bytes();
 
         out.reserve(native::encoded_len(body.len()) + 1 + TAG_TEXT_LEN);
         native::encode_into(body, out);
         out.push('.');
-        native::encode_into(tag.as_ref(), out);
+        native::encode_into(&tag, out);
     }
 
     /// Opens a value signed for the cookie `name` by any key of the ring.
@@ -212,10 +214,9 @@ impl SignedCodec {
         let (key_index, state) = native::find_key(&self.keys, kid).ok_or(Rejection::UnknownKey)?;
         // A name of 4 GiB cannot have been signed by us.
         let name_len = name_len(name).ok_or(Rejection::BadSignature)?;
-        let expected = mac(state, name_len, name, body);
-        if !bool::from(expected.as_ref().ct_eq(&tag)) {
-            return Err(Rejection::BadSignature);
-        }
+        mac(state, name_len, name, body)
+            .verify_slice(&tag)
+            .map_err(|_| Rejection::BadSignature)?;
 
         // Authenticated from here on.
         let times_and_json = body.get(HEADER_LEN..).ok_or(Rejection::Malformed)?;
@@ -293,14 +294,14 @@ fn name_len(name: &str) -> Option<[u8; 4]> {
     u32::try_from(name.len()).ok().map(u32::to_be_bytes)
 }
 
-/// The tag of the whole MAC input under `key`.
-fn mac(key: &hmac::Key, name_len: [u8; 4], name: &str, body: &[u8]) -> hmac::Tag {
-    let mut mac = hmac::Context::with_key(key);
+/// A copy of the keyed state that has absorbed the whole MAC input, ready to finalize or verify.
+fn mac(state: &HmacSha256, name_len: [u8; 4], name: &str, body: &[u8]) -> HmacSha256 {
+    let mut mac = state.clone();
     mac.update(MAC_DOMAIN);
     mac.update(&name_len);
     mac.update(name.as_bytes());
     mac.update(body);
-    mac.sign()
+    mac
 }
 
 impl fmt::Debug for SignedCodec {
@@ -394,9 +395,13 @@ mod tests {
         // Without the length prefix, ("ab", body) and ("a", "b" | body) would MAC the same
         // bytes. Check that moving a byte between name and body breaks the tag.
         let state = codec(&[SECRET]).keys[0].state.clone();
-        let a = mac(&state, name_len("ab").unwrap(), "ab", b"xyz");
-        let b = mac(&state, name_len("a").unwrap(), "a", b"bxyz");
-        assert_ne!(a.as_ref(), b.as_ref());
+        let a = mac(&state, name_len("ab").unwrap(), "ab", b"xyz")
+            .finalize()
+            .into_bytes();
+        let b = mac(&state, name_len("a").unwrap(), "a", b"bxyz")
+            .finalize()
+            .into_bytes();
+        assert_ne!(a, b);
     }
 
     #[test]
