@@ -173,7 +173,7 @@ impl Data {
             Repr::Entries(entries) => {
                 let entry = &entries[self.position(entries, key)?];
                 Some(match &entry.value {
-                    Slot::Text(span) => serde_json::from_slice(self.text(*span)),
+                    Slot::Text(span) => read_text(self.text(*span)),
                     Slot::Own(value) => T::deserialize(value),
                 })
             }
@@ -295,6 +295,135 @@ impl Data {
     }
 }
 
+/// `serde_json::from_slice` of a value's text (checked when the cookie was opened), with a
+/// shortcut for the most common value, a plain non-negative integer: see [`PlainInteger`].
+fn read_text<T: DeserializeOwned>(text: &[u8]) -> Result<T, serde_json::Error> {
+    if let Some(plain) = PlainInteger::of(text) {
+        if let Ok(value) = T::deserialize(plain) {
+            return Ok(value);
+        }
+    }
+    // Every refusal, and every way of reading but the shortcut's, is serde_json's own, with
+    // its message and position.
+    serde_json::from_slice(text)
+}
+
+/// A JSON integer of 1 to 18 digits without a sign, which serde_json 1's deserializer reads
+/// as a `u64` (no overflow is possible) and hands to the visitor as `visit_u64` for every
+/// numeric hint (`i8`…`u64`, `f32`, `f64`) and for `deserialize_any`, and as
+/// `visit_some(self)` for `deserialize_option`. This deserializer does exactly that; every
+/// other hint (strings, `u128`, sequences, newtypes such as `RawValue`…) fails, and so does
+/// any error of the visitor, so that [`read_text`] asks serde_json, which gives its own answer
+/// and error.
+#[derive(Clone, Copy)]
+struct PlainInteger(u64);
+
+impl PlainInteger {
+    fn of(text: &[u8]) -> Option<Self> {
+        if text.is_empty() || text.len() > 18 || (text.len() > 1 && text[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u64;
+        for &byte in text {
+            if !byte.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u64::from(byte - b'0');
+        }
+        Some(PlainInteger(value))
+    }
+}
+
+/// `deserialize_*` methods that refuse (the caller then asks serde_json).
+macro_rules! refuse {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(serde::de::Error::custom("not a plain integer's reading"))
+            }
+        )*
+    };
+}
+
+impl<'de> serde::Deserializer<'de> for PlainInteger {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_u64(self.0)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i32 i64 u8 u16 u32 u64 f32 f64
+    }
+
+    refuse! {
+        deserialize_bool deserialize_i128 deserialize_u128 deserialize_char deserialize_str
+        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit
+        deserialize_seq deserialize_map deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_unit_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_tuple<V: serde::de::Visitor<'de>>(
+        self,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_tuple_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a plain integer's reading"))
+    }
+}
+
 fn key_text<'a>(source: &'a [u8], entry: &'a Entry) -> &'a [u8] {
     match &entry.key {
         Slot::Text(span) => source.get(span.start..span.end).unwrap_or_default(),
@@ -409,18 +538,29 @@ impl<'a> Scanner<'a> {
 
     /// A string starting at the current `"`: its contents' span, and whether it has escapes.
     /// Its UTF-8 is checked (the only place JSON may hold non-ASCII bytes).
+    #[inline]
     fn string(&mut self) -> Result<(Span, bool), Invalid> {
         self.expect(b'"')?;
         let start = self.pos;
+        // Most strings (every key and value this crate writes, but for text a user stored)
+        // are plain ASCII up to their closing quote.
+        let end = plain_end(self.bytes, start, true);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            return Ok((Span { start, end }, false));
+        }
+        self.pos = end;
+        self.string_rest(start)
+    }
+
+    /// [`Scanner::string`] from its first byte that is not plain ASCII on.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> Result<(Span, bool), Invalid> {
         let mut escaped = false;
         let mut ascii = true;
         loop {
-            // Plain characters in one tight loop; the others are looked at one by one.
-            let rest = self.bytes.get(self.pos..).unwrap_or_default();
-            self.pos += rest
-                .iter()
-                .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F | 0x80..=0xFF))
-                .unwrap_or(rest.len());
+            // Plain characters skipped eight at a time; the others are looked at one by one.
+            self.pos = plain_end(self.bytes, self.pos, ascii);
             match self.next().ok_or(Invalid)? {
                 b'"' => {
                     let span = Span {
@@ -590,6 +730,47 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Every byte of a word set to `byte`.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// The index of the first byte at or after `from` that a string's plain run stops at: `"`,
+/// `\`, a control character (below 0x20) and, while `ascii`, a byte of 0x80 or more (once one
+/// was seen, the string's UTF-8 is checked whole at its end, so they need no stop); the length
+/// of `bytes` when there is none.
+///
+/// Eight bytes at a time with integer operations on a little-endian word: a byte's high bit
+/// in `stops` is set when that byte stops the run. In `x - 0x01…01`, a byte of `x` below 0x80
+/// gets its high bit set only when it was zero, or when a byte below it borrowed, which only
+/// a zero byte does: so the lowest set bit is always the first byte that is `"` (zero in
+/// `word ^ 0x22…22`), `\` or (with `- 0x20…20`) a control character. Bytes of 0x80 and more
+/// never borrow, and `& !word` keeps them from counting as any of these.
+#[inline]
+pub(crate) fn plain_end(bytes: &[u8], from: usize, ascii: bool) -> usize {
+    let high = splat(0x80);
+    let non_ascii = if ascii { high } else { 0 };
+    let rest = bytes.get(from..).unwrap_or_default();
+    let (words, tail) = rest.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let word = u64::from_le_bytes(*word);
+        let quote = word ^ splat(b'"');
+        let backslash = word ^ splat(b'\\');
+        let below = quote.wrapping_sub(splat(1))
+            | backslash.wrapping_sub(splat(1))
+            | word.wrapping_sub(splat(0x20));
+        let stops = (below & !word | word & non_ascii) & high;
+        if stops != 0 {
+            return from + i * 8 + (stops.trailing_zeros() / 8) as usize;
+        }
+    }
+    let done = from + words.len() * 8;
+    done + tail
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F) || (ascii && b >= 0x80))
+        .unwrap_or(tail.len())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -726,6 +907,196 @@ mod tests {
         );
     }
 
+    /// The word-at-a-time skip stops where a byte-by-byte loop does, for every byte value
+    /// at every place in and after a word, among plain, non-ASCII and stopping bytes.
+    #[test]
+    fn plain_end_stops_where_a_byte_loop_does() {
+        for stop in 0..=255u8 {
+            for len in 0..20 {
+                for at in 0..len {
+                    for fill in [b'a', b' ', 0x7f, 0xc3, 0x00, b'"'] {
+                        let mut bytes = vec![fill; len];
+                        bytes[at] = stop;
+                        for from in [0, 1, 5].into_iter().filter(|&from| from <= len) {
+                            for ascii in [true, false] {
+                                assert_eq!(
+                                    plain_end(&bytes, from, ascii),
+                                    byte_by_byte(&bytes, from, ascii),
+                                    "{bytes:?} from {from} ascii {ascii}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn byte_by_byte(bytes: &[u8], from: usize, ascii: bool) -> usize {
+        from + bytes[from..]
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1F) || (ascii && b >= 0x80))
+            .unwrap_or(bytes.len() - from)
+    }
+
+    /// Strings with a quote, backslash, control, DEL or non-ASCII byte at every place of the
+    /// first words are accepted and read exactly as serde_json reads them.
+    #[test]
+    fn strings_agree_whatever_the_place_of_a_special_byte() {
+        let specials: [&[u8]; 11] = [
+            b"\"",
+            b"\\\"",
+            b"\\n",
+            b"\\u00e9",
+            b"\x00",
+            b"\x1f",
+            b"\n",
+            b"\x7f",
+            "é".as_bytes(),
+            "😀".as_bytes(),
+            b"\xff",
+        ];
+        for special in specials {
+            for before in 0..19 {
+                for after in [0, 1, 7, 9] {
+                    let mut string = vec![b'x'; before];
+                    string.extend_from_slice(special);
+                    string.extend(std::iter::repeat_n(b'y', after));
+                    for text in [
+                        [&b"{\"s\":\""[..], &string, b"\"}"].concat(),
+                        [&b"{\""[..], &string, b"\":[\"", &string, b"\"]}"].concat(),
+                    ] {
+                        let expected = serde_json::from_slice::<Map<String, Value>>(&text).ok();
+                        let lazy = Data::from_json(text.clone()).map(|data| data.to_map());
+                        assert_eq!(lazy, expected, "{:?}", String::from_utf8_lossy(&text));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `read_text` of a value's text gives serde_json's answer, or serde_json's error to the
+    /// letter, for every type a handler may ask for; the shortcut answers plain integers
+    /// itself for the numeric types, `Value` and options of them.
+    #[test]
+    fn read_text_agrees_with_serde_json() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Newtype(u64);
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Record {
+            a: u64,
+        }
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        enum Tagged {
+            A,
+            B(u64),
+        }
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        #[serde(untagged)]
+        enum Untagged {
+            Number(u64),
+            Text(String),
+        }
+        fn agree<T>(text: &str) -> bool
+        where
+            T: DeserializeOwned + PartialEq + std::fmt::Debug,
+        {
+            let ours = read_text::<T>(text.as_bytes());
+            let theirs = serde_json::from_str::<T>(text);
+            match (ours, theirs) {
+                (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs, "{text}"),
+                (Err(ours), Err(theirs)) => assert_eq!(ours.to_string(), theirs.to_string()),
+                (ours, theirs) => panic!("{text}: {ours:?} against {theirs:?}"),
+            }
+            PlainInteger::of(text.as_bytes()).is_some_and(|plain| T::deserialize(plain).is_ok())
+        }
+        let texts = [
+            "0",
+            "7",
+            "42",
+            "127",
+            "128",
+            "255",
+            "256",
+            "65535",
+            "65536",
+            "2147483648",
+            "4294967296",
+            "16777217",
+            "9007199254740993",
+            "123456789012345678",
+            "999999999999999999",
+            "1000000000000000000",
+            "9223372036854775807",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "-0",
+            "1.0",
+            "1e2",
+            "0.5",
+            "\"5\"",
+            "null",
+            "true",
+            "[1]",
+            "{\"a\":1}",
+            "\"A\"",
+            "{\"B\":3}",
+        ];
+        for text in texts {
+            let plain = PlainInteger::of(text.as_bytes()).is_some();
+            for shortcut in [
+                agree::<u64>(text),
+                agree::<i64>(text),
+                agree::<f64>(text),
+                agree::<f32>(text),
+                agree::<Value>(text),
+                agree::<Option<u64>>(text),
+                agree::<Option<Option<f64>>>(text),
+                agree::<Untagged>(text),
+            ] {
+                assert_eq!(shortcut, plain, "{text}");
+            }
+            for shortcut in [
+                agree::<u32>(text),
+                agree::<i32>(text),
+                agree::<u16>(text),
+                agree::<i16>(text),
+                agree::<u8>(text),
+                agree::<i8>(text),
+                agree::<u128>(text),
+                agree::<i128>(text),
+                agree::<String>(text),
+                agree::<bool>(text),
+                agree::<char>(text),
+                agree::<()>(text),
+                agree::<Vec<u64>>(text),
+                agree::<(u64,)>(text),
+                agree::<Option<String>>(text),
+                agree::<Newtype>(text),
+                agree::<Record>(text),
+                agree::<Tagged>(text),
+                agree::<std::collections::BTreeMap<String, u64>>(text),
+            ] {
+                // The smaller integer types take the shortcut for values that fit; the others
+                // never do.
+                assert!(!shortcut || plain, "{text}");
+            }
+        }
+        for text in [
+            "",
+            "01",
+            "00",
+            "1a",
+            "+1",
+            " 1",
+            "1 ",
+            "1234567890123456789",
+        ] {
+            assert!(PlainInteger::of(text.as_bytes()).is_none(), "{text:?}");
+        }
+    }
+
     #[test]
     fn unchanged_values_are_copied_and_changes_written() {
         let text = r#"{"views":1,"user_id":42,"csrf":"0123456789abcdef","f":0.30000000000000004}"#;
@@ -814,6 +1185,36 @@ mod tests {
             let mut out = Vec::new();
             lazy.write_json(&mut out).unwrap();
             proptest::prop_assert_eq!(out, serde_json::to_vec(&changed).unwrap());
+        }
+
+        /// The word-at-a-time skip agrees with a byte loop on any bytes.
+        #[test]
+        fn plain_end_agrees_on_any_bytes(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            from in 0usize..40,
+            ascii in proptest::prelude::any::<bool>(),
+        ) {
+            let from = from.min(bytes.len());
+            proptest::prop_assert_eq!(
+                plain_end(&bytes, from, ascii),
+                byte_by_byte(&bytes, from, ascii)
+            );
+        }
+
+        /// Any integer's text is read as serde_json reads it, into any integer or float type.
+        #[test]
+        fn read_text_agrees_on_any_integer(number in proptest::prelude::any::<u64>(), digits in 1usize..20) {
+            let text = number.to_string();
+            let text = &text[..digits.min(text.len())];
+            macro_rules! same {
+                ($($t:ty)*) => {$(
+                    proptest::prop_assert_eq!(
+                        format!("{:?}", read_text::<$t>(text.as_bytes())),
+                        format!("{:?}", serde_json::from_str::<$t>(text))
+                    );
+                )*};
+            }
+            same!(u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 Value Option<u64> u128 String);
         }
 
         /// Arbitrary text: accepted lazily exactly when serde_json reads it into a map.

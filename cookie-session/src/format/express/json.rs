@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
+use crate::format::data::plain_end;
+
 /// `JSON.stringify(value)`, byte for byte (docs/EXPRESS-COMPATIBILITY.md §1.2, `[vec:json_escaping]`,
 /// tests `key_order_hoists_indices_at_every_level` and `numbers_like_js` below).
 ///
@@ -91,8 +93,15 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 fn write_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
+    let mut i = 0;
+    loop {
+        // Up to the next quote, backslash or control character, eight bytes at a time.
+        i = plain_end(bytes, i, false);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let short = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -102,7 +111,10 @@ fn write_string(out: &mut String, s: &str) {
             b'\r' => "\\r",
             b'\t' => "\\t",
             0x00..=0x1f => "",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         // `b` is ASCII, so `i` and `i + 1` are char boundaries: these slices cannot panic.
         out.push_str(&s[start..i]);
@@ -114,6 +126,7 @@ fn write_string(out: &mut String, s: &str) {
             out.push_str(short);
         }
         start = i + 1;
+        i += 1;
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -252,6 +265,56 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    /// `JSON.stringify`'s string escaping, one byte at a time: quote, backslash, the five
+    /// short escapes, `\u00XX` for the other control characters, everything else as it is.
+    fn escaped_bytewise(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\0'..='\u{1f}' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// The word-at-a-time escaping writes what a byte loop writes, for a special character at
+    /// every place of the first words, beside ASCII and non-ASCII text.
+    #[test]
+    fn strings_are_escaped_wherever_the_special_character_is() {
+        for special in [
+            "\"", "\\", "\u{8}", "\u{c}", "\n", "\r", "\t", "\0", "\u{1f}", "\u{7f}", "é", "😀",
+        ] {
+            for fill in ["a", "é"] {
+                for before in 0..18 {
+                    for after in 0..10 {
+                        let s = [fill.repeat(before), special.into(), fill.repeat(after)].concat();
+                        let mut out = String::new();
+                        write_string(&mut out, &s);
+                        assert_eq!(out, escaped_bytewise(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_escaped_as_a_byte_loop_does(s in "\\PC{0,40}|[\\x00-\\x7f]{0,40}") {
+            let mut out = String::new();
+            write_string(&mut out, &s);
+            proptest::prop_assert_eq!(out, escaped_bytewise(&s));
+        }
+    }
 
     #[test]
     fn array_index_bounds() {
