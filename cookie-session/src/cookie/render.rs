@@ -1,5 +1,6 @@
 //! Rendering `Set-Cookie` header values: the one place where cookie text is written.
 
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use super::attributes::CookieAttributes;
@@ -66,8 +67,8 @@ pub(crate) fn append_attributes(
         Lifetime::For(duration) => Some(http_date(now.checked_add(duration))),
         Lifetime::Clear => Some(http_date(Some(SystemTime::UNIX_EPOCH))),
     };
-    // Pieces pushed one by one: `write!` would go through `core::fmt` for each.
-    let mut digits = [0u8; 20];
+    // Text pieces pushed one by one: `write!` would go through `core::fmt` for each. Numbers
+    // and dates, written only with a lifetime, still are (`write!` into a String cannot fail).
     match style {
         HeaderStyle::Standard => {
             out.push_str("; Path=");
@@ -79,14 +80,12 @@ pub(crate) fn append_attributes(
             match lifetime {
                 Lifetime::Session => {}
                 Lifetime::For(duration) => {
-                    out.push_str("; Max-Age=");
-                    out.push_str(decimal(duration.as_secs(), &mut digits));
+                    let _ = write!(out, "; Max-Age={}", duration.as_secs());
                 }
                 Lifetime::Clear => out.push_str("; Max-Age=0"),
             }
             if let Some(expires) = &expires {
-                out.push_str("; Expires=");
-                out.push_str(expires.as_str());
+                let _ = write!(out, "; Expires={expires}");
             }
             if secure {
                 out.push_str("; Secure");
@@ -110,8 +109,7 @@ pub(crate) fn append_attributes(
             out.push_str("; path=");
             out.push_str(&attrs.path);
             if let Some(expires) = &expires {
-                out.push_str("; expires=");
-                out.push_str(expires.as_str());
+                let _ = write!(out, "; expires={expires}");
             }
             if let Some(domain) = &attrs.domain {
                 out.push_str("; domain=");
@@ -138,70 +136,6 @@ pub(crate) fn append_attributes(
     }
 }
 
-/// `n` in decimal, written at the end of `buf` (20 digits hold any `u64`).
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut start = buf.len();
-    for slot in buf.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        start -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // ASCII digits only.
-    std::str::from_utf8(buf.get(start..).unwrap_or_default()).unwrap_or_default()
-}
-
-/// An HTTP date (RFC 9110 §5.6.7, IMF-fixdate), as `httpdate` 1 writes it.
-struct HttpDate([u8; 29]);
-
-impl HttpDate {
-    /// The date of `secs` after the Unix epoch, at most [`LAST_HTTP_DATE`].
-    fn of(secs: u64) -> Self {
-        const WEEKDAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-        const MONTHS: [&[u8; 3]; 12] = [
-            b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec", b"Jan",
-            b"Feb",
-        ];
-        let secs = secs.min(LAST_HTTP_DATE);
-        let days = secs / 86_400;
-        let time = secs % 86_400;
-        // The civil date of a day count, in years starting on 1 March so the leap day is the
-        // last of its year (the algorithm of Howard Hinnant's public-domain `date` library,
-        // `civil_from_days`), for days from the epoch on.
-        let shifted = days + 719_468;
-        let era = shifted / 146_097;
-        let day_of_era = shifted % 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month = (5 * day_of_year + 2) / 153; // 0 is March
-        let day = day_of_year - (153 * month + 2) / 5 + 1;
-        let year = era * 400 + year_of_era + u64::from(month >= 10);
-
-        let mut text = *b"Thu, 01 Jan 1970 00:00:00 GMT";
-        let two = |text: &mut [u8; 29], at: usize, n: u64| {
-            text[at] = b'0' + (n / 10 % 10) as u8;
-            text[at + 1] = b'0' + (n % 10) as u8;
-        };
-        text[..3].copy_from_slice(WEEKDAYS[(days % 7) as usize]);
-        two(&mut text, 5, day);
-        text[8..11].copy_from_slice(MONTHS[month as usize % 12]);
-        two(&mut text, 12, year / 100);
-        two(&mut text, 14, year % 100);
-        two(&mut text, 17, time / 3_600);
-        two(&mut text, 20, time / 60 % 60);
-        two(&mut text, 23, time % 60);
-        HttpDate(text)
-    }
-
-    fn as_str(&self) -> &str {
-        // ASCII only.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
 /// The last second an HTTP date can name: 9999-12-31T23:59:59Z (RFC 9110 §5.6.7 has four
 /// year digits; `httpdate` 1 panics beyond it).
 const LAST_HTTP_DATE: u64 = 253_402_300_799;
@@ -209,13 +143,13 @@ const LAST_HTTP_DATE: u64 = 253_402_300_799;
 /// `Expires` for `time`, clamped to what an HTTP date can say: the epoch for earlier times,
 /// the end of year 9999 for later ones and for a time past what `SystemTime` holds (`None`).
 /// A clock or lifetime that far out is a caller's mistake, never a reason to panic.
-fn http_date(time: Option<SystemTime>) -> HttpDate {
+fn http_date(time: Option<SystemTime>) -> httpdate::HttpDate {
     let secs = match time.map(|t| t.duration_since(SystemTime::UNIX_EPOCH)) {
         Some(Ok(since)) => since.as_secs().min(LAST_HTTP_DATE),
         Some(Err(_)) => 0,
         None => LAST_HTTP_DATE,
     };
-    HttpDate::of(secs)
+    httpdate::HttpDate::from(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -446,59 +380,5 @@ mod tests {
             header,
             "session=v; path=/; expires=Mon, 15 Jan 2024 12:00:02 GMT; httponly"
         );
-    }
-
-    /// The date written is `httpdate` 1's, to the byte, on every day from the epoch to the
-    /// end of year 9999 (at a time of day that moves from day to day), and past that end.
-    #[test]
-    fn http_dates_are_httpdates() {
-        for day in 0..=LAST_HTTP_DATE / 86_400 {
-            let secs = day * 86_400 + day * 7_919 % 86_400;
-            let expected =
-                httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
-            assert_eq!(HttpDate::of(secs).as_str(), expected, "{secs}");
-        }
-        for secs in [
-            0,
-            59,
-            60,
-            3_599,
-            3_600,
-            86_399,
-            LAST_HTTP_DATE - 1,
-            LAST_HTTP_DATE,
-        ] {
-            let expected =
-                httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
-            assert_eq!(HttpDate::of(secs).as_str(), expected, "{secs}");
-        }
-        assert_eq!(
-            HttpDate::of(u64::MAX).as_str(),
-            "Fri, 31 Dec 9999 23:59:59 GMT"
-        );
-    }
-
-    #[test]
-    fn decimals_are_display() {
-        let mut buf = [0u8; 20];
-        for n in [
-            0,
-            1,
-            9,
-            10,
-            99,
-            100,
-            12_345,
-            u64::from(u32::MAX),
-            u64::MAX - 1,
-            u64::MAX,
-        ] {
-            assert_eq!(decimal(n, &mut buf), n.to_string());
-        }
-        for power in 0..20 {
-            let n = 10u64.pow(power);
-            assert_eq!(decimal(n, &mut buf), n.to_string());
-            assert_eq!(decimal(n - 1, &mut buf), (n - 1).to_string());
-        }
     }
 }
