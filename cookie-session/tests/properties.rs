@@ -315,6 +315,31 @@ proptest! {
         }
     }
 
+    /// The session layer reads a native cookie lazily (`format/data.rs`: a scanner that
+    /// records where each value lies, values deserialised when read). Whatever session a
+    /// native codec sealed, the layer reads the map serde_json reads, and a request that sets
+    /// one key re-seals every other value byte for byte (copied, not re-serialised), in order.
+    #[test]
+    fn the_layer_reads_any_native_session_as_serde_json_does(s in session()) {
+        for codec in codecs().into_iter().filter(|c| c.format().has_server_expiry()) {
+            let layer = config(codec.format()).build().unwrap();
+            let sealed = codec.seal(&codec.canonical(&s), TIMES);
+            prop_assume!(sealed.value.len() <= 3_000);
+            let cookie = HeaderValue::from_str(&header(&codec, &sealed.value, None)).unwrap();
+            let (status, seen) = request(&layer, "/read", std::slice::from_ref(&cookie));
+            prop_assert_eq!(status, StatusCode::OK);
+            prop_assert_eq!(&seen, &s, "{}", codec.format());
+
+            let (status, _, set_cookies) = request_full(&layer, "/write", &[cookie]);
+            prop_assert_eq!(status, StatusCode::OK);
+            let written = set_cookies.first().and_then(|c| c.split(';').next()).unwrap();
+            let reopened = codec.open([written]).unwrap();
+            let mut want = s.clone();
+            want.insert("n".into(), Value::from(1));
+            prop_assert_eq!(&reopened.canonical, &codec.canonical(&want), "{}", codec.format());
+        }
+    }
+
     /// §8.8 item 61: random text is refused by every codec and every layer.
     #[test]
     fn random_values_are_refused(value in "\\PC{0,200}", sig in "[A-Za-z0-9_-]{0,90}") {
