@@ -10,9 +10,9 @@
 //! - `xchacha-ring` (the format's XChaCha20-Poly1305: HChaCha20 + `ring`), `xchacha` (the
 //!   `chacha20poly1305` crate's), `chacha`, `aesgcm`, `aesgcm-ring`, `xaes-ring` (the format's
 //!   XAES-256-GCM: the `aes` block + `ring`'s AES-256-GCM), `xaes-aesgcm` (the same with
-//!   RustCrypto's `aes-gcm`), `hmac256` (RustCrypto's `hmac` + `sha2`, the
-//!   `signed` format's MAC), `hmac256-ring` (`ring`'s, measured against it): one seal or MAC of SIZE bytes; `xaes-ring-open` and
-//!   `xchacha-ring-open`: one open.
+//!   RustCrypto's `aes-gcm`), `hmac256` (RustCrypto's `hmac` + `sha2`, the `signed` format's
+//!   MAC), `hmac256-ring` (`ring`'s, measured against it): one seal or MAC of SIZE bytes;
+//!   `xaes-ring-open` and `xchacha-ring-open`: one open.
 //!
 //! The `encrypted` format is `encrypted` (the cipher the CPU picks), `encryptedv1`
 //! (XChaCha20-Poly1305 pinned) or `encryptedv2` (XAES-256-GCM pinned).

@@ -56,7 +56,8 @@ fn bare(_req: Request<String>) -> Reply {
 }
 
 /// Allocations (new blocks plus reallocations) made while `service` answers one request
-/// carrying `cookie`, including dropping the response. The same on every call once warm.
+/// carrying `cookie`, including dropping the response, by the sampling rule of
+/// `support::stable_count`.
 fn count<S>(service: &mut S, cookie: &str) -> usize
 where
     S: Service<Request<String>, Response = Response<String>, Error = Infallible>,

@@ -117,11 +117,11 @@ pub(crate) fn append_attributes(
             }
             if let Some(priority) = attrs.priority {
                 out.push_str("; priority=");
-                out.push_str(&priority.as_str().to_ascii_lowercase());
+                push_lowercase(out, priority.as_str());
             }
             if let Some(same_site) = attrs.same_site {
                 out.push_str("; samesite=");
-                out.push_str(&same_site.as_str().to_ascii_lowercase());
+                push_lowercase(out, same_site.as_str());
             }
             if secure {
                 out.push_str("; secure");
@@ -134,6 +134,12 @@ pub(crate) fn append_attributes(
             }
         }
     }
+}
+
+/// `text` in ASCII lower case (the Express style's attribute values), without an intermediate
+/// string.
+fn push_lowercase(out: &mut String, text: &str) {
+    out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
 }
 
 /// The last second an HTTP date can name: 9999-12-31T23:59:59Z (RFC 9110 §5.6.7 has four

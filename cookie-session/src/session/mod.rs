@@ -907,12 +907,8 @@ fn load_cookie<'h, I>(
 ) where
     I: IntoIterator<Item = &'h str> + Clone,
 {
-    // `Shared::open_unsealed`, without moving the session through its `Result`.
     let mut opening = shared.opening(headers.clone());
-    std::mem::swap(opening.buffer(), buffer);
-    let opened = opening.next_valid();
-    std::mem::swap(opening.buffer(), buffer);
-    match opened {
+    match opening.next_valid_in(buffer) {
         Some(loaded) => {
             let current = state.insert(Current::from_cookie(loaded));
             shared.note_served(current, headers);
@@ -975,25 +971,11 @@ impl Shared {
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        self.open_unsealed(headers, &mut Vec::new())
-            .map(Unsealed::into_loaded)
-    }
-
-    /// [`Shared::open`], keeping the data as the session holds it, decoding into `buffer`
-    /// (an earlier request's, whose memory is reused): a served session takes it as its text,
-    /// else it comes back holding what was decoded last.
-    fn open_unsealed<'h, I>(&self, headers: I, buffer: &mut Vec<u8>) -> Result<Unsealed, Rejection>
-    where
-        I: IntoIterator<Item = &'h str> + Clone,
-    {
         let mut opening = self.opening(headers);
-        std::mem::swap(opening.buffer(), buffer);
-        let opened = match opening.next_valid() {
-            Some(loaded) => Ok(loaded),
+        match opening.next_valid() {
+            Some(loaded) => Ok(loaded.into_loaded()),
             None => Err(opening.rejection()),
-        };
-        std::mem::swap(opening.buffer(), buffer);
-        opened
+        }
     }
 
     /// A session split over `name.0`, `name.1`, …: the chunks are joined in order (up to the

@@ -129,9 +129,14 @@ where
         }
     }
 
-    /// The buffer cookie values are decoded into (see `Candidates::buffer`).
-    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
-        self.candidates.buffer()
+    /// [`Opening::next_valid`], decoding into `buffer` (an earlier request's, whose memory is
+    /// reused): a served session takes it as its text, else it comes back holding what was
+    /// decoded last.
+    pub(crate) fn next_valid_in(&mut self, buffer: &mut Vec<u8>) -> Option<Unsealed> {
+        std::mem::swap(self.candidates.buffer(), buffer);
+        let opened = self.next_valid();
+        std::mem::swap(self.candidates.buffer(), buffer);
+        opened
     }
 
     /// Why no cookie served: the first refusal, or [`Rejection::Missing`] when there was no

@@ -57,8 +57,8 @@ pub const SAMPLES: usize = 7;
 /// CI once saw [12, 9, 9, 9, 9] for one route, which no run here reproduced; the cause was not
 /// found (the counter is global to the process, so an allocation outside the request would
 /// show in whichever sample it overlaps, but that is not shown). A request's own count is the
-/// smallest of [`SAMPLES`] samples, and it must be the count of all but two of them: a count that grows
-/// from request to request still fails.
+/// smallest of [`SAMPLES`] samples, and it must be the count of all but two of them: a count
+/// that grows from request to request still fails.
 pub fn stable_count(mut measure: impl FnMut() -> usize, warm_up: usize) -> usize {
     for _ in 0..warm_up {
         measure();

@@ -111,6 +111,8 @@ fn write_string(out: &mut String, s: &str) {
             b'\r' => "\\r",
             b'\t' => "\\t",
             0x00..=0x1f => "",
+            // Not reached: `plain_end` stops only at the bytes above. Kept as plain text
+            // rather than a panic.
             _ => {
                 i += 1;
                 continue;
