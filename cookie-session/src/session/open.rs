@@ -132,6 +132,7 @@ where
     /// [`Opening::next_valid`], decoding into `buffer` (an earlier request's, whose memory is
     /// reused): a served session takes it as its text, else it comes back holding what was
     /// decoded last.
+    #[inline]
     pub(crate) fn next_valid_in(&mut self, buffer: &mut Vec<u8>) -> Option<Unsealed> {
         std::mem::swap(self.candidates.buffer(), buffer);
         let opened = self.next_valid();
