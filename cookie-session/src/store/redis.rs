@@ -392,6 +392,12 @@ impl Scripts {
 /// [`StoreError::Backend`] as in an outage, and work again once a replica took over, without
 /// a restart (`tests/redis_cluster.rs`).
 ///
+/// Every answer comes from a master, never a replica: the redis crate marks its cluster
+/// connections `READONLY`, so the store sends `READWRITE` ahead of each command, in the same
+/// round trip. A replica that a stale slot map reaches (the old master, after a failover)
+/// then redirects to the new master instead of answering from a copy that may be behind: a
+/// logout or a revocation undone.
+///
 /// # Outages
 ///
 /// [`RedisStore::connect`] uses an [`aio::ConnectionManager`](::redis::aio::ConnectionManager),
@@ -428,15 +434,59 @@ enum Connection {
     /// One server.
     Single(ConnectionManager),
     /// A Redis Cluster: each command goes to the master of its key's slot, and the client
-    /// follows `MOVED` redirections and refreshes its slot map after a failover.
+    /// follows `MOVED` redirections and refreshes its slot map after a failover. Every
+    /// command that names a key is sent after a `READWRITE`, in the same round trip (see
+    /// [`on_master`]).
     Cluster(ClusterConnection),
+}
+
+/// A pipeline that starts with `READWRITE`, for the commands of one key's slot on a
+/// cluster.
+///
+/// redis-rs (1.2.2, `cluster_handling/async_connection/mod.rs` `connect_and_check`) sends
+/// `READONLY` on every cluster connection it opens, whether or not the client reads from
+/// replicas. A replica answers a `READONLY` connection's reads of its master's slots from
+/// its own copy, and a client whose slot map is stale sends commands for a slot to the node
+/// that was its master: after a failover that node may be a replica, behind the new master
+/// or still empty (a crashed master that rejoined as a replica and is syncing). A logout, a
+/// revocation or an acknowledged write would then read as undone. After `READWRITE` (it
+/// only clears that flag, and is routed to no node of its own, so the pipeline still goes
+/// to the key's node) a replica answers `MOVED` instead, and the client follows it to the
+/// master. `tests/redis_cluster.rs` `a_stale_slot_map_never_reads_a_replica` shows it.
+fn on_master(commands: &[Cmd]) -> Pipeline {
+    let mut pipe = Pipeline::with_capacity(commands.len() + 1);
+    pipe.cmd("READWRITE");
+    for cmd in commands {
+        pipe.add_command(cmd.clone());
+    }
+    pipe
+}
+
+/// Whether `cmd` names no key: `SCRIPT LOAD`, which redis-rs sends to every node, is the
+/// only such command the store sends.
+fn names_no_key(cmd: &Cmd) -> bool {
+    matches!(
+        cmd.args_iter().next(),
+        Some(::redis::Arg::Simple(b"SCRIPT"))
+    )
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Connection::Single(c) => c.req_packed_command(cmd),
-            Connection::Cluster(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => {
+                if names_no_key(cmd) {
+                    return c.req_packed_command(cmd);
+                }
+                Box::pin(async move {
+                    let pipe = on_master(std::slice::from_ref(cmd));
+                    let mut replies = c.req_packed_commands(&pipe, 1, 1).await?;
+                    replies.pop().ok_or_else(|| {
+                        RedisError::from((ErrorKind::Client, "no reply to a command"))
+                    })
+                })
+            }
         }
     }
 
@@ -448,7 +498,18 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Connection::Single(c) => c.req_packed_commands(cmd, offset, count),
-            Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            // An atomic pipeline would queue `READWRITE` among its results; the store sends
+            // none.
+            Connection::Cluster(c) => {
+                if cmd.is_transaction() {
+                    return c.req_packed_commands(cmd, offset, count);
+                }
+                Box::pin(async move {
+                    let commands: Vec<Cmd> = cmd.cmd_iter().cloned().collect();
+                    let pipe = on_master(&commands);
+                    c.req_packed_commands(&pipe, offset + 1, count).await
+                })
+            }
         }
     }
 
