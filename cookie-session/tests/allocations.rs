@@ -112,9 +112,9 @@ fn allocations_per_request_inside_the_layer() {
     // when the hot path improves; a rise means a new allocation per request.
     // (format, /visit, /read, /plain)
     let bounds = [
-        ("encrypted", 8, 6, 3),
-        ("signed", 8, 6, 3),
-        ("express", 25, 16, 3),
+        ("encrypted", 7, 5, 3),
+        ("signed", 7, 5, 3),
+        ("express", 23, 16, 3),
     ];
     let mut report = Vec::new();
     for ((name, format), (_, visit_max, read_max, plain_max)) in formats.into_iter().zip(bounds) {

@@ -10,7 +10,7 @@ use super::express::{self, ExpressCodec, SigAlgorithm};
 use super::jwt::JwtCodec;
 use super::native;
 use super::signed::SignedCodec;
-use super::{Data, Timestamps};
+use super::{Data, Decoded, Timestamps};
 use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
 use crate::key::{KeyError, KeyRing};
 use crate::rejection::Rejection;
@@ -349,7 +349,7 @@ impl Codec {
                     express: Some(loaded),
                     values: None,
                     lazy: true,
-                    buffer: Vec::new(),
+                    decoded: Decoded::default(),
                 }
             }
             _ => Candidates {
@@ -357,7 +357,7 @@ impl Codec {
                 express: None,
                 values: Some(cookie_values(headers, &self.name)),
                 lazy: true,
-                buffer: Vec::new(),
+                decoded: Decoded::default(),
             },
         }
     }
@@ -536,8 +536,9 @@ pub(crate) struct Candidates<'a, V> {
     /// Whether native sessions are read lazily (see `format/data.rs`).
     lazy: bool,
     /// Where `encrypted` and `signed` values are decoded: an opened session's JSON leaves in
-    /// it (its memory becomes the session's source text), a refused value's bytes stay.
-    buffer: Vec<u8>,
+    /// its text buffer (that memory becomes the session's source text), a refused value's
+    /// bytes stay; a lazily read session's entries take its vector.
+    decoded: Decoded,
 }
 
 impl<V> Candidates<'_, V> {
@@ -548,11 +549,11 @@ impl<V> Candidates<'_, V> {
         self
     }
 
-    /// The buffer native values are decoded into (empty at first): swap an earlier one in
-    /// to reuse its memory. An opened session takes it, leaving it empty; a refused value's
-    /// bytes stay in it.
-    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.buffer
+    /// The memory native values are decoded into (empty at first): swap an earlier
+    /// request's in to reuse it. An opened session takes the text buffer, leaving it empty
+    /// (and the entries' vector, when read lazily); a refused value's bytes stay in it.
+    pub(crate) fn decoded(&mut self) -> &mut Decoded {
+        &mut self.decoded
     }
 }
 
@@ -564,20 +565,21 @@ impl<'h, V: Iterator<Item = &'h str>> Iterator for Candidates<'_, V> {
             return Some(express);
         }
         let value = self.values.as_mut()?.next()?;
-        Some(self.codec.open_native(value, self.lazy, &mut self.buffer))
+        Some(self.codec.open_native(value, self.lazy, &mut self.decoded))
     }
 }
 
 impl Codec {
     /// Opens one native cookie value: authenticated first, then inflated and parsed. The
-    /// `encrypted` and `signed` formats decode into `buffer`, whose memory the session's text
-    /// then takes (see [`Candidates::buffer`]).
+    /// `encrypted` and `signed` formats decode into `decoded`, whose memory the session
+    /// then takes (see [`Candidates::decoded`]).
     fn open_native(
         &self,
         value: &str,
         lazy: bool,
-        buffer: &mut Vec<u8>,
+        decoded: &mut Decoded,
     ) -> Result<Unsealed, Rejection> {
+        let buffer = &mut decoded.text;
         if value.is_empty() {
             return Err(Rejection::Missing);
         }
@@ -614,7 +616,7 @@ impl Codec {
             // Only our own serde_json output is sealed in these: read lazily, and the text
             // is the canonical form (`format/data.rs`).
             Inner::Encrypted(_) | Inner::Signed(_) if lazy => (
-                Data::from_json(opened.json).ok_or(Rejection::BadPayload)?,
+                Data::from_json_in(opened.json, decoded).ok_or(Rejection::BadPayload)?,
                 Vec::new(),
             ),
             // Another service may have written the claims (`jwt`), or the caller wants the

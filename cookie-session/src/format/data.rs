@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 /// From this many keys on, duplicate keys in a cookie are found with a hash map rather than by
 /// scanning the keys read so far, so opening stays linear in the number of keys.
@@ -78,11 +79,19 @@ impl Data {
         }
     }
 
-    /// Reads the JSON text of a native cookie lazily. `None` when it is not UTF-8, not a JSON
-    /// object, or holds a value `serde_json::Value` would refuse (a number beyond `f64`,
-    /// nesting deeper than serde_json reads): the same texts the map refused.
+    /// [`Data::from_json_in`] with memory of its own.
+    #[cfg(test)]
     pub(crate) fn from_json(json: Vec<u8>) -> Option<Self> {
-        let entries = Scanner::entries(&json).ok()?;
+        Self::from_json_in(json, &mut Decoded::default())
+    }
+
+    /// Reads the JSON text of a native cookie lazily, its entries in the vector `decoded`
+    /// keeps (an earlier request's, whose memory is reused; it stays there when the text is
+    /// refused). `None` when the text is not UTF-8, not a JSON object, or holds a value
+    /// `serde_json::Value` would refuse (a number beyond `f64`, nesting deeper than
+    /// serde_json reads): the same texts the map refused.
+    pub(crate) fn from_json_in(json: Vec<u8>, decoded: &mut Decoded) -> Option<Self> {
+        let entries = Scanner::entries(&json, &mut decoded.entries).ok()?;
         let source = json;
         Some(Data {
             source,
@@ -93,12 +102,6 @@ impl Data {
     /// The JSON text this session was read from (empty when not read from a native cookie).
     pub(crate) fn source(&self) -> &[u8] {
         &self.source
-    }
-
-    /// The buffer of [`Data::source`], for the session layer to reuse (and wipe: it holds
-    /// the decrypted text) once the request is done with the session.
-    pub(crate) fn into_source(self) -> Vec<u8> {
-        self.source
     }
 
     fn text(&self, span: Span) -> &[u8] {
@@ -302,7 +305,68 @@ fn key_text<'a>(source: &'a [u8], entry: &'a Entry) -> &'a [u8] {
     }
 }
 
-/// Reads the top-level object of a native cookie into entries (see [`Data::from_json`]): a
+/// The memory a session read from a native cookie lives in, kept between requests so that
+/// reading one allocates nothing: the buffer its value is decoded into (which becomes the
+/// session's text) and the vector of its entries.
+#[derive(Default)]
+pub(crate) struct Decoded {
+    /// Where the cookie's value is decoded and opened.
+    pub(crate) text: Vec<u8>,
+    /// Empty; the capacity of an earlier session's entries.
+    entries: Vec<Entry>,
+}
+
+/// Entry vectors up to this capacity are kept for the next session (most sessions have a few
+/// keys); a larger one, from a session with many, is freed.
+const KEEP_ENTRIES: usize = INDEX_FROM;
+
+impl Decoded {
+    /// Takes back the memory of a session done with: its text's buffer if larger than the
+    /// one kept (the other is wiped, then freed), and its entries' vector, emptied.
+    pub(crate) fn keep(&mut self, data: Data) {
+        let Data { source, repr } = data;
+        keep(&mut self.text, source);
+        if let Repr::Entries(mut entries) = repr {
+            if entries.capacity() > self.entries.capacity() && entries.capacity() <= KEEP_ENTRIES {
+                entries.clear();
+                self.entries = entries;
+            }
+        }
+    }
+
+    /// Wipes the text, keeping the memory.
+    pub(crate) fn wipe(&mut self) {
+        wipe(&mut self.text);
+    }
+}
+
+impl Drop for Decoded {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// Wipes a kept buffer that may hold a session's decrypted text or JSON: every byte of its
+/// memory, not only its length (a shorter text left older bytes past it). The memory stays,
+/// for the next request.
+pub(crate) fn wipe(buffer: &mut Vec<u8>) {
+    if buffer.capacity() == 0 {
+        // Nothing was ever written (a route that never read or wrote the session).
+        return;
+    }
+    buffer.clear();
+    buffer.spare_capacity_mut().zeroize();
+}
+
+/// Keeps the larger of `slot` and `buffer` in `slot`, wiping the other before it is freed.
+pub(crate) fn keep(slot: &mut Vec<u8>, mut buffer: Vec<u8>) {
+    if buffer.capacity() > slot.capacity() {
+        std::mem::swap(slot, &mut buffer);
+    }
+    wipe(&mut buffer);
+}
+
+/// Reads the top-level object of a native cookie into entries (see [`Data::from_json_in`]): a
 /// strict RFC 8259 reader that accepts exactly the texts serde_json parses into a map. The
 /// common parts (structure, literals, integers, strings without escapes) are checked here;
 /// floats, long integers and strings with escapes, whose edge cases (range, surrogates) are
@@ -316,14 +380,30 @@ struct Scanner<'a> {
 struct Invalid;
 
 impl<'a> Scanner<'a> {
-    fn entries(text: &'a [u8]) -> Result<Vec<Entry>, Invalid> {
+    /// The entries of `text`, in the vector `spare` held (empty), or left in `spare` when the
+    /// text is refused.
+    fn entries(text: &'a [u8], spare: &mut Vec<Entry>) -> Result<Vec<Entry>, Invalid> {
+        let mut entries = std::mem::take(spare);
+        if entries.capacity() == 0 {
+            entries.reserve_exact(4);
+        }
+        match Self::entries_into(text, &mut entries) {
+            Ok(()) => Ok(entries),
+            Err(invalid) => {
+                entries.clear();
+                *spare = entries;
+                Err(invalid)
+            }
+        }
+    }
+
+    fn entries_into(text: &'a [u8], entries: &mut Vec<Entry>) -> Result<(), Invalid> {
         let mut scanner = Scanner {
             bytes: text,
             pos: 0,
         };
         scanner.skip_space();
         scanner.expect(b'{')?;
-        let mut entries: Vec<Entry> = Vec::with_capacity(4);
         let mut index: Option<HashMap<Vec<u8>, usize>> = None;
         scanner.skip_space();
         if scanner.peek() == Some(b'}') {
@@ -378,7 +458,7 @@ impl<'a> Scanner<'a> {
         }
         scanner.skip_space();
         if scanner.pos == scanner.bytes.len() {
-            Ok(entries)
+            Ok(())
         } else {
             Err(Invalid)
         }
@@ -646,6 +726,65 @@ pub(crate) fn plain_end(bytes: &[u8], from: usize, ascii: bool) -> usize {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use serde_json::json;
+
+    /// The zeroing itself is `zeroize`'s (reading the memory back would take `unsafe`);
+    /// what is ours: the length goes, the memory stays for the next request.
+    #[test]
+    fn wipe_empties_and_keeps_the_memory() {
+        let mut buffer = b"secret plaintext, then a shorter one".to_vec();
+        buffer.truncate(6);
+        let capacity = buffer.capacity();
+        wipe(&mut buffer);
+        assert!(buffer.is_empty());
+        assert_eq!(buffer.capacity(), capacity);
+    }
+
+    #[test]
+    fn keep_keeps_the_larger_buffer_emptied_or_not() {
+        let mut slot = Vec::with_capacity(8);
+        keep(&mut slot, b"a larger text: the session's JSON".to_vec());
+        assert_eq!(slot, b"a larger text: the session's JSON");
+        keep(&mut slot, vec![1u8; 4]);
+        assert_eq!(
+            slot, b"a larger text: the session's JSON",
+            "the smaller one went"
+        );
+    }
+
+    /// A session done with gives its entries' vector back, emptied, and the next session
+    /// read lazily fills that same vector; a refused text leaves it where it was.
+    #[test]
+    fn decoded_keeps_the_entries_vector_for_the_next_session() {
+        let mut decoded = Decoded::default();
+        let first =
+            Data::from_json_in(br#"{"a":1,"b":[2],"c":"x"}"#.to_vec(), &mut decoded).unwrap();
+        let capacity = match &first.repr {
+            Repr::Entries(entries) => entries.capacity(),
+            Repr::Map(_) => panic!("read lazily"),
+        };
+        decoded.keep(first);
+        assert!(decoded.entries.is_empty());
+        assert_eq!(decoded.entries.capacity(), capacity);
+        assert!(Data::from_json_in(b"[1]".to_vec(), &mut decoded).is_none());
+        assert_eq!(decoded.entries.capacity(), capacity, "kept when refused");
+        let second = Data::from_json_in(br#"{"n":2}"#.to_vec(), &mut decoded).unwrap();
+        assert_eq!(decoded.entries.capacity(), 0, "taken by the session");
+        assert_eq!(second.to_map(), *json!({"n": 2}).as_object().unwrap());
+        match &second.repr {
+            Repr::Entries(entries) => assert_eq!(entries.capacity(), capacity),
+            Repr::Map(_) => panic!("read lazily"),
+        }
+        // A vector grown past `KEEP_ENTRIES` by a session with many keys is not kept.
+        let many: Map<String, Value> = (0..KEEP_ENTRIES + 1)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect();
+        let text = serde_json::to_vec(&many).unwrap();
+        let mut fresh = Decoded::default();
+        let big = Data::from_json_in(text, &mut fresh).unwrap();
+        fresh.keep(big);
+        assert_eq!(fresh.entries.capacity(), 0);
+    }
 
     fn canonical(data: &Data) -> String {
         let mut out = Vec::new();

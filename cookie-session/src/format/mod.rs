@@ -67,6 +67,6 @@ mod codec;
 mod data;
 pub(crate) use codec::{Candidates, Unsealed};
 pub use codec::{Codec, Format, Loaded, Sealed, UnknownFormat};
-pub(crate) use data::Data;
+pub(crate) use data::{wipe, Data, Decoded};
 pub use encrypted::Cipher;
 pub use express::SigAlgorithm;

@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::cookie::{first_cookie_value, utf8_pairs, CookieAttributes, CookieConfigError};
-use crate::format::{express, Codec, Format, Loaded, Rejection, Timestamps, Unsealed};
+use crate::format::{express, Codec, Decoded, Format, Loaded, Rejection, Timestamps, Unsealed};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::time::{from_unix_secs, SharedClock, TimePolicy};
@@ -321,8 +321,7 @@ impl Session {
             spare.cookies = set_cookies;
         }
         if let Some(current) = state {
-            let data = std::mem::take(&mut current.data);
-            pool::keep(&mut spare.decoded, data.into_source());
+            spare.decoded.keep(std::mem::take(&mut current.data));
         }
         *state = None;
         // What the next request finds holds nothing of this one's session.
@@ -735,10 +734,7 @@ impl Session {
             shared.clear_legacy(Migration::at_finish(current), attrs, secure, &mut outcome);
         }
         // The session's text goes back to the decode buffer for the next request.
-        pool::keep(
-            &mut spare.decoded,
-            std::mem::take(&mut current.data).into_source(),
-        );
+        spare.decoded.keep(std::mem::take(&mut current.data));
         *state = None;
         Finish::Ready(outcome)
     }
@@ -902,13 +898,13 @@ fn fresh_current() -> Current {
 fn load_cookie<'h, I>(
     shared: &Shared,
     state: &mut Option<Current>,
-    buffer: &mut Vec<u8>,
+    decoded: &mut Decoded,
     headers: I,
 ) where
     I: IntoIterator<Item = &'h str> + Clone,
 {
     let mut opening = shared.opening(headers.clone());
-    match opening.next_valid_in(buffer) {
+    match opening.next_valid_in(decoded) {
         Some(loaded) => {
             let current = state.insert(Current::from_cookie(loaded));
             shared.note_served(current, headers);

@@ -13,7 +13,7 @@
 //! so an old authentic pair is as valid as a new one and authenticity is its only check.
 
 use super::Shared;
-use crate::format::{Rejection, Unsealed};
+use crate::format::{Decoded, Rejection, Unsealed};
 use crate::time::unix_secs;
 
 /// The most authentic cookies of the name one request makes the server examine. Each costs an
@@ -94,7 +94,7 @@ where
                 if let Err(reason) = self.shared.time.check(times, now) {
                     self.reject(reason);
                     // Its text goes back to the decode buffer for the next cookie.
-                    super::pool::keep(self.candidates.buffer(), loaded.data.into_source());
+                    self.candidates.decoded().keep(loaded.data);
                     continue;
                 }
             }
@@ -129,14 +129,14 @@ where
         }
     }
 
-    /// [`Opening::next_valid`], decoding into `buffer` (an earlier request's, whose memory is
-    /// reused): a served session takes it as its text, else it comes back holding what was
-    /// decoded last.
+    /// [`Opening::next_valid`], decoding into `decoded` (an earlier request's, whose memory
+    /// is reused): a served session takes its text buffer (and entries' vector), else it
+    /// comes back holding what was decoded last.
     #[inline]
-    pub(crate) fn next_valid_in(&mut self, buffer: &mut Vec<u8>) -> Option<Unsealed> {
-        std::mem::swap(self.candidates.buffer(), buffer);
+    pub(crate) fn next_valid_in(&mut self, decoded: &mut Decoded) -> Option<Unsealed> {
+        std::mem::swap(self.candidates.decoded(), decoded);
         let opened = self.next_valid();
-        std::mem::swap(self.candidates.buffer(), buffer);
+        std::mem::swap(self.candidates.decoded(), decoded);
         opened
     }
 

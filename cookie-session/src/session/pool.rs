@@ -9,8 +9,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use zeroize::Zeroize;
-
 use super::{CookieHeaders, Session, Shared};
 
 /// How many idle handles one layer keeps: about as many as requests in flight at once on a
@@ -77,54 +75,5 @@ impl Pool {
             }
             idle.push(session);
         }
-    }
-}
-
-/// Wipes a kept buffer that may hold a session's decrypted text or JSON: every byte of its
-/// memory, not only its length (a shorter text left older bytes past it). The memory stays,
-/// for the next request.
-pub(crate) fn wipe(buffer: &mut Vec<u8>) {
-    if buffer.capacity() == 0 {
-        // Nothing was ever written (a route that never read or wrote the session).
-        return;
-    }
-    buffer.clear();
-    buffer.spare_capacity_mut().zeroize();
-}
-
-/// Keeps the larger of `slot` and `buffer` in `slot`, wiping the other before it is freed.
-pub(crate) fn keep(slot: &mut Vec<u8>, mut buffer: Vec<u8>) {
-    if buffer.capacity() > slot.capacity() {
-        std::mem::swap(slot, &mut buffer);
-    }
-    wipe(&mut buffer);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The zeroing itself is `zeroize`'s (reading the memory back would take `unsafe`);
-    /// what is ours: the length goes, the memory stays for the next request.
-    #[test]
-    fn wipe_empties_and_keeps_the_memory() {
-        let mut buffer = b"secret plaintext, then a shorter one".to_vec();
-        buffer.truncate(6);
-        let capacity = buffer.capacity();
-        wipe(&mut buffer);
-        assert!(buffer.is_empty());
-        assert_eq!(buffer.capacity(), capacity);
-    }
-
-    #[test]
-    fn keep_keeps_the_larger_buffer_emptied_or_not() {
-        let mut slot = Vec::with_capacity(8);
-        keep(&mut slot, b"a larger text: the session's JSON".to_vec());
-        assert_eq!(slot, b"a larger text: the session's JSON");
-        keep(&mut slot, vec![1u8; 4]);
-        assert_eq!(
-            slot, b"a larger text: the session's JSON",
-            "the smaller one went"
-        );
     }
 }

@@ -7,7 +7,7 @@ use super::{Outcome, SessionError, Shared};
 use crate::cookie::{
     append_attributes, render_set_cookie, CookieAttributes, Lifetime, ATTRIBUTES_ROOM,
 };
-use crate::format::Timestamps;
+use crate::format::{wipe, Decoded, Timestamps};
 use crate::time::unix_secs;
 
 /// Which session cookies the request carried, so a response that changes the layout (one
@@ -28,9 +28,9 @@ pub(crate) struct Present {
 pub(crate) struct Spare {
     /// The canonical JSON, sealed in place (plaintext when the write was skipped).
     pub(crate) json: Vec<u8>,
-    /// The cookie value decoded and opened in place; the session's JSON text lives in it
-    /// while the request runs (`format/data.rs`).
-    pub(crate) decoded: Vec<u8>,
+    /// The cookie value decoded and opened in place; the session's JSON text and entries
+    /// live in it while the request runs (`format/data.rs`).
+    pub(crate) decoded: Decoded,
     /// The `Set-Cookie` text, copied out at its exact length: a `HeaderValue` then takes
     /// the copy without allocating a block of its own, as it must for a string with spare
     /// capacity.
@@ -42,8 +42,8 @@ pub(crate) struct Spare {
 impl Spare {
     /// Wipes the buffers that may hold plaintext, keeping their memory.
     pub(crate) fn wipe(&mut self) {
-        super::pool::wipe(&mut self.json);
-        super::pool::wipe(&mut self.decoded);
+        wipe(&mut self.json);
+        self.decoded.wipe();
     }
 }
 
