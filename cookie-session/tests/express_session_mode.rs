@@ -130,6 +130,15 @@ fn rust_app(layer: cookie_session::SessionLayer, race: Option<Race>) -> Router {
             }),
         )
         .route(
+            "/api/times",
+            get(|s: Session| async move {
+                let ms = |t: Option<std::time::SystemTime>| {
+                    t.map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64)
+                };
+                Json(json!({"expires_at": ms(s.expires_at()), "created_at": ms(s.created_at())}))
+            }),
+        )
+        .route(
             "/api/session/regenerate",
             post(|s: Session, Json(body): Json<Value>| async move {
                 // express-session's regenerate starts an empty session under a new id.
@@ -503,6 +512,15 @@ fn a_login_on_express_is_read_and_changed_by_rust() {
         assert_eq!(read.body, json!({"10": "ten", "user": "ann", "views": 1}));
         assert!(read.set_cookie.is_empty(), "a read sends no cookie");
         let before = s.raw.get(&b.rt, &sid).unwrap();
+        // The session ends when its record's `cookie.expires` says (to the millisecond);
+        // express-session keeps no creation time.
+        let times = b.rust("GET", "/api/times", None);
+        let expires = Record::parse(&before).unwrap().cookie().expires_at_ms();
+        assert!(expires.is_some());
+        assert_eq!(
+            times.body,
+            json!({"expires_at": expires, "created_at": null})
+        );
 
         let changed = b.rust(
             "POST",

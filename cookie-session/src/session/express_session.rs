@@ -224,6 +224,23 @@ pub(crate) async fn load(
 }
 
 impl Current {
+    /// The `cookie.expires` of the express-session record this session was loaded from: when
+    /// express-session, and so the store, stops accepting it. `None` for any other session,
+    /// and for a record without one (a browser-session cookie: the store's TTL alone ends
+    /// it). A time before 1970 (another program's record) reads as 1970.
+    pub(crate) fn express_expires_at(&self) -> Option<SystemTime> {
+        let ms = self.express.as_ref()?.cookie.expires_at_ms()?;
+        let Ok(ms) = u64::try_from(ms) else {
+            return Some(SystemTime::UNIX_EPOCH);
+        };
+        // `from_unix_secs` clamps what `SystemTime` cannot hold: no record panics here.
+        let at = crate::time::from_unix_secs(ms / 1000);
+        Some(
+            at.checked_add(Duration::from_millis(ms % 1000))
+                .unwrap_or(at),
+        )
+    }
+
     /// Whether an express-session mode session differs from what was loaded (`None` when it
     /// was not loaded from a record).
     pub(crate) fn express_changed(&self) -> Option<bool> {
@@ -655,6 +672,35 @@ const LAST_HTTP_DATE: u64 = 253_402_300_799;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Session::expires_at` in express-session mode: the record's `cookie.expires`, to the
+    /// millisecond; a browser-session cookie has none; no value another program stored
+    /// panics (before 1970 reads as 1970, beyond what `SystemTime` holds is clamped).
+    #[test]
+    fn expires_at_is_the_records_cookie_expires() {
+        let current = |expires: Option<i64>| Current {
+            express: Some(Box::new(Loaded {
+                sid: "sid".into(),
+                text: String::new(),
+                cookie: CookieMeta {
+                    expires: Some(expires),
+                    ..CookieMeta::default()
+                },
+                original: Map::new(),
+            })),
+            ..Current::fresh()
+        };
+        let at = |ms: i64| current(Some(ms)).express_expires_at();
+        let epoch = SystemTime::UNIX_EPOCH;
+        assert_eq!(
+            at(1_796_133_600_123),
+            Some(epoch + Duration::from_millis(1_796_133_600_123))
+        );
+        assert_eq!(at(-1), Some(epoch));
+        assert!(at(i64::MAX).is_some_and(|t| t > epoch));
+        assert_eq!(current(None).express_expires_at(), None);
+        assert_eq!(Current::fresh().express_expires_at(), None);
+    }
 
     #[test]
     fn renders_as_express_session_does() {

@@ -602,12 +602,18 @@ impl Session {
     }
 
     /// When the session stops being accepted by the server: the cookie's authenticated expiry
-    /// (native formats), or the record's idle expiry (store mode).
+    /// (native formats), the record's idle expiry (store mode), or the record's
+    /// `cookie.expires` (express-session mode, as loaded; `None` for a browser-session
+    /// cookie, which its store's TTL alone ends).
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.times().map(|t| from_unix_secs(t.expires_at))
+        match self.times() {
+            Some(times) => Some(from_unix_secs(times.expires_at)),
+            None => self.with(|c| c.express_expires_at()),
+        }
     }
 
-    /// When the session was first issued (native formats and store mode).
+    /// When the session was first issued (native formats and store mode; express-session
+    /// records do not keep it).
     pub fn created_at(&self) -> Option<SystemTime> {
         self.times().map(|t| from_unix_secs(t.created_at))
     }
