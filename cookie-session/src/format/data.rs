@@ -359,7 +359,7 @@ pub(crate) fn wipe(buffer: &mut Vec<u8>) {
 }
 
 /// Keeps the larger of `slot` and `buffer` in `slot`, wiping the other before it is freed.
-pub(crate) fn keep(slot: &mut Vec<u8>, mut buffer: Vec<u8>) {
+fn keep(slot: &mut Vec<u8>, mut buffer: Vec<u8>) {
     if buffer.capacity() > slot.capacity() {
         std::mem::swap(slot, &mut buffer);
     }
