@@ -453,8 +453,8 @@ enum Connection {
 /// only clears that flag, and is routed to no node of its own, so the pipeline still goes
 /// to the key's node) a replica answers `MOVED` instead, and the client follows it to the
 /// master. `tests/redis_cluster.rs` `a_stale_slot_map_never_reads_a_replica` shows it.
-fn on_master(commands: &[Cmd]) -> Pipeline {
-    let mut pipe = Pipeline::with_capacity(commands.len() + 1);
+fn on_master<'a>(commands: impl Iterator<Item = &'a Cmd>) -> Pipeline {
+    let mut pipe = Pipeline::new();
     pipe.cmd("READWRITE");
     for cmd in commands {
         pipe.add_command(cmd.clone());
@@ -480,7 +480,7 @@ impl ConnectionLike for Connection {
                     return c.req_packed_command(cmd);
                 }
                 Box::pin(async move {
-                    let pipe = on_master(std::slice::from_ref(cmd));
+                    let pipe = on_master(std::iter::once(cmd));
                     let mut replies = c.req_packed_commands(&pipe, 1, 1).await?;
                     replies.pop().ok_or_else(|| {
                         RedisError::from((ErrorKind::Client, "no reply to a command"))
@@ -505,8 +505,7 @@ impl ConnectionLike for Connection {
                     return c.req_packed_commands(cmd, offset, count);
                 }
                 Box::pin(async move {
-                    let commands: Vec<Cmd> = cmd.cmd_iter().cloned().collect();
-                    let pipe = on_master(&commands);
+                    let pipe = on_master(cmd.cmd_iter());
                     c.req_packed_commands(&pipe, offset + 1, count).await
                 })
             }
