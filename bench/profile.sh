@@ -22,7 +22,7 @@ BIN=${BIN:-bench/target/release/bench-server}
 N1=${N1:-500}
 N2=${N2:-2500}
 OUT_DIR=${OUT_DIR:-bench/target/callgrind}
-PAIRS=${*:-"bare:/visit bare:/read bare:/plain ours-encrypted:/visit ours-encrypted:/read ours-encrypted:/plain ours-signed:/visit ours-signed:/read ours-express:/visit ours-express:/read axum-extra-signed:/visit axum-extra-private:/visit tower-sessions-memory:/visit"}
+PAIRS=${*:-"bare:/visit bare:/read bare:/plain bare-layered:/plain ours-encrypted:/visit ours-encrypted:/read ours-encrypted:/plain ours-signed:/visit ours-signed:/read ours-express:/visit ours-express:/read axum-extra-signed:/visit axum-extra-private:/visit tower-sessions-memory:/visit"}
 
 command -v valgrind >/dev/null || { echo "profile.sh: valgrind is missing (apt-get install -y valgrind)" >&2; exit 1; }
 [[ -x "$BIN" ]] || cargo build --release --quiet --manifest-path bench/Cargo.toml

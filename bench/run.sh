@@ -129,7 +129,7 @@ EOF
 sanity() {
   local name=$1 fresh resend read tampered c1
   COOKIE=""
-  if [[ "$name" == bare || "$name" == actix-bare ]]; then
+  if [[ "$name" == bare || "$name" == bare-layered || "$name" == actix-bare ]]; then
     printf '%s\t%s\n' "$name" "no session (baseline)" >>"$SANITY"
     return
   fi
@@ -252,6 +252,7 @@ from collections import defaultdict
 
 LABELS = {
     "bare": "axum (no session)",
+    "bare-layered": "axum behind a do-nothing layer (no session)",
     "ours-encrypted": "axum + cookie-session encrypted",
     "ours-signed": "axum + cookie-session signed",
     "ours-express": "axum + cookie-session express",

@@ -1256,3 +1256,18 @@ async fn the_pooled_decode_buffer_never_mixes_sessions() {
         }
     }
 }
+
+/// The `Session` extractor's future stays small whatever stores are compiled in. axum keeps it
+/// inside every handler's future, and copies that whole future when it boxes it, once per
+/// request: with a store's load in it unboxed (2,224 bytes with every feature) it cost
+/// ~300 instructions per request in cookie mode too, where the load never runs
+/// (docs/PERFORMANCE.md, round five). Now it is a handle, a pointer or two and a state.
+#[test]
+fn the_session_extractors_future_is_small() {
+    use axum::extract::FromRequestParts;
+
+    let (mut parts, ()) = Request::new(()).into_parts();
+    let extract = Session::from_request_parts(&mut parts, &());
+    let size = std::mem::size_of_val(&extract);
+    assert!(size <= 256, "the extractor's future is {size} bytes");
+}

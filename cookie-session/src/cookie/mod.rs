@@ -8,6 +8,7 @@ mod render;
 pub use attributes::{
     CookieAttributes, CookieConfigError, Priority, SameSite, MAX_COOKIE_LIFETIME,
 };
+pub(crate) use parse::utf8;
 pub use parse::{cookie_values, first_cookie_value, utf8_pairs};
 pub use render::HeaderStyle;
 pub(crate) use render::{append_attributes, render_set_cookie, Lifetime, ATTRIBUTES_ROOM};

@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cookie::{first_cookie_value, utf8_pairs, CookieAttributes, CookieConfigError};
+use crate::cookie::{first_cookie_value, utf8, utf8_pairs, CookieAttributes, CookieConfigError};
 use crate::format::{express, Codec, Decoded, Format, Loaded, Rejection, Timestamps, Unsealed};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
@@ -358,7 +358,12 @@ impl Session {
             let inner = self.lock();
             (inner.shared.clone(), inner.cookies.clone())
         };
-        let current = match persist::load(&shared, cookies.as_slice()).await {
+        // Boxed: the store's load is a large future (2 KB with its stores' states), and
+        // unboxed it would sit in the future of every handler that extracts a session —
+        // cookie mode too, where it never runs — copied each time axum boxes that future
+        // (docs/PERFORMANCE.md, round five). With a store it is one allocation beside a
+        // round trip.
+        let current = match Box::pin(persist::load(&shared, cookies.as_slice())).await {
             Ok(current) => current,
             Err(error) => {
                 self.lock().load_failed = true;
@@ -880,7 +885,7 @@ impl Inner {
         // The usual request: one `Cookie` header, all UTF-8. Read as that one text, it is
         // checked once, and the opening's iterators are a fraction of the general ones' size.
         if let [one] = cookies.as_slice() {
-            if let Ok(text) = std::str::from_utf8(one.as_bytes()) {
+            if let Some(text) = utf8(one.as_bytes()) {
                 return load_cookie(shared, state, &mut spare.decoded, [text]);
             }
         }
