@@ -259,6 +259,8 @@ LABELS = {
     "axum-extra-signed": "axum + axum-extra SignedCookieJar",
     "axum-extra-private": "axum + axum-extra PrivateCookieJar",
     "tower-sessions-memory": "axum + tower-sessions MemoryStore",
+    "ours-encrypted-outer": "axum + cookie-session encrypted, around the router",
+    "tower-sessions-memory-outer": "axum + tower-sessions MemoryStore, around the router",
     "ours-redis": "axum + cookie-session RedisStore",
     "actix-signed": "actix-web + actix-session Cookie signed",
     "actix-private": "actix-web + actix-session Cookie private",

@@ -22,11 +22,12 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use axum::routing::get;
 use axum::Router;
+use axum::ServiceExt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt as _;
+use tower::{Layer as _, ServiceExt as _};
 
 /// Every server name `--server` accepts.
 const SERVERS: &[&str] = &[
@@ -39,6 +40,8 @@ const SERVERS: &[&str] = &[
     "axum-extra-signed",
     "axum-extra-private",
     "tower-sessions-memory",
+    "ours-encrypted-outer",
+    "tower-sessions-memory-outer",
     "ours-redis",
     "actix-signed",
     "actix-private",
@@ -106,9 +109,27 @@ fn serve_axum(addr: SocketAddr, name: &str) -> std::io::Result<()> {
         .enable_all()
         .build()?
         .block_on(async move {
-            let app = router(name).await?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            axum::serve(listener, app).await
+            match outer(name) {
+                Some("ours-encrypted") => {
+                    let app = ours_layer("ours-encrypted").await?.layer(ours_routes());
+                    axum::serve(
+                        listener,
+                        ServiceExt::<Request<Body>>::into_make_service(app),
+                    )
+                    .await
+                }
+                Some("tower-sessions-memory") => {
+                    let app = ts_layer().layer(ts_routes());
+                    axum::serve(
+                        listener,
+                        ServiceExt::<Request<Body>>::into_make_service(app),
+                    )
+                    .await
+                }
+                Some(_) => usage(),
+                None => axum::serve(listener, router(name).await?).await,
+            }
         })
 }
 
@@ -146,30 +167,7 @@ async fn router(name: &str) -> std::io::Result<Router> {
         | "ours-encrypted-xchacha"
         | "ours-signed"
         | "ours-express"
-        | "ours-redis" => {
-            use cookie_session::format::{Cipher, Format, SigAlgorithm};
-            let format = match name {
-                "ours-signed" => Format::Signed,
-                "ours-express" => Format::Express(SigAlgorithm::Sha1),
-                _ => Format::Encrypted,
-            };
-            let keys = cookie_session::KeyRing::new([SECRET]).expect("a valid key");
-            let mut config = cookie_session::SessionConfig::new(keys).format(format);
-            if name == "ours-encrypted-xchacha" {
-                // The encrypted format pinned to version 1 (XChaCha20-Poly1305), as before
-                // XAES-256-GCM; `ours-encrypted` seals with what this CPU picks.
-                config = config.cipher(Cipher::XChaCha20Poly1305);
-            }
-            if name == "ours-redis" {
-                config = config.store(ours_redis_store().await?);
-            }
-            let layer = config.build().expect("a valid configuration");
-            Router::new()
-                .route("/visit", get(ours::visit))
-                .route("/read", get(ours::read))
-                .route("/plain", get(plain))
-                .layer(layer)
-        }
+        | "ours-redis" => ours_routes().layer(ours_layer(name).await?),
         "axum-extra-signed" => Router::new()
             .route("/visit", get(jar::signed_visit))
             .route("/read", get(jar::signed_read))
@@ -180,18 +178,57 @@ async fn router(name: &str) -> std::io::Result<Router> {
             .route("/read", get(jar::private_read))
             .route("/plain", get(plain))
             .with_state(axum_extra::extract::cookie::Key::from(MASTER)),
-        "tower-sessions-memory" => {
-            let layer =
-                tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
-                    .with_secure(false);
-            Router::new()
-                .route("/visit", get(ts::visit))
-                .route("/read", get(ts::read))
-                .route("/plain", get(plain))
-                .layer(layer)
-        }
+        "tower-sessions-memory" => ts_routes().layer(ts_layer()),
         _ => usage(),
     })
+}
+
+/// The server an `-outer` name wraps: the same session layer applied around the whole
+/// router (`layer.layer(router)`, as tower-http's docs show for middleware that runs before
+/// routing) instead of with `Router::layer`, which boxes the layer's future and clones the
+/// layered service for every request, whatever the layer (see `bare-layered`).
+fn outer(name: &str) -> Option<&str> {
+    name.strip_suffix("-outer")
+}
+
+fn ours_routes() -> Router {
+    Router::new()
+        .route("/visit", get(ours::visit))
+        .route("/read", get(ours::read))
+        .route("/plain", get(plain))
+}
+
+/// Our layer for the `ours-*` server `name` (connects to Redis for `ours-redis`).
+async fn ours_layer(name: &str) -> std::io::Result<cookie_session::SessionLayer> {
+    use cookie_session::format::{Cipher, Format, SigAlgorithm};
+    let format = match name {
+        "ours-signed" => Format::Signed,
+        "ours-express" => Format::Express(SigAlgorithm::Sha1),
+        _ => Format::Encrypted,
+    };
+    let keys = cookie_session::KeyRing::new([SECRET]).expect("a valid key");
+    let mut config = cookie_session::SessionConfig::new(keys).format(format);
+    if name == "ours-encrypted-xchacha" {
+        // The encrypted format pinned to version 1 (XChaCha20-Poly1305), as before
+        // XAES-256-GCM; `ours-encrypted` seals with what this CPU picks.
+        config = config.cipher(Cipher::XChaCha20Poly1305);
+    }
+    if name == "ours-redis" {
+        config = config.store(ours_redis_store().await?);
+    }
+    Ok(config.build().expect("a valid configuration"))
+}
+
+fn ts_routes() -> Router {
+    Router::new()
+        .route("/visit", get(ts::visit))
+        .route("/read", get(ts::read))
+        .route("/plain", get(plain))
+}
+
+fn ts_layer() -> tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore> {
+    tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+        .with_secure(false)
 }
 
 async fn plain() -> &'static str {
@@ -633,19 +670,63 @@ fn profile(server: &str, route: &str, iterations: u64) {
     }
     let rt = builder.build().expect("a runtime");
     rt.block_on(async move {
+        let fail = |e: std::io::Error| -> ! {
+            eprintln!("bench-server: {e}");
+            std::process::exit(1)
+        };
         // `with_state(())` turns every route into its final service once, as `axum::serve`
         // does (axum 0.8.9 `Router::into_make_service`); without it, each request would
         // build its route and apply the layers again, which no server does.
-        let app = router(server)
-            .await
-            .unwrap_or_else(|e| {
-                eprintln!("bench-server: {e}");
-                std::process::exit(1)
-            })
-            .with_state(());
+        match outer(server) {
+            Some("ours-encrypted") => {
+                let layer = ours_layer("ours-encrypted")
+                    .await
+                    .unwrap_or_else(|e| fail(e));
+                drive(
+                    layer.layer(ours_routes().with_state(())),
+                    server,
+                    route,
+                    iterations,
+                )
+                .await
+            }
+            Some("tower-sessions-memory") => {
+                drive(
+                    ts_layer().layer(ts_routes().with_state(())),
+                    server,
+                    route,
+                    iterations,
+                )
+                .await
+            }
+            Some(_) => usage(),
+            None => {
+                let app = router(server).await.unwrap_or_else(|e| fail(e));
+                drive(app.with_state(()), server, route, iterations).await
+            }
+        }
+    });
+}
+
+/// The loop of [`profile`] on the service `app`.
+async fn drive<S, B>(app: S, server: &str, route: &str, iterations: u64)
+where
+    S: tower::Service<
+            Request<Body>,
+            Response = axum::http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone,
+    B: axum::body::HttpBody,
+    B::Error: std::fmt::Debug,
+{
+    {
         let first = app
             .clone()
-            .oneshot(Request::get("/visit").body(Body::empty()).expect("a request"))
+            .oneshot(
+                Request::get("/visit")
+                    .body(Body::empty())
+                    .expect("a request"),
+            )
             .await
             .expect("infallible");
         let cookie: Vec<String> = first
@@ -691,5 +772,5 @@ fn profile(server: &str, route: &str, iterations: u64) {
             elapsed.as_nanos() as f64 / iterations as f64,
             cookie.len()
         );
-    });
+    }
 }

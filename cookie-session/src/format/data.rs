@@ -273,7 +273,28 @@ impl Data {
             Repr::Entries(entries) => entries,
         };
         out.push(b'{');
+        // Unchanged entries that lie side by side in the source (`"a":1,"b":2`, the usual
+        // case) are copied as one run, commas included, rather than piece by piece.
+        let mut run: Option<Span> = None;
         for (i, entry) in entries.iter().enumerate() {
+            if let Some(whole) = unchanged_text(entry) {
+                match &mut run {
+                    // One byte between them: the scanner put a `,` there, and nothing else.
+                    Some(run) if whole.start == run.end + 1 => run.end = whole.end,
+                    _ => {
+                        if let Some(done) = run.replace(whole) {
+                            out.extend_from_slice(self.text(done));
+                        }
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(done) = run.take() {
+                out.extend_from_slice(self.text(done));
+            }
             if i > 0 {
                 out.push(b',');
             }
@@ -293,8 +314,24 @@ impl Data {
                 Slot::Own(value) => serde_json::to_writer(&mut *out, value)?,
             }
         }
+        if let Some(done) = run {
+            out.extend_from_slice(self.text(done));
+        }
         out.push(b'}');
         Ok(())
+    }
+}
+
+/// The source text of an entry read from it and never changed, `"key":value`, when it lies
+/// there in one piece: a key read without escapes (its span is between its quotes) whose
+/// value starts right after `":` — no space around the colon, as serde_json writes it.
+fn unchanged_text(entry: &Entry) -> Option<Span> {
+    match (&entry.key, &entry.value) {
+        (Slot::Text(key), Slot::Text(value)) if value.start == key.end + 2 => Some(Span {
+            start: key.start.checked_sub(1)?,
+            end: value.end,
+        }),
+        _ => None,
     }
 }
 
@@ -1013,6 +1050,41 @@ mod tests {
         assert!(data.is_empty());
         assert_eq!(canonical(&data), "{}");
         assert_eq!(data.source(), text.as_bytes(), "the source text stays");
+    }
+
+    /// Unchanged entries are copied in runs: spaces, repeated keys, removed and changed
+    /// entries between them all break a run, and the text written is serde_json's either way.
+    #[test]
+    fn runs_of_unchanged_entries_write_what_serde_json_writes() {
+        let texts = [
+            r#"{"a":1,"b":"x","c":[1,{"d":2}]}"#,
+            r#"{ "a" : 1 , "b":"x","c" :3,"d": 4}"#,
+            r#"{"a":1,"b":2,"a":3,"c":4}"#,
+            r#"{"a\u0041":1,"b":2,"c":3}"#,
+            r#"{"a":1}"#,
+            r#"{}"#,
+        ];
+        let edits: [&dyn Fn(&mut Data); 5] = [
+            &|_| {},
+            &|d| {
+                d.shift_remove("b");
+            },
+            &|d| d.insert("b".into(), Value::from(9)),
+            &|d| d.insert("z".into(), Value::from("new")),
+            &|d| {
+                d.shift_remove("a");
+                d.insert("a".into(), Value::from(0));
+            },
+        ];
+        for text in texts {
+            for edit in edits {
+                let mut lazy = Data::from_json(text.as_bytes().to_vec()).unwrap();
+                let mut map = Data::from_map(map_of(text).unwrap());
+                edit(&mut lazy);
+                edit(&mut map);
+                assert_eq!(canonical(&lazy), canonical(&map), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub(crate) struct Writer<'a> {
     attrs: &'a CookieAttributes,
     secure: bool,
     now: SystemTime,
+    /// `now` in whole seconds since the epoch, read once: a write asks for it several times.
+    now_secs: u64,
     present: Present,
 }
 
@@ -69,11 +71,13 @@ impl<'a> Writer<'a> {
         secure: bool,
         present: Present,
     ) -> Self {
+        let now = shared.now();
         Writer {
             shared,
             attrs,
             secure,
-            now: shared.now(),
+            now,
+            now_secs: unix_secs(now),
             present,
         }
     }
@@ -106,7 +110,7 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn now_secs(&self) -> u64 {
-        unix_secs(self.now)
+        self.now_secs
     }
 
     /// The expiry a session written now gets: its lifetime (the cookie's `max_age`, or the
