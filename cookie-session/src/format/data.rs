@@ -194,20 +194,25 @@ impl Data {
         }
     }
 
-    /// Sets `key`, keeping its place when it was present.
-    pub(crate) fn insert(&mut self, key: String, value: Value) {
+    /// Sets `key`, keeping its place when it was present. The key becomes a `String` only
+    /// when it is new: replacing a value allocates nothing for its key.
+    pub(crate) fn insert(&mut self, key: impl AsRef<str> + Into<String>, value: Value) {
+        let name = key.as_ref();
         match &mut self.repr {
-            Repr::Map(map) => {
-                map.insert(key, value);
-            }
+            Repr::Map(map) => match map.get_mut(name) {
+                Some(slot) => *slot = value,
+                None => {
+                    map.insert(key.into(), value);
+                }
+            },
             Repr::Entries(entries) => {
                 let found = entries
                     .iter()
-                    .position(|entry| key_text(&self.source, entry) == key.as_bytes());
+                    .position(|entry| key_text(&self.source, entry) == name.as_bytes());
                 match found {
                     Some(index) => entries[index].value = Slot::Own(value),
                     None => entries.push(Entry {
-                        key: Slot::Own(key),
+                        key: Slot::Own(key.into()),
                         value: Slot::Own(value),
                     }),
                 }
@@ -1032,8 +1037,8 @@ mod tests {
         assert_eq!(data.get::<f64>("f").unwrap().unwrap(), 0.30000000000000004);
         assert!(data.get::<u64>("csrf").unwrap().is_err());
         assert!(data.get::<u64>("missing").is_none());
-        data.insert("views".into(), Value::from(2));
-        data.insert("new".into(), Value::from("x\"y"));
+        data.insert("views", Value::from(2));
+        data.insert("new", Value::from("x\"y"));
         assert_eq!(
             canonical(&data),
             r#"{"views":2,"user_id":42,"csrf":"0123456789abcdef","f":0.30000000000000004,"new":"x\"y"}"#
@@ -1069,11 +1074,11 @@ mod tests {
             &|d| {
                 d.shift_remove("b");
             },
-            &|d| d.insert("b".into(), Value::from(9)),
-            &|d| d.insert("z".into(), Value::from("new")),
+            &|d| d.insert("b", Value::from(9)),
+            &|d| d.insert("z", Value::from("new")),
             &|d| {
                 d.shift_remove("a");
-                d.insert("a".into(), Value::from(0));
+                d.insert("a", Value::from(0));
             },
         ];
         for text in texts {

@@ -410,7 +410,7 @@ impl Session {
     /// Stores `value` at `key`, replacing what was there.
     pub fn insert<T: Serialize>(
         &self,
-        key: impl Into<String>,
+        key: impl AsRef<str> + Into<String>,
         value: T,
     ) -> Result<(), SessionError> {
         let value =
@@ -419,13 +419,13 @@ impl Session {
         Ok(())
     }
 
-    /// Stores a JSON value at `key`, replacing what was there.
-    pub fn insert_value(&self, key: impl Into<String>, value: Value) {
-        let key = key.into();
+    /// Stores a JSON value at `key`, replacing what was there. The key is copied into a
+    /// `String` only when the session did not hold it yet.
+    pub fn insert_value(&self, key: impl AsRef<str> + Into<String>, value: Value) {
         self.with(|c| {
             c.revive();
             c.dirty = true;
-            c.track(&key);
+            c.track(key.as_ref());
             c.data.insert(key, value);
         })
     }
