@@ -1257,6 +1257,43 @@ async fn the_pooled_decode_buffer_never_mixes_sessions() {
     }
 }
 
+/// The layer wrapped around the whole router (`SessionLayer`'s docs, "Around the whole
+/// router") serves the same sessions as `Router::layer`: the extractor finds the session, the
+/// cookie is written and read back, and a path no route matches passes through untouched.
+#[tokio::test]
+async fn the_layer_around_the_whole_router() {
+    use tower::Layer;
+
+    let clock = TestClock::new();
+    let sessions = config(Format::Encrypted, &[KEY_A], &clock).build().unwrap();
+    let app = sessions.layer(Router::new().route(
+        "/incr",
+        get(|s: Session| async move {
+            let views = s.get::<u64>("views").unwrap_or(0) + 1;
+            s.insert("views", views).unwrap();
+            views.to_string()
+        }),
+    ));
+    let send = |uri: &'static str, cookie: Option<String>| {
+        let mut req = Request::builder().uri(uri);
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+    let first = send("/incr", None).await.unwrap();
+    let cookie = jar(&first);
+    assert!(cookie.starts_with("session="), "{cookie}");
+    assert_eq!(body(first).await, "1");
+    let second = send("/incr", Some(cookie.clone())).await.unwrap();
+    assert_eq!(set_cookies(&second).len(), 1);
+    assert_eq!(body(second).await, "2");
+    let missing = send("/nowhere", Some(cookie)).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(set_cookies(&missing).is_empty());
+    assert!(!vary_cookie(&missing));
+}
+
 /// The `Session` extractor's future stays small whatever stores are compiled in. axum keeps it
 /// inside every handler's future, and copies that whole future when it boxes it, once per
 /// request: with a store's load in it unboxed (2,224 bytes with every feature) it cost

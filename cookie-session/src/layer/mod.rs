@@ -43,6 +43,36 @@ use crate::time::unix_secs;
 
 /// Adds cookie sessions to a service. Built by [`SessionConfig::build`](crate::SessionConfig::build),
 /// so its configuration is already checked. Cheap to clone.
+///
+/// # Around the whole router
+///
+/// `Router::layer(sessions)` is the usual way, and what the README shows. axum then wraps
+/// each route in the layer separately, boxing the layer's future and cloning the layered
+/// route for every request, whatever the layer: about 850 instructions a request
+/// (docs/PERFORMANCE.md, round five). Applied around the whole router instead, the layer runs
+/// once before routing, for every request (unmatched paths included), and that cost goes:
+///
+/// ```no_run
+/// use axum::extract::Request;
+/// use axum::{routing::get, Router, ServiceExt};
+/// use cookie_session::{KeyRing, Session, SessionConfig};
+/// use tower::Layer;
+///
+/// async fn visit(session: Session) -> String {
+///     let views = session.get::<u64>("views").unwrap_or(0) + 1;
+///     session.insert("views", views).expect("a number is JSON");
+///     format!("views={views}")
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sessions = SessionConfig::new(KeyRing::from_env()?).build()?;
+/// let app = sessions.layer(Router::new().route("/", get(visit)));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
