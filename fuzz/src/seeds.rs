@@ -361,6 +361,26 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     for value in native_values(Format::Signed, Cipher::Auto) {
         out.push(("signed_open", value.into_bytes()));
     }
+    // An operation byte (insert, replace the first key, remove it) and a session's JSON text.
+    let texts = [
+        r#"{"views":1,"user_id":42,"csrf":"0123456789abcdef0123456789abcdef"}"#,
+        r#"{ "a" : 1 , "b":"x","c" :[1,{"d":2.5e-3}],"d": null}"#,
+        r#"{"a":1,"b":2,"a":3,"\u0061b":true}"#,
+        r#"{"caf\u00e9":"\ud83d\ude00","n":-0,"f":0.30000000000000004}"#,
+        "{}",
+        "[]",
+        r#"{"a":1,}"#,
+    ];
+    for (op, text) in (0u8..).zip(texts) {
+        let mut input = vec![op % 3];
+        input.extend_from_slice(text.as_bytes());
+        out.push(("lazy_session", input));
+    }
+    // Removes the second key: the entries on both sides are copied as two runs.
+    out.push((
+        "lazy_session",
+        b"\x05{\"a\":1,\"b\":2,\"c\":3,\"d\":[4]}".to_vec(),
+    ));
     for value in jwt_values() {
         out.push(("jwt_open", value.into_bytes()));
     }

@@ -6,8 +6,9 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 9] = [
+const TARGETS: [(&str, Check); 10] = [
     ("cookie_header", cookie_session_fuzz::cookie_header),
+    ("lazy_session", cookie_session_fuzz::lazy_session),
     ("encrypted_open", cookie_session_fuzz::encrypted_open),
     ("signed_open", cookie_session_fuzz::signed_open),
     ("express_open", cookie_session_fuzz::express_open),
