@@ -48,7 +48,7 @@ use crate::time::unix_secs;
 ///
 /// `Router::layer(sessions)` is the usual way, and what the README shows. axum then wraps
 /// each route in the layer separately, boxing the layer's future and cloning the layered
-/// route for every request, whatever the layer: about 850 instructions a request
+/// route for every request, whatever the layer: about 880 instructions a request
 /// (docs/PERFORMANCE.md, round five). Applied around the whole router instead, the layer runs
 /// once before routing, for every request (unmatched paths included), and that cost goes:
 ///

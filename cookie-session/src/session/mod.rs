@@ -407,7 +407,8 @@ impl Session {
         self.with(|c| c.data.get_value(key))
     }
 
-    /// Stores `value` at `key`, replacing what was there.
+    /// Stores `value` at `key`, replacing what was there. The key is any string type, copied
+    /// into a `String` only when the session does not hold it yet.
     pub fn insert<T: Serialize>(
         &self,
         key: impl AsRef<str> + Into<String>,
