@@ -266,7 +266,7 @@ impl State {
 /// The session servers' handlers format a number they read at run time; these format one
 /// the compiler cannot see either (`black_box`), or `format!` of a constant would be folded
 /// into a copied literal and bare axum would skip the formatting work every other server
-/// does (about 320 instructions per request, counted with `bench/profile.sh`).
+/// does (about 530 instructions per request, counted with `bench/profile.sh`).
 mod bare {
     use std::hint::black_box;
 
@@ -719,58 +719,56 @@ where
     B: axum::body::HttpBody,
     B::Error: std::fmt::Debug,
 {
-    {
-        let first = app
+    let first = app
+        .clone()
+        .oneshot(
+            Request::get("/visit")
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await
+        .expect("infallible");
+    let cookie: Vec<String> = first
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    let mut cookie = cookie.join("; ");
+    if cookie.is_empty() {
+        // A server without a session still gets a Cookie header of the usual size, so
+        // request parsing costs the same everywhere.
+        cookie = format!("session={}", "A".repeat(180));
+    }
+    let value = header::HeaderValue::try_from(cookie.as_str()).expect("a header value");
+    // hyper hands over header values that share the connection's read buffer: cloning
+    // one bumps a count. A value parsed from a string allocates on its first clone
+    // instead, so clone it once before the loop to match.
+    let _ = value.clone();
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    for _ in 0..iterations {
+        let req = Request::get(route).header(header::COOKIE, value.clone());
+        let response = app
             .clone()
-            .oneshot(
-                Request::get("/visit")
-                    .body(Body::empty())
-                    .expect("a request"),
-            )
+            .oneshot(req.body(Body::empty()).expect("a request"))
             .await
             .expect("infallible");
-        let cookie: Vec<String> = first
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .map(str::to_owned)
-            .collect();
-        let mut cookie = cookie.join("; ");
-        if cookie.is_empty() {
-            // A server without a session still gets a Cookie header of the usual size, so
-            // request parsing costs the same everywhere.
-            cookie = format!("session={}", "A".repeat(180));
-        }
-        let value = header::HeaderValue::try_from(cookie.as_str()).expect("a header value");
-        // hyper hands over header values that share the connection's read buffer: cloning
-        // one bumps a count. A value parsed from a string allocates on its first clone
-        // instead, so clone it once before the loop to match.
-        let _ = value.clone();
-        let start = Instant::now();
-        let mut bytes = 0usize;
-        for _ in 0..iterations {
-            let req = Request::get(route).header(header::COOKIE, value.clone());
-            let response = app
-                .clone()
-                .oneshot(req.body(Body::empty()).expect("a request"))
-                .await
-                .expect("infallible");
-            bytes += response.headers().len();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .expect("a body")
-                .to_bytes();
-            bytes += body.len();
-        }
-        let elapsed = start.elapsed();
-        eprintln!(
-            "{server} {route}: {iterations} requests, {:.0} ns/request (cookie {} bytes, checksum {bytes})",
-            elapsed.as_nanos() as f64 / iterations as f64,
-            cookie.len()
-        );
+        bytes += response.headers().len();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        bytes += body.len();
     }
+    let elapsed = start.elapsed();
+    eprintln!(
+        "{server} {route}: {iterations} requests, {:.0} ns/request (cookie {} bytes, checksum {bytes})",
+        elapsed.as_nanos() as f64 / iterations as f64,
+        cookie.len()
+    );
 }

@@ -1297,7 +1297,7 @@ async fn the_layer_around_the_whole_router() {
 /// The `Session` extractor's future stays small whatever stores are compiled in. axum keeps it
 /// inside every handler's future, and copies that whole future when it boxes it, once per
 /// request: with a store's load in it unboxed (2,224 bytes with every feature) it cost
-/// ~300 instructions per request in cookie mode too, where the load never runs
+/// ~385 instructions per request in cookie mode too, where the load never runs
 /// (docs/PERFORMANCE.md, round five). Now it is a handle, a pointer or two and a state.
 #[test]
 fn the_session_extractors_future_is_small() {

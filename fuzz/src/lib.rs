@@ -276,9 +276,10 @@ pub fn lazy_session(data: &[u8]) {
 
     // The key at a place the operation byte picks: a change in the middle splits the runs
     // of unchanged entries the writer copies.
-    let picked = (!want.is_empty())
-        .then(|| want.keys().nth(usize::from(op / 3) % want.len()).cloned())
-        .flatten();
+    let picked = want
+        .keys()
+        .nth(usize::from(op / 3) % want.len().max(1))
+        .cloned();
     let change = match (op % 3, picked) {
         (1, Some(key)) => Change::Replace(key),
         (2, Some(key)) => Change::Remove(key),
