@@ -906,6 +906,65 @@ async fn tampered_and_foreign_cookies_are_fresh_sessions() {
     }
 }
 
+/// What the layer seals in the `encrypted` format is the JSON followed by the index of its
+/// entries (`format/index.rs`), and a value written that way is refused for every flipped
+/// bit; `signed` payloads, which anyone can read, stay plain JSON.
+#[tokio::test]
+async fn written_cookies_carry_the_index_and_refuse_every_flipped_bit() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use cookie_session::format::encrypted::EncryptedCodec;
+    use cookie_session::format::signed::SignedCodec;
+
+    let clock = TestClock::new();
+    let keys = KeyRing::new([KEY_A]).unwrap();
+    let encrypted = app(config(Format::Encrypted, &[KEY_A], &clock));
+    let cookie = jar(&call(&encrypted, "/incr", None).await);
+    let value = cookie.strip_prefix("session=").unwrap();
+    let opened = EncryptedCodec::new(&keys)
+        .unwrap()
+        .open("session", value)
+        .unwrap();
+    // `{"views":1}`, then the key's end (7) and the value's end (10), the count and the marker.
+    let mut expected = br#"{"views":1}"#.to_vec();
+    expected.extend_from_slice(&[0, 7, 0, 10, 0, 1, 0x01]);
+    assert_eq!(opened.json, expected);
+    assert_eq!(
+        body(call(&encrypted, "/read", Some(&cookie)).await).await,
+        "Some(1)"
+    );
+
+    let raw = URL_SAFE_NO_PAD.decode(value).unwrap();
+    for byte in 0..raw.len() {
+        for bit in 0..8 {
+            let mut flipped = raw.clone();
+            flipped[byte] ^= 1 << bit;
+            let header = format!("session={}", URL_SAFE_NO_PAD.encode(&flipped));
+            let read = body(call(&encrypted, "/read", Some(&header)).await).await;
+            assert_eq!(read, "None", "byte {byte} bit {bit}");
+        }
+    }
+
+    // A rolling session re-issued unchanged keeps its index.
+    let rolling = app(config(Format::Encrypted, &[KEY_A], &clock).rolling(true));
+    let reissued = jar(&call(&rolling, "/read", Some(&cookie)).await);
+    let value = reissued.strip_prefix("session=").unwrap();
+    let opened = EncryptedCodec::new(&keys)
+        .unwrap()
+        .open("session", value)
+        .unwrap();
+    assert_eq!(opened.json, expected);
+
+    let signed = app(config(Format::Signed, &[KEY_A], &clock));
+    let cookie = jar(&call(&signed, "/incr", None).await);
+    let value = cookie.strip_prefix("session=").unwrap();
+    let opened = SignedCodec::new(&keys)
+        .unwrap()
+        .open("session", value)
+        .unwrap();
+    assert_eq!(opened.json, br#"{"views":1}"#);
+}
+
 fn app_named(format: Format, name: &str, clock: &TestClock) -> Router {
     app(config(format, &[KEY_A], clock).name(name))
 }

@@ -193,6 +193,48 @@ async fn split_sessions_round_trip_and_clean_up() {
     }
 }
 
+/// The entry index an `encrypted` cookie carries (`format/index.rs`) is left out when it alone
+/// would push the cookie past the size limit: a session that fits without it is written as
+/// one cookie, not refused or split.
+#[tokio::test]
+async fn the_index_never_makes_a_session_too_large() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    let unlimited = app(SessionConfig::new(keys()).build().unwrap());
+    let written = set_cookies(&call(&unlimited, "/fill/2000", "").await);
+    let value = written[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("session=")
+        .unwrap();
+    // One entry: 4 bytes of offsets, 2 of count, 1 marker.
+    let raw_without_index = URL_SAFE_NO_PAD.decode(value).unwrap().len() - 7;
+    let without_index = "session=".len() + (raw_without_index * 4).div_ceil(3);
+    assert!(without_index < "session=".len() + value.len());
+
+    let tight = app(SessionConfig::new(keys())
+        .max_cookie_size(without_index)
+        .build()
+        .unwrap());
+    let res = call(&tight, "/fill/2000", "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let written = set_cookies(&res);
+    assert_eq!(written.len(), 1, "{written:?}");
+    let pair = written[0].split(';').next().unwrap();
+    assert_eq!(pair.len(), without_index);
+    assert_eq!(body(call(&tight, "/len", pair).await).await, "2000");
+
+    // One byte less: too large even without the index.
+    let tighter = app(SessionConfig::new(keys())
+        .max_cookie_size(without_index - 1)
+        .build()
+        .unwrap());
+    let res = call(&tighter, "/fill/2000", "").await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
 #[tokio::test]
 async fn compression_makes_repetitive_sessions_fit() {
     for format in [Format::Encrypted, Format::Signed] {

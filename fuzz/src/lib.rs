@@ -237,11 +237,13 @@ impl tower_service::Service<http::Request<()>> for Changer {
 /// byte also picks which key it replaces or removes), the
 /// cookie written back (unchanged entries copied from the text) holds serde_json's map with
 /// the same change.
+///
+/// With the byte's high bit set, the oracle seals serde_json's text of that map followed by
+/// the entry index of `format/index.rs`, written from the documented layout
+/// ([`oracle::indexed`]): the layout the layer writes, read through its index. A text that
+/// itself ends with the index marker is another program's index over any bytes: the layer
+/// may serve or refuse it, but must not panic.
 pub fn lazy_session(data: &[u8]) {
-    use std::future::Future as _;
-    use tower_layer::Layer as _;
-    use tower_service::Service as _;
-
     let Some((&op, json)) = data.split_first() else {
         return;
     };
@@ -249,11 +251,16 @@ pub fn lazy_session(data: &[u8]) {
     if json.first() == Some(&0) {
         return;
     }
-    let mut plaintext = Vec::with_capacity(24 + json.len());
+    let body = match serde_json::from_slice::<Map<String, Value>>(json) {
+        Ok(map) if op >= 0x80 => oracle::indexed(&map),
+        _ => json.to_vec(),
+    };
+    let op = op & 0x7f;
+    let mut plaintext = Vec::with_capacity(24 + body.len());
     for time in [TIMES.created_at, TIMES.issued_at, TIMES.expires_at] {
         plaintext.extend_from_slice(&time.to_be_bytes());
     }
-    plaintext.extend_from_slice(json);
+    plaintext.extend_from_slice(&body);
     let value = oracle::encrypted_seal_v1(NATIVE_SECRETS[0].as_bytes(), NAME, [7; 24], &plaintext);
     if value.len() > oracle::MAX_INPUT_LEN {
         return;
@@ -261,6 +268,15 @@ pub fn lazy_session(data: &[u8]) {
     let cookie = format!("{NAME}={value}");
     let layer = &LAYERS[0];
     assert!(matches!(layer.format, Format::Encrypted) && !layer.split);
+    if json.last() == Some(&oracle::INDEXED) {
+        // Another program's index (JSON never ends with the marker): read and written back
+        // through the layer, whatever it serves.
+        let _ = layer.layer.decode([cookie.as_str()]);
+        for change in [Change::Insert, Change::Remove(FUZZ_KEY.into())] {
+            respond(&layer.layer, change, &cookie);
+        }
+        return;
+    }
     let got = layer.layer.decode([cookie.as_str()]);
     let Ok(mut want) = serde_json::from_slice::<Map<String, Value>>(json) else {
         assert!(
@@ -296,16 +312,7 @@ pub fn lazy_session(data: &[u8]) {
             want.shift_remove(key);
         }
     }
-    let mut service = layer.layer.layer(Changer(change));
-    let request = http::Request::builder()
-        .header(http::header::COOKIE, cookie.as_str())
-        .body(())
-        .expect("a valid request");
-    let mut future = std::pin::pin!(service.call(request));
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    let std::task::Poll::Ready(Ok(response)) = future.as_mut().poll(&mut context) else {
-        panic!("a cookie-mode response is ready at once");
-    };
+    let response = respond(&layer.layer, change, &cookie);
     if !response.status().is_success() {
         // Refused only as too large to write back (a text near the input limit).
         assert!(json.len() > 2000, "{}: {json:?}", response.status());
@@ -330,7 +337,31 @@ pub fn lazy_session(data: &[u8]) {
     }
 }
 
-/// `SignedCodec::open` on arbitrary text./// `SignedCodec::open` on arbitrary text.
+/// The response of `layer` around a handler making `change`, to a request carrying `cookie`:
+/// ready at once, as every cookie-mode response is.
+fn respond(
+    layer: &cookie_session::SessionLayer,
+    change: Change,
+    cookie: &str,
+) -> http::Response<String> {
+    use std::future::Future as _;
+    use tower_layer::Layer as _;
+    use tower_service::Service as _;
+
+    let mut service = layer.layer(Changer(change));
+    let request = http::Request::builder()
+        .header(http::header::COOKIE, cookie)
+        .body(())
+        .expect("a valid request");
+    let mut future = std::pin::pin!(service.call(request));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    let std::task::Poll::Ready(Ok(response)) = future.as_mut().poll(&mut context) else {
+        panic!("a cookie-mode response is ready at once");
+    };
+    response
+}
+
+/// `SignedCodec::open` on arbitrary text.
 pub fn signed_open(data: &[u8]) {
     let value = text(data);
     let want = oracle::signed(&bytes(&NATIVE_SECRETS), NAME, &value);

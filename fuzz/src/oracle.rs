@@ -19,6 +19,7 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use aes::cipher::BlockEncrypt;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -115,6 +116,40 @@ pub fn encrypted(secrets: &[&[u8]], name: &str, value: &str) -> Option<Authentic
         times,
         payload: payload.to_vec(),
     })
+}
+
+/// The last byte of a native body that ends with the index of its entries.
+pub const INDEXED: u8 = 0x01;
+
+/// What the `encrypted` layer seals for `map` (`format/index.rs`, written from the layout it
+/// documents): serde_json's compact text of the map, then for each entry the offsets from the
+/// `{` of its key's closing quote and of the `,` or `}` after its value (u16, big-endian),
+/// the number of entries (u16, big-endian) and [`INDEXED`].
+pub fn indexed(map: &Map<String, Value>) -> Vec<u8> {
+    let mut json = b"{".to_vec();
+    let mut index = Vec::new();
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(&serde_json::to_vec(key).expect("a string"));
+        let key_end = json.len() - 1;
+        json.push(b':');
+        json.extend_from_slice(&serde_json::to_vec(value).expect("a JSON value"));
+        for offset in [key_end, json.len()] {
+            index.extend_from_slice(&u16::try_from(offset).expect("a short text").to_be_bytes());
+        }
+    }
+    json.push(b'}');
+    assert_eq!(
+        json,
+        serde_json::to_vec(map).expect("a map"),
+        "serde_json's text"
+    );
+    json.extend_from_slice(&index);
+    json.extend_from_slice(&u16::try_from(map.len()).expect("few keys").to_be_bytes());
+    json.push(INDEXED);
+    json
 }
 
 /// The other direction of [`encrypted`], for targets that need an authentic value around a

@@ -374,6 +374,18 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     for (op, text) in (0u8..).zip(texts) {
         let mut input = vec![op % 3];
         input.extend_from_slice(text.as_bytes());
+        out.push(("lazy_session", input.clone()));
+        // The high bit: the same session sealed with its entry index (`format/index.rs`).
+        input[0] |= 0x80;
+        out.push(("lazy_session", input));
+    }
+    // Another program's index: over two entries as one, then one past the text.
+    for index in [
+        &b"\x00\x03\x00\x0c\x00\x01\x01"[..],
+        b"\x00\x03\x00\x0d\x00\x01\x01",
+    ] {
+        let mut input = b"\x00{\"a\":1,\"b\":2}".to_vec();
+        input.extend_from_slice(index);
         out.push(("lazy_session", input));
     }
     // Removes the second key: the entries on both sides are copied as two runs.

@@ -10,7 +10,7 @@ use super::express::{self, ExpressCodec, SigAlgorithm};
 use super::jwt::JwtCodec;
 use super::native;
 use super::signed::SignedCodec;
-use super::{Data, Decoded, Timestamps};
+use super::{Data, Decoded, Index, Timestamps};
 use crate::cookie::{cookie_values, first_cookie_value, HeaderStyle};
 use crate::key::{KeyError, KeyRing};
 use crate::rejection::Rejection;
@@ -134,7 +134,8 @@ pub struct Codec {
 }
 
 /// The first byte of a compressed native payload. JSON never starts with it, so the flag needs
-/// no room of its own, and it sits inside the authenticated payload.
+/// no room of its own, and it sits inside the authenticated payload. (An entry index, the
+/// other layout, is marked by the body's last byte: `format/index.rs`.)
 const COMPRESSED: u8 = 0x00;
 /// Sessions shorter than this are never compressed: deflate would not pay for itself.
 const COMPRESS_FROM: usize = 128;
@@ -386,19 +387,35 @@ impl Codec {
 
     /// [`Codec::canonical_of`], written after [`Codec::json_start`] bytes of room, so
     /// [`Codec::seal_buffer`] seals it where it is. Written into `out`, an earlier buffer
-    /// whose memory is reused (its content is dropped).
-    pub(crate) fn canonical_buffer_in(&self, data: &Data, mut out: Vec<u8>) -> Vec<u8> {
+    /// whose memory is reused (its content is dropped). The `encrypted` format also leaves
+    /// the entry index of the text in `index` (`format/index.rs`), for `seal_buffer` to seal
+    /// after it; the others leave `index` empty.
+    pub(crate) fn canonical_buffer_in(
+        &self,
+        data: &Data,
+        mut out: Vec<u8>,
+        index: &mut Index,
+    ) -> Vec<u8> {
+        index.clear();
         let start = self.json_start();
         if start == 0 {
             return self.canonical_of(data);
         }
         out.clear();
-        out.reserve(start + data.source().len() + 16);
+        // Room for the JSON as it was, a little growth, the tag, and the index sealed after it.
+        out.reserve(start + data.source().len() + 16 + Index::room(data.len()));
         out.resize(start, 0);
-        if data.write_json(&mut out).is_err() {
+        // Only `encrypted` bodies carry the index: a `signed` value's payload is readable, and
+        // stays the JSON its readers expect.
+        let written = match self.inner {
+            Inner::Encrypted(_) => data.write_json_indexed(&mut out, index),
+            _ => data.write_json(&mut out),
+        };
+        if written.is_err() {
             // Serialising `Value`s cannot fail: keys are strings, numbers finite.
             out.truncate(start);
             out.extend_from_slice(b"{}");
+            index.clear();
         }
         out
     }
@@ -419,16 +436,21 @@ impl Codec {
     pub(crate) fn seal_buffer(
         &self,
         buffer: &mut Vec<u8>,
+        index: &[u8],
         times: Timestamps,
         out: &mut String,
     ) -> Option<String> {
         let start = self.json_start();
+        let mut index = index;
         if start > 0 && self.compress && buffer.len() >= start + COMPRESS_FROM {
             if let std::borrow::Cow::Owned(deflated) = self.payload(&buffer[start..]) {
                 buffer.truncate(start);
                 buffer.extend_from_slice(&deflated);
+                // A deflated body is never indexed: inflating it costs far more than reading it.
+                index = &[];
             }
         }
+        buffer.extend_from_slice(index);
         match &self.inner {
             Inner::Encrypted(codec) => codec.seal_buffer(&self.name, times, buffer, out),
             Inner::Signed(codec) => codec.seal_buffer(&self.name, times, buffer, out),
@@ -616,17 +638,25 @@ impl Codec {
             // Only our own serde_json output is sealed in these: read lazily, and the text
             // is the canonical form (`format/data.rs`).
             Inner::Encrypted(_) | Inner::Signed(_) if lazy => (
-                Data::from_json_in(opened.json, decoded).ok_or(Rejection::BadPayload)?,
+                Data::from_body_in(opened.json, decoded).ok_or(Rejection::BadPayload)?,
                 Vec::new(),
             ),
             // Another service may have written the claims (`jwt`), or the caller wants the
             // map: parsed into one, as before.
-            _ => (
-                serde_json::from_slice::<Map<String, Value>>(&opened.json)
-                    .map(Data::from_map)
-                    .map_err(|_| Rejection::BadPayload)?,
-                opened.json,
-            ),
+            _ => {
+                let json = match self.inner {
+                    Inner::Encrypted(_) | Inner::Signed(_) => {
+                        Data::json_of_body(opened.json).ok_or(Rejection::BadPayload)?
+                    }
+                    _ => opened.json,
+                };
+                (
+                    serde_json::from_slice::<Map<String, Value>>(&json)
+                        .map(Data::from_map)
+                        .map_err(|_| Rejection::BadPayload)?,
+                    json,
+                )
+            }
         };
         Ok(Unsealed {
             key_index: opened.key_index,

@@ -11,6 +11,10 @@
 //! output (`Codec::canonical`): re-serialising a value parsed from that text gives the same
 //! text (serde_json is built with `float_roundtrip`, so even floats come back bit for bit).
 //!
+//! A cookie this crate wrote in the `encrypted` format also carries the index of its entries
+//! after the JSON (`format/index.rs`): opening it reads the offsets and checks them against
+//! the JSON's structure instead of reading the text byte by byte.
+//!
 //! Every other session (Express and `jwt` cookies, store records, a new session, one the
 //! handler replaced) keeps the order-keeping `serde_json::Map`, as before.
 
@@ -20,6 +24,8 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use zeroize::Zeroize;
+
+use super::index::{self, Index, Offsets, Recorder};
 
 /// From this many keys on, duplicate keys in a cookie are found with a hash map rather than by
 /// scanning the keys read so far, so opening stays linear in the number of keys.
@@ -43,6 +49,14 @@ pub(crate) struct Data {
 enum Repr {
     Map(Map<String, Value>),
     Entries(Vec<Entry>),
+    /// Read from a body with an entry index (`format/index.rs`) of at most [`INDEX_FROM`]
+    /// entries whose JSON holds no escape: `source` is the JSON followed by the index, and
+    /// keys and values are found through the index when read (a few entries, so a search in
+    /// order). The first change builds `Entries`, in the vector `spare` (empty) holds.
+    Indexed {
+        json_len: usize,
+        spare: Vec<Entry>,
+    },
 }
 
 impl Default for Repr {
@@ -99,9 +113,109 @@ impl Data {
         })
     }
 
+    /// [`Data::from_json_in`] of a body that may end with the index of its entries
+    /// (`format/index.rs`). With one, every offset is checked against the JSON's structure,
+    /// and the entries are found through it when read (a JSON text with an escape anywhere,
+    /// whose keys may need decoding, or with more than [`INDEX_FROM`] entries, has its
+    /// entries built at once instead). Without one, the JSON is read as by
+    /// [`Data::from_json_in`]. `None` when the index does not fit the text.
+    pub(crate) fn from_body_in(mut body: Vec<u8>, decoded: &mut Decoded) -> Option<Self> {
+        let Some((json_len, offsets)) = index::split(&body).ok()? else {
+            return Self::from_json_in(body, decoded);
+        };
+        let json = body.get(..json_len)?;
+        check_index(json, offsets).ok()?;
+        let mut entries = std::mem::take(&mut decoded.entries);
+        if offsets.len() <= INDEX_FROM && memchr::memchr(b'\\', json).is_none() {
+            return Some(Data {
+                source: body,
+                repr: Repr::Indexed {
+                    json_len,
+                    spare: entries,
+                },
+            });
+        }
+        if entries.capacity() == 0 {
+            entries.reserve_exact(4);
+        }
+        if indexed_entries(json, offsets, &mut entries).is_err() {
+            entries.clear();
+            decoded.entries = entries;
+            return None;
+        }
+        body.truncate(json_len);
+        Some(Data {
+            source: body,
+            repr: Repr::Entries(entries),
+        })
+    }
+
+    /// The JSON text of a native body (see [`Data::from_body_in`]): the body itself, or its
+    /// JSON with the index checked and cut off; `None` when the index does not fit the text.
+    pub(crate) fn json_of_body(mut body: Vec<u8>) -> Option<Vec<u8>> {
+        let Some((json_len, offsets)) = index::split(&body).ok()? else {
+            return Some(body);
+        };
+        check_index(body.get(..json_len)?, offsets).ok()?;
+        body.truncate(json_len);
+        Some(body)
+    }
+
+    /// The JSON and the index offsets of an indexed session.
+    fn indexed(&self) -> (&[u8], Offsets<'_>) {
+        let json_len = match self.repr {
+            Repr::Indexed { json_len, .. } => json_len,
+            _ => 0,
+        };
+        match index::split(&self.source) {
+            Ok(Some((len, offsets))) if len == json_len => (self.text_to(json_len), offsets),
+            _ => (&[], &[]),
+        }
+    }
+
+    fn text_to(&self, end: usize) -> &[u8] {
+        self.source.get(..end).unwrap_or_default()
+    }
+
+    /// The value of the last entry named `key` of an indexed session (the last of repeated
+    /// keys wins, as in the map).
+    fn indexed_value(&self, key: &str) -> Option<Span> {
+        let (json, offsets) = self.indexed();
+        let mut found = None;
+        for (name, value) in spans(offsets) {
+            if json.get(name.start..name.end) == Some(key.as_bytes()) {
+                found = Some(value);
+            }
+        }
+        found
+    }
+
+    /// Builds the entries of an indexed session, to change them.
+    fn build_entries(&mut self) {
+        if let Repr::Indexed { json_len, spare } = &mut self.repr {
+            let json_len = *json_len;
+            let mut entries = std::mem::take(spare);
+            let (json, offsets) = self.indexed();
+            // Checked when read, and without an escape: every key is its own text.
+            let mut lookup = None;
+            for (key, value) in spans(offsets) {
+                let entry = Entry {
+                    key: Slot::Text(key),
+                    value: Slot::Text(value),
+                };
+                add_entry(json, &mut entries, &mut lookup, entry);
+            }
+            self.source.truncate(json_len);
+            self.repr = Repr::Entries(entries);
+        }
+    }
+
     /// The JSON text this session was read from (empty when not read from a native cookie).
     pub(crate) fn source(&self) -> &[u8] {
-        &self.source
+        match self.repr {
+            Repr::Indexed { json_len, .. } => self.text_to(json_len),
+            _ => &self.source,
+        }
     }
 
     fn text(&self, span: Span) -> &[u8] {
@@ -143,17 +257,33 @@ impl Data {
         match &self.repr {
             Repr::Map(map) => map.len(),
             Repr::Entries(entries) => entries.len(),
+            Repr::Indexed { .. } => {
+                // Repeated keys count once: the keys not seen before.
+                let (json, offsets) = self.indexed();
+                let names = || {
+                    spans(offsets)
+                        .map(|(name, _)| json.get(name.start..name.end).unwrap_or_default())
+                };
+                names()
+                    .enumerate()
+                    .filter(|(i, name)| !names().take(*i).any(|seen| seen == *name))
+                    .count()
+            }
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        match &self.repr {
+            Repr::Indexed { .. } => self.indexed().1.is_empty(),
+            _ => self.len() == 0,
+        }
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
         match &self.repr {
             Repr::Map(map) => map.contains_key(key),
             Repr::Entries(entries) => self.position(entries, key).is_some(),
+            Repr::Indexed { .. } => self.indexed_value(key).is_some(),
         }
     }
 
@@ -162,6 +292,7 @@ impl Data {
         match &self.repr {
             Repr::Map(map) => map.keys().cloned().collect(),
             Repr::Entries(entries) => entries.iter().map(|e| self.key_string(e)).collect(),
+            Repr::Indexed { .. } => self.as_map().keys().cloned().collect(),
         }
     }
 
@@ -180,6 +311,10 @@ impl Data {
                     Slot::Own(value) => T::deserialize(value),
                 })
             }
+            Repr::Indexed { .. } => {
+                let span = self.indexed_value(key)?;
+                Some(serde_json::from_slice(self.text(span)))
+            }
         }
     }
 
@@ -191,6 +326,7 @@ impl Data {
                 let entry = &entries[self.position(entries, key)?];
                 Some(self.value_of(&entry.value))
             }
+            Repr::Indexed { .. } => Some(self.value_of(&Slot::Text(self.indexed_value(key)?))),
         }
     }
 
@@ -198,6 +334,7 @@ impl Data {
     /// when it is new: replacing a value allocates nothing for its key.
     pub(crate) fn insert(&mut self, key: impl AsRef<str> + Into<String>, value: Value) {
         let name = key.as_ref();
+        self.build_entries();
         match &mut self.repr {
             Repr::Map(map) => match map.get_mut(name) {
                 Some(slot) => *slot = value,
@@ -217,11 +354,14 @@ impl Data {
                     }),
                 }
             }
+            // Built above.
+            Repr::Indexed { .. } => {}
         }
     }
 
     /// Removes `key`; later keys keep their order.
     pub(crate) fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        self.build_entries();
         match &mut self.repr {
             Repr::Map(map) => map.shift_remove(key),
             Repr::Entries(entries) => {
@@ -231,6 +371,8 @@ impl Data {
                 let entry = entries.remove(index);
                 Some(self.take_value(entry.value))
             }
+            // Built above.
+            Repr::Indexed { .. } => None,
         }
     }
 
@@ -254,6 +396,23 @@ impl Data {
                     .map(|e| (self.key_string(e), self.value_of(&e.value)))
                     .collect(),
             ),
+            // Collected as serde_json collects an object: a repeated key keeps its first
+            // place and takes the last value.
+            Repr::Indexed { .. } => {
+                let (json, offsets) = self.indexed();
+                Cow::Owned(
+                    spans(offsets)
+                        .map(|(name, value)| {
+                            let name = json.get(name.start..name.end).unwrap_or_default();
+                            let value = Slot::Text(value);
+                            (
+                                String::from_utf8_lossy(name).into_owned(),
+                                self.value_of(&value),
+                            )
+                        })
+                        .collect(),
+                )
+            }
         }
     }
 
@@ -266,21 +425,58 @@ impl Data {
     pub(crate) fn into_map(self) -> Map<String, Value> {
         match self.repr {
             Repr::Map(map) => map,
-            Repr::Entries(_) => self.to_map(),
+            Repr::Entries(_) | Repr::Indexed { .. } => self.to_map(),
         }
     }
 
     /// Appends the session's compact JSON text (serde_json's, byte for byte) to `out`: keys
     /// and values never changed are copied from the source text.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        self.write_json_with(out, None)
+    }
+
+    /// [`Data::write_json`], with the entry index of what it wrote (`format/index.rs`) left in
+    /// `index` (empty when the text is too long to index).
+    pub(crate) fn write_json_indexed(
+        &self,
+        out: &mut Vec<u8>,
+        index: &mut Index,
+    ) -> Result<(), serde_json::Error> {
+        let mut recorder = Recorder::new(index, out.len());
+        self.write_json_with(out, Some(&mut recorder))?;
+        recorder.finish();
+        Ok(())
+    }
+
+    fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        mut index: Option<&mut Recorder<'_>>,
+    ) -> Result<(), serde_json::Error> {
         let entries = match &self.repr {
-            Repr::Map(map) => return serde_json::to_writer(out, map),
+            Repr::Map(map) if index.is_none() => return serde_json::to_writer(out, map),
+            Repr::Map(map) => return write_map(map, out, index),
             Repr::Entries(entries) => entries,
+            Repr::Indexed { .. } if self.len() == self.indexed().1.len() => {
+                // No repeated key: the text is serde_json's for the map, copied whole.
+                let (json, offsets) = self.indexed();
+                let start = out.len();
+                out.extend_from_slice(json);
+                if let Some(index) = &mut index {
+                    for (name, value) in spans(offsets) {
+                        index.entry(start + name.end, start + value.end);
+                    }
+                }
+                return Ok(());
+            }
+            Repr::Indexed { .. } => return write_map(&self.as_map(), out, index),
         };
         out.push(b'{');
         // Unchanged entries that lie side by side in the source (`"a":1,"b":2`, the usual
-        // case) are copied as one run, commas included, rather than piece by piece.
+        // case) are copied as one run, commas included, rather than piece by piece. The run's
+        // text goes at `run_at` in `out` once it is complete.
         let mut run: Option<Span> = None;
+        let mut run_at = 0;
         for (i, entry) in entries.iter().enumerate() {
             if let Some(whole) = unchanged_text(entry) {
                 match &mut run {
@@ -293,7 +489,12 @@ impl Data {
                         if i > 0 {
                             out.push(b',');
                         }
+                        run_at = out.len();
                     }
+                }
+                if let (Some(index), Some(run), Slot::Text(key)) = (&mut index, &run, &entry.key) {
+                    let at = |source: usize| run_at + (source - run.start);
+                    index.entry(at(key.end), at(whole.end));
                 }
                 continue;
             }
@@ -313,10 +514,14 @@ impl Data {
                 }
                 Slot::Own(key) => serde_json::to_writer(&mut *out, key)?,
             }
+            let key_end = out.len() - 1;
             out.push(b':');
             match &entry.value {
                 Slot::Text(span) => out.extend_from_slice(self.text(*span)),
                 Slot::Own(value) => serde_json::to_writer(&mut *out, value)?,
+            }
+            if let Some(index) = &mut index {
+                index.entry(key_end, out.len());
             }
         }
         if let Some(done) = run {
@@ -325,6 +530,30 @@ impl Data {
         out.push(b'}');
         Ok(())
     }
+}
+
+/// A map's compact JSON text, entry by entry (serde_json's text for the map, byte for byte),
+/// noting each entry in `index`.
+fn write_map(
+    map: &Map<String, Value>,
+    out: &mut Vec<u8>,
+    mut index: Option<&mut Recorder<'_>>,
+) -> Result<(), serde_json::Error> {
+    out.push(b'{');
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        let key_end = out.len() - 1;
+        out.push(b':');
+        serde_json::to_writer(&mut *out, value)?;
+        if let Some(index) = &mut index {
+            index.entry(key_end, out.len());
+        }
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// The source text of an entry read from it and never changed, `"key":value`, when it lies
@@ -345,6 +574,127 @@ fn key_text<'a>(source: &'a [u8], entry: &'a Entry) -> &'a [u8] {
         Slot::Text(span) => source.get(span.start..span.end).unwrap_or_default(),
         Slot::Own(key) => key.as_bytes(),
     }
+}
+
+/// Adds an entry read from `text` to `entries`. A repeated key: the last value wins, at the
+/// first one's place (as in the map). From [`INDEX_FROM`] keys on, `index` finds the keys read
+/// so far by hashing rather than by comparing each, so reading stays linear.
+#[inline(always)]
+fn add_entry(
+    text: &[u8],
+    entries: &mut Vec<Entry>,
+    index: &mut Option<HashMap<Vec<u8>, usize>>,
+    entry: Entry,
+) {
+    let key = key_text(text, &entry);
+    let found = match index {
+        Some(index) => index.get(key).copied(),
+        None => entries.iter().position(|e| key_text(text, e) == key),
+    };
+    match found {
+        Some(found) => entries[found].value = entry.value,
+        None => {
+            if let Some(index) = index {
+                index.insert(key.to_vec(), entries.len());
+            }
+            entries.push(entry);
+            if index.is_none() && entries.len() >= INDEX_FROM {
+                *index = Some(
+                    entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (key_text(text, e).to_vec(), i))
+                        .collect(),
+                );
+            }
+        }
+    }
+}
+
+/// The key and value spans of the entries at `offsets` (checked by [`check_index`]).
+fn spans(offsets: Offsets<'_>) -> impl Iterator<Item = (Span, Span)> + '_ {
+    let mut end = 0;
+    offsets.iter().map(move |entry| {
+        let (key_end, value_end) = index::offsets(entry);
+        let key = Span {
+            start: end + 2,
+            end: key_end,
+        };
+        let value = Span {
+            start: key_end + 2,
+            end: value_end,
+        };
+        end = value_end;
+        (key, value)
+    })
+}
+
+/// Checks the offsets of an index (`format/index.rs`) against the JSON: the object's braces,
+/// the quotes around every key, the colon after it, a value of at least one byte, the
+/// separator after every value, and nothing after the last. The value texts are not read.
+fn check_index(json: &[u8], offsets: Offsets<'_>) -> Result<(), Invalid> {
+    if json.first() != Some(&b'{') {
+        return Err(Invalid);
+    }
+    // Where the previous entry ended: the `{`, then each `,`.
+    let mut end = 0;
+    for (i, (key, value)) in spans(offsets).enumerate() {
+        let separator = if i + 1 == offsets.len() { b'}' } else { b',' };
+        let fits = json.get(end + 1) == Some(&b'"')
+            && key.end >= key.start
+            && json.get(key.end) == Some(&b'"')
+            && json.get(key.end + 1) == Some(&b':')
+            && value.end > value.start
+            && json.get(value.end) == Some(&separator);
+        if !fits {
+            return Err(Invalid);
+        }
+        end = value.end;
+    }
+    let last = if offsets.is_empty() { 1 } else { end };
+    if json.get(last) == Some(&b'}') && last + 1 == json.len() {
+        Ok(())
+    } else {
+        Err(Invalid)
+    }
+}
+
+/// The entries of `json` at the offsets of its index, checked by [`check_index`]: keys with
+/// escapes are decoded, as the scanner does.
+fn indexed_entries(
+    json: &[u8],
+    offsets: Offsets<'_>,
+    entries: &mut Vec<Entry>,
+) -> Result<(), Invalid> {
+    let mut lookup = None;
+    for (key, value) in spans(offsets) {
+        // A key whose text runs plain (no escape, quote or control character) to its closing
+        // quote is its own text.
+        let key = if plain_end(json, key.start, false) == key.end {
+            Slot::Text(key)
+        } else {
+            Slot::Own(decode(json, key)?)
+        };
+        add_entry(
+            json,
+            entries,
+            &mut lookup,
+            Entry {
+                key,
+                value: Slot::Text(value),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// The text of the string with escapes whose contents lie at `span` of `text`, decoded by
+/// serde_json (which checks the escapes).
+fn decode(text: &[u8], span: Span) -> Result<String, Invalid> {
+    let quoted = text
+        .get(span.start.checked_sub(1).ok_or(Invalid)?..span.end + 1)
+        .ok_or(Invalid)?;
+    serde_json::from_slice(quoted).map_err(|_| Invalid)
 }
 
 /// The memory a session read from a native cookie lives in, kept between requests so that
@@ -368,7 +718,11 @@ impl Decoded {
     pub(crate) fn keep(&mut self, data: Data) {
         let Data { source, repr } = data;
         keep(&mut self.text, source);
-        if let Repr::Entries(mut entries) = repr {
+        if let Repr::Entries(mut entries)
+        | Repr::Indexed {
+            spare: mut entries, ..
+        } = repr
+        {
             if entries.capacity() > self.entries.capacity() && entries.capacity() <= KEEP_ENTRIES {
                 entries.clear();
                 self.entries = entries;
@@ -446,7 +800,7 @@ impl<'a> Scanner<'a> {
         };
         scanner.skip_space();
         scanner.expect(b'{')?;
-        let mut index: Option<HashMap<Vec<u8>, usize>> = None;
+        let mut index = None;
         scanner.skip_space();
         if scanner.peek() == Some(b'}') {
             scanner.pos += 1;
@@ -463,33 +817,7 @@ impl<'a> Scanner<'a> {
                     start,
                     end: scanner.pos,
                 });
-                let key_str = match &key {
-                    Slot::Text(span) => text.get(span.start..span.end).unwrap_or_default(),
-                    Slot::Own(key) => key.as_bytes(),
-                };
-                // A repeated key: the last value wins, at the first one's place (as the map).
-                let found = match &index {
-                    Some(index) => index.get(key_str).copied(),
-                    None => entries.iter().position(|e| key_text(text, e) == key_str),
-                };
-                match found {
-                    Some(found) => entries[found].value = value,
-                    None => {
-                        if let Some(index) = &mut index {
-                            index.insert(key_str.to_vec(), entries.len());
-                        }
-                        entries.push(Entry { key, value });
-                        if index.is_none() && entries.len() >= INDEX_FROM {
-                            index = Some(
-                                entries
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, e)| (key_text(text, e).to_vec(), i))
-                                    .collect(),
-                            );
-                        }
-                    }
-                }
+                add_entry(text, entries, &mut index, Entry { key, value });
                 scanner.skip_space();
                 match scanner.next() {
                     Some(b',') => continue,
@@ -578,13 +906,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The text of a string with escapes, decoded by serde_json (which checks the escapes).
     fn decode(&self, span: Span) -> Result<String, Invalid> {
-        let quoted = self
-            .bytes
-            .get(span.start - 1..span.end + 1)
-            .ok_or(Invalid)?;
-        serde_json::from_slice(quoted).map_err(|_| Invalid)
+        decode(self.bytes, span)
     }
 
     fn key(&mut self) -> Result<Slot<String>, Invalid> {
@@ -803,7 +1126,7 @@ mod tests {
             Data::from_json_in(br#"{"a":1,"b":[2],"c":"x"}"#.to_vec(), &mut decoded).unwrap();
         let capacity = match &first.repr {
             Repr::Entries(entries) => entries.capacity(),
-            Repr::Map(_) => panic!("read lazily"),
+            _ => panic!("read lazily"),
         };
         decoded.keep(first);
         assert!(decoded.entries.is_empty());
@@ -815,7 +1138,7 @@ mod tests {
         assert_eq!(second.to_map(), *json!({"n": 2}).as_object().unwrap());
         match &second.repr {
             Repr::Entries(entries) => assert_eq!(entries.capacity(), capacity),
-            Repr::Map(_) => panic!("read lazily"),
+            _ => panic!("read lazily"),
         }
         // A vector grown past `KEEP_ENTRIES` by a session with many keys is not kept.
         let many: Map<String, Value> = (0..KEEP_ENTRIES + 1)
@@ -836,6 +1159,43 @@ mod tests {
 
     fn map_of(text: &str) -> Option<Map<String, Value>> {
         serde_json::from_str(text).ok()
+    }
+
+    /// What the `encrypted` format seals for `data`: its JSON and the index of its entries.
+    fn indexed_body(data: &Data) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut index = Index::default();
+        data.write_json_indexed(&mut body, &mut index).unwrap();
+        body.extend_from_slice(index.as_bytes());
+        body
+    }
+
+    /// `data` written with its index and read back through it.
+    fn through_index(data: &Data) -> Data {
+        Data::from_body_in(indexed_body(data), &mut Decoded::default()).unwrap()
+    }
+
+    /// Every reading method of `data` agrees with `expected`.
+    fn agrees(data: &Data, expected: &Map<String, Value>, what: &str) {
+        assert_eq!(data.to_map(), *expected, "{what}");
+        assert_eq!(data.len(), expected.len(), "{what}");
+        assert_eq!(data.is_empty(), expected.is_empty(), "{what}");
+        assert_eq!(
+            data.keys(),
+            expected.keys().cloned().collect::<Vec<_>>(),
+            "{what}"
+        );
+        for (key, value) in expected {
+            assert!(data.contains_key(key), "{what} {key}");
+            assert_eq!(data.get_value(key).as_ref(), Some(value), "{what} {key}");
+            assert_eq!(
+                data.get::<Value>(key).unwrap().unwrap(),
+                *value,
+                "{what} {key}"
+            );
+        }
+        assert!(!data.contains_key("\u{0}absent"));
+        assert!(data.get::<Value>("\u{0}absent").is_none());
     }
 
     /// Lazy reading accepts exactly what the map accepted, with the same content, and writes
@@ -928,13 +1288,12 @@ mod tests {
             let (Some(lazy), Some(expected)) = (lazy, expected) else {
                 continue;
             };
-            assert_eq!(lazy.to_map(), expected, "{text}");
-            assert_eq!(lazy.len(), expected.len());
-            assert_eq!(lazy.keys(), expected.keys().cloned().collect::<Vec<_>>());
-            for (key, value) in &expected {
-                assert_eq!(lazy.get_value(key).as_ref(), Some(value), "{text} {key}");
-                assert_eq!(lazy.get::<Value>(key).unwrap().unwrap(), *value);
-            }
+            agrees(&lazy, &expected, text);
+            // Written with its index and read through it, it is the same session, written
+            // back as the same text.
+            let indexed = through_index(&lazy);
+            agrees(&indexed, &expected, text);
+            assert_eq!(canonical(&indexed), canonical(&lazy), "{text}");
             // Written back, it means the same; serde_json's own text comes back byte for byte.
             let written = canonical(&lazy);
             assert_eq!(map_of(&written), Some(expected.clone()), "{text}");
@@ -1085,11 +1444,165 @@ mod tests {
             for edit in edits {
                 let mut lazy = Data::from_json(text.as_bytes().to_vec()).unwrap();
                 let mut map = Data::from_map(map_of(text).unwrap());
+                let mut indexed = through_index(&lazy);
                 edit(&mut lazy);
                 edit(&mut map);
+                edit(&mut indexed);
                 assert_eq!(canonical(&lazy), canonical(&map), "{text}");
+                assert_eq!(canonical(&indexed), canonical(&map), "{text}");
+                // The index written after the change reads back as the change.
+                let again = through_index(&indexed);
+                assert_eq!(again.to_map(), map.to_map(), "{text}");
             }
         }
+    }
+
+    /// A JSON text with its index, offsets written by hand: the layout of `format/index.rs`.
+    fn by_hand(json: &str, offsets: &[(u16, u16)]) -> Vec<u8> {
+        let mut body = json.as_bytes().to_vec();
+        for (key_end, value_end) in offsets {
+            body.extend_from_slice(&key_end.to_be_bytes());
+            body.extend_from_slice(&value_end.to_be_bytes());
+        }
+        body.extend_from_slice(&u16::try_from(offsets.len()).unwrap().to_be_bytes());
+        body.push(index::INDEXED);
+        body
+    }
+
+    /// The index the writer records is the layout's, offset for offset.
+    #[test]
+    fn the_recorded_index_is_the_layout() {
+        let data = Data::from_json(br#"{"a":1,"bc":"x,y"}"#.to_vec()).unwrap();
+        assert_eq!(
+            indexed_body(&data),
+            by_hand(r#"{"a":1,"bc":"x,y"}"#, &[(3, 6), (10, 17)])
+        );
+        let empty = Data::from_map(Map::new());
+        assert_eq!(indexed_body(&empty), by_hand("{}", &[]));
+        let mut map = Map::new();
+        map.insert("k\"ey".to_owned(), json!([1, 2]));
+        let written = Data::from_map(map);
+        assert_eq!(
+            indexed_body(&written),
+            by_hand(r#"{"k\"ey":[1,2]}"#, &[(7, 14)])
+        );
+    }
+
+    /// Sessions of more than `INDEX_FROM` entries have their entries built when read (a
+    /// search in order would grow with them); past `index::MAX_ENTRIES`, no index is written.
+    #[test]
+    fn large_sessions_are_read_by_their_entries() {
+        for keys in [INDEX_FROM, INDEX_FROM + 1, index::MAX_ENTRIES + 1] {
+            let map: Map<String, Value> = (0..keys).map(|i| (format!("k{i}"), json!(i))).collect();
+            let body = indexed_body(&Data::from_map(map.clone()));
+            let indexed = index::split(&body).unwrap().is_some();
+            assert_eq!(indexed, keys <= index::MAX_ENTRIES, "{keys} keys");
+            let read = Data::from_body_in(body, &mut Decoded::default()).unwrap();
+            let lazy = matches!(read.repr, Repr::Indexed { .. });
+            assert_eq!(lazy, keys <= INDEX_FROM, "{keys} keys");
+            agrees(&read, &map, "large");
+        }
+    }
+
+    /// An index over repeated keys (which this crate never writes) reads as serde_json reads
+    /// the text: the last value, at the first key's place.
+    #[test]
+    fn repeated_keys_in_an_index_read_as_the_map() {
+        let text = r#"{"a":1,"b":2,"a":3}"#;
+        let body = by_hand(text, &[(3, 6), (9, 12), (15, 18)]);
+        let mut data = Data::from_body_in(body, &mut Decoded::default()).unwrap();
+        assert!(matches!(data.repr, Repr::Indexed { .. }));
+        agrees(&data, &map_of(text).unwrap(), text);
+        assert_eq!(canonical(&data), r#"{"a":3,"b":2}"#);
+        data.insert("c", Value::from(4));
+        assert_eq!(canonical(&data), r#"{"a":3,"b":2,"c":4}"#);
+    }
+
+    /// Offsets that do not fit the text's structure are refused; the JSON without its index is
+    /// what `json_of_body` gives.
+    #[test]
+    fn an_index_that_does_not_fit_is_refused() {
+        let text = r#"{"a":1,"b":2}"#;
+        let good = [(3, 6), (9, 12)];
+        let read = |offsets: &[(u16, u16)]| {
+            Data::from_body_in(by_hand(text, offsets), &mut Decoded::default()).is_some()
+        };
+        assert!(read(&good));
+        assert_eq!(
+            Data::json_of_body(by_hand(text, &good)).unwrap(),
+            text.as_bytes()
+        );
+        for bad in [
+            &[(3, 6)][..],      // the last value does not end at the `}`
+            &[(3, 6), (9, 11)], // a value's end that is not a separator
+            &[(4, 6), (9, 12)], // a key's end that is not its quote
+            &[(3, 5), (9, 12)], // an empty value
+            &[(3, 6), (9, 12), (3, 6)],
+            &[(1, 6), (9, 12)], // a key's end before its start
+            &[],
+            &[(3, 6), (9, 13)], // past the text
+            &[(3, 6), (9, 65535)],
+        ] {
+            assert!(!read(bad), "{bad:?}");
+            assert_eq!(Data::json_of_body(by_hand(text, bad)), None, "{bad:?}");
+        }
+        // Each check alone refuses one of these: no quote opens the key, a key ending before
+        // it starts, a key's end that is not a quote, a value of no bytes, a value's end that
+        // is no separator (inside the string `"x"`).
+        for (text, offsets) in [
+            (r#"{ "a":1}"#, &[(4, 7)][..]),
+            (r#"{":1}"#, &[(1, 4)]),
+            (r#"{"ab:1}"#, &[(3, 6)]),
+            (r#"{"a":}"#, &[(3, 5)]),
+            (r#"{"a":"x","b":2}"#, &[(3, 6), (11, 14)]),
+        ] {
+            let body = by_hand(text, offsets);
+            assert!(
+                Data::from_body_in(body, &mut Decoded::default()).is_none(),
+                "{text}"
+            );
+        }
+        // A key's end at a quote that no colon follows (the end of the string `"b"`).
+        let quoted = r#"{"a":"b","c":1}"#;
+        let read_quoted = |offsets: &[(u16, u16)]| {
+            Data::from_body_in(by_hand(quoted, offsets), &mut Decoded::default()).is_some()
+        };
+        assert!(read_quoted(&[(3, 8), (11, 14)]));
+        assert!(!read_quoted(&[(7, 14)]));
+        // The value texts are not read: an index a key holder wrote over two entries as one
+        // is followed, and that value fails to deserialise (`format/index.rs`).
+        let one = Data::from_body_in(by_hand(text, &[(3, 12)]), &mut Decoded::default()).unwrap();
+        assert!(one.get::<Value>("a").unwrap().is_err());
+        assert!(!one.contains_key("b"));
+        assert!(Data::from_body_in(by_hand(r#"["a",1]"#, &[]), &mut Decoded::default()).is_none());
+        assert!(Data::from_body_in(by_hand("{}", &[]), &mut Decoded::default()).is_some());
+        assert!(Data::from_body_in(by_hand("{} ", &[]), &mut Decoded::default()).is_none());
+    }
+
+    /// Any byte of an index changed to any value: refused, or read with every span inside the
+    /// text — never a panic, whatever is asked of the session then.
+    #[test]
+    fn every_change_to_an_index_is_refused_or_stays_inside_the_text() {
+        let data = Data::from_json(br#"{"views":1,"user_id":42,"csrf":"0123"}"#.to_vec()).unwrap();
+        let body = indexed_body(&data);
+        let json_len = Data::json_of_body(body.clone()).unwrap().len();
+        let mut accepted = 0;
+        for at in json_len..body.len() {
+            for byte in 0..=255u8 {
+                let mut changed = body.clone();
+                changed[at] = byte;
+                let Some(mut read) = Data::from_body_in(changed, &mut Decoded::default()) else {
+                    continue;
+                };
+                accepted += 1;
+                let _ = (read.to_map(), read.len(), read.keys(), canonical(&read));
+                let _ = read.get::<Value>("views");
+                read.insert("views", Value::from(2));
+                let _ = canonical(&read);
+            }
+        }
+        // The unchanged byte at each place, and the few changes that still fit.
+        assert!(accepted >= body.len() - json_len, "{accepted}");
     }
 
     #[test]
@@ -1144,12 +1657,22 @@ mod tests {
             for (key, value) in &map {
                 proptest::prop_assert_eq!(lazy.get_value(key), Some(value.clone()));
             }
+            // Written with its index and read through it: the same, also after the change.
+            let mut indexed = through_index(&Data::from_map(map.clone()));
+            proptest::prop_assert_eq!(&indexed.to_map(), &map);
+            proptest::prop_assert_eq!(canonical(&indexed).into_bytes(), text.clone());
+            for (key, value) in &map {
+                proptest::prop_assert_eq!(indexed.get_value(key), Some(value.clone()));
+            }
             let mut changed = map.clone();
             changed.insert(change.0.clone(), change.1.clone());
+            indexed.insert(change.0.clone(), change.1.clone());
             lazy.insert(change.0, change.1);
             let mut out = Vec::new();
             lazy.write_json(&mut out).unwrap();
-            proptest::prop_assert_eq!(out, serde_json::to_vec(&changed).unwrap());
+            proptest::prop_assert_eq!(&out, &serde_json::to_vec(&changed).unwrap());
+            proptest::prop_assert_eq!(canonical(&indexed).into_bytes(), out);
+            proptest::prop_assert_eq!(through_index(&indexed).to_map(), changed);
         }
 
         /// The word-at-a-time skip agrees with a byte loop on any bytes.

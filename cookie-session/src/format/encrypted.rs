@@ -43,7 +43,9 @@
 //! 0xE1 (1) | key id (4) | nonce (24) | ciphertext of the plaintext | Poly1305 tag (16)
 //! 0xE2 (1) | key id (4) | nonce (24) | ciphertext of the plaintext | GCM tag (16)
 //!
-//! plaintext = created_at u64 BE (8) | issued_at u64 BE (8) | expires_at u64 BE (8) | JSON
+//! plaintext = created_at u64 BE (8) | issued_at u64 BE (8) | expires_at u64 BE (8) | body
+//! body      = JSON | JSON + its entry index (format/index.rs; last byte 0x01)
+//!           | 0x00 + deflated JSON (compression on)
 //! AAD (v1)  = b"cookie-session/v1/encrypted\0" | 0xE1 | key id (4) | cookie name bytes
 //! AAD (v2)  = b"cookie-session/v2/encrypted\0" | 0xE2 | key id (4) | cookie name bytes
 //! ```
@@ -56,6 +58,8 @@
 //! The AAD binds the value to the format, to the key id and to the cookie name, so a value
 //! sealed for one cookie name does not open under another. The times are inside the
 //! ciphertext: authenticated and hidden. A value is at least 69 bytes (92 characters) long.
+//! The session layer seals the JSON with its entry index, so that opening it reads no JSON
+//! byte by byte (`docs/SECURITY.md` §6); [`EncryptedCodec::seal`] seals the body it is given.
 //!
 //! This module only seals and opens; it checks no time. Expiry, clock skew and absolute
 //! lifetime are enforced in one place by the session layer, from the [`Timestamps`] returned.

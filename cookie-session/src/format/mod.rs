@@ -42,7 +42,10 @@ pub struct Opened {
     pub key_index: usize,
     /// The authenticated times (`None` for the Express format, which has none).
     pub times: Option<Timestamps>,
-    /// The JSON text of the session, exactly as sealed.
+    /// The payload exactly as sealed: the session's JSON text, as [`Codec::seal`] seals it.
+    /// A cookie the session layer wrote may hold more: its JSON deflated (compression on;
+    /// first byte `0x00`), or, in the `encrypted` format, its JSON followed by the index of
+    /// its entries (last byte `0x01`). [`Codec::open`] reads every layout.
     pub json: Vec<u8>,
 }
 
@@ -65,8 +68,10 @@ pub const MAX_DECOMPRESSED_LEN: usize = 64 * 1024;
 
 mod codec;
 mod data;
+mod index;
 pub(crate) use codec::{Candidates, Unsealed};
 pub use codec::{Codec, Format, Loaded, Sealed, UnknownFormat};
 pub(crate) use data::{wipe, Data, Decoded};
 pub use encrypted::Cipher;
 pub use express::SigAlgorithm;
+pub(crate) use index::Index;

@@ -738,12 +738,19 @@ fn finish_cookie_in<'w, W: Borrow<Writer<'w>>>(
     spare: &mut Spare,
 ) -> Outcome {
     let codec = &shared.codec;
+    // The plans: the buffer to seal, the times it replaces, and whether `spare.index` is its
+    // index.
     let plan = match &current.origin {
         Origin::Destroyed => return writer().borrow().clear(),
         Origin::New if current.data.is_empty() => None,
         Origin::New => Some((
-            codec.canonical_buffer_in(&current.data, std::mem::take(&mut spare.json)),
+            codec.canonical_buffer_in(
+                &current.data,
+                std::mem::take(&mut spare.json),
+                &mut spare.index,
+            ),
             None,
+            true,
         )),
         Origin::Cookie {
             key_index, times, ..
@@ -753,8 +760,13 @@ fn finish_cookie_in<'w, W: Borrow<Writer<'w>>>(
             // docs/EXPRESS-COMPATIBILITY.md §3.2); a native session can only differ after a mutation.
             let express = matches!(shared.codec.format(), Format::Express(_));
             let start = shared.codec.json_start();
-            let fresh = (current.dirty || express)
-                .then(|| codec.canonical_buffer_in(&current.data, std::mem::take(&mut spare.json)));
+            let fresh = (current.dirty || express).then(|| {
+                codec.canonical_buffer_in(
+                    &current.data,
+                    std::mem::take(&mut spare.json),
+                    &mut spare.index,
+                )
+            });
             let changed = match fresh {
                 Some(fresh) if fresh.get(start..) != Some(canonical) => Some(fresh),
                 Some(same) => {
@@ -764,9 +776,20 @@ fn finish_cookie_in<'w, W: Borrow<Writer<'w>>>(
                 None => None,
             };
             match changed {
-                Some(fresh) => Some((fresh, *times)),
+                Some(fresh) => Some((fresh, *times, true)),
+                // A native session is written again from its data, which gives its
+                // canonical text back (unchanged entries are copied) with the entry index.
+                None if shared.rolling && start > 0 => Some((
+                    codec.canonical_buffer_in(
+                        &current.data,
+                        std::mem::take(&mut spare.json),
+                        &mut spare.index,
+                    ),
+                    *times,
+                    true,
+                )),
                 None if shared.rolling => {
-                    Some((shared.codec.canonical_buffer_from(canonical), *times))
+                    Some((shared.codec.canonical_buffer_from(canonical), *times, false))
                 }
                 // Rotation: re-issue under the first key, keeping the expiry.
                 None if *key_index > 0 => {
@@ -780,7 +803,9 @@ fn finish_cookie_in<'w, W: Borrow<Writer<'w>>>(
     };
     match plan {
         None => Outcome::touched(),
-        Some((buffer, times)) => writer().borrow().write_buffer(buffer, times, None, spare),
+        Some((buffer, times, indexed)) => writer()
+            .borrow()
+            .write_buffer(buffer, indexed, times, None, spare),
     }
 }
 

@@ -7,7 +7,7 @@ use super::{Outcome, SessionError, Shared};
 use crate::cookie::{
     append_attributes, render_set_cookie, CookieAttributes, Lifetime, ATTRIBUTES_ROOM,
 };
-use crate::format::{wipe, Decoded, Timestamps};
+use crate::format::{wipe, Decoded, Index, Timestamps};
 use crate::time::unix_secs;
 
 /// Which session cookies the request carried, so a response that changes the layout (one
@@ -28,6 +28,9 @@ pub(crate) struct Present {
 pub(crate) struct Spare {
     /// The canonical JSON, sealed in place (plaintext when the write was skipped).
     pub(crate) json: Vec<u8>,
+    /// The entry index of the JSON last written into `json` (`format/index.rs`): offsets only,
+    /// no session content.
+    pub(crate) index: Index,
     /// The cookie value decoded and opened in place; the session's JSON text and entries
     /// live in it while the request runs (`format/data.rs`).
     pub(crate) decoded: Decoded,
@@ -183,16 +186,18 @@ impl<'a> Writer<'a> {
         expires_at: Option<u64>,
     ) -> Outcome {
         let buffer = self.shared.codec.canonical_buffer_from(canonical);
-        self.write_buffer(buffer, previous, expires_at, &mut Spare::default())
+        self.write_buffer(buffer, false, previous, expires_at, &mut Spare::default())
     }
 
     /// [`Writer::write`] of a buffer from `Codec::canonical_buffer_in`: the buffer is sealed in
-    /// place and encoded straight into the `Set-Cookie` text, which the attributes then
+    /// place, followed by `spare.index` when `indexed` (the buffer came from
+    /// `canonical_buffer_in` with it), and encoded straight into the `Set-Cookie` text, which the attributes then
     /// complete. The buffer, the text and the list of values go back to `spare` for the
     /// next write; the header is the one allocation when they come from an earlier one.
     pub(crate) fn write_buffer(
         &self,
         mut buffer: Vec<u8>,
+        indexed: bool,
         previous: Option<Timestamps>,
         expires_at: Option<u64>,
         spare: &mut Spare,
@@ -218,16 +223,22 @@ impl<'a> Writer<'a> {
         };
         let name = codec.name();
         let json_len = buffer.len().saturating_sub(codec.json_start());
+        // The index only saves work when the value is read again: a session it would push past
+        // the size limit (into chunks, or an error) is sealed without it.
+        let limit = shared.max_cookie_size;
+        let index = if indexed { spare.index.as_bytes() } else { &[] };
+        let indexed_len = name.len() + 1 + codec.sealed_len(json_len + index.len());
+        let index = if indexed_len <= limit { index } else { &[] };
+        let sealed_len = codec.sealed_len(json_len + index.len());
         let cookie = &mut spare.text;
         cookie.clear();
-        cookie.reserve(name.len() + 1 + codec.sealed_len(json_len) + ATTRIBUTES_ROOM);
+        cookie.reserve(name.len() + 1 + sealed_len + ATTRIBUTES_ROOM);
         cookie.push_str(name);
         cookie.push('=');
-        let sealed_sig = codec.seal_buffer(&mut buffer, times, cookie);
+        let sealed_sig = codec.seal_buffer(&mut buffer, index, times, cookie);
         spare.json = buffer;
         let value = cookie.get(name.len() + 1..).unwrap_or_default();
 
-        let limit = shared.max_cookie_size;
         // The value cookie, then the signature cookie of the Express format.
         let sig = codec.sig_name().zip(sealed_sig.as_deref());
         let cookies = std::iter::once((name, value)).chain(sig);
