@@ -284,7 +284,8 @@ fn encrypted_layout(value: &str) -> Option<String> {
         "<ul>\n<li>cipher: <code id=\"cipher\">{}</code> (named by the first byte)</li>\n\
 <li>key id: <code>{}</code> (names the key, reveals nothing of it)</li>\n\
 <li>nonce: <code>{}</code> (random for every cookie)</li>\n\
-<li>ciphertext of the times and the JSON, then the tag: {} bytes</li>\n</ul>\n",
+<li>ciphertext of the times, the JSON and the index of its entries, then the tag: {} \
+bytes</li>\n</ul>\n",
         match parts.cipher {
             Cipher::Xaes256Gcm => "XAES-256-GCM",
             _ => "XChaCha20-Poly1305",

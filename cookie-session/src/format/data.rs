@@ -177,6 +177,18 @@ impl Data {
         self.source.get(..end).unwrap_or_default()
     }
 
+    /// The keys of an indexed session in order, each once (a repeated key keeps its first
+    /// place, as in the map).
+    fn indexed_keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let (json, offsets) = self.indexed();
+        let name = move |(key, _): (Span, Span)| json.get(key.start..key.end).unwrap_or_default();
+        let names = move || spans(offsets).map(name);
+        names()
+            .enumerate()
+            .filter(move |(i, key)| !names().take(*i).any(|seen| seen == *key))
+            .map(|(_, key)| key)
+    }
+
     /// The value of the last entry named `key` of an indexed session (the last of repeated
     /// keys wins, as in the map).
     fn indexed_value(&self, key: &str) -> Option<Span> {
@@ -257,18 +269,7 @@ impl Data {
         match &self.repr {
             Repr::Map(map) => map.len(),
             Repr::Entries(entries) => entries.len(),
-            Repr::Indexed { .. } => {
-                // Repeated keys count once: the keys not seen before.
-                let (json, offsets) = self.indexed();
-                let names = || {
-                    spans(offsets)
-                        .map(|(name, _)| json.get(name.start..name.end).unwrap_or_default())
-                };
-                names()
-                    .enumerate()
-                    .filter(|(i, name)| !names().take(*i).any(|seen| seen == *name))
-                    .count()
-            }
+            Repr::Indexed { .. } => self.indexed_keys().count(),
         }
     }
 
@@ -292,7 +293,10 @@ impl Data {
         match &self.repr {
             Repr::Map(map) => map.keys().cloned().collect(),
             Repr::Entries(entries) => entries.iter().map(|e| self.key_string(e)).collect(),
-            Repr::Indexed { .. } => self.as_map().keys().cloned().collect(),
+            Repr::Indexed { .. } => self
+                .indexed_keys()
+                .map(|name| String::from_utf8_lossy(name).into_owned())
+                .collect(),
         }
     }
 

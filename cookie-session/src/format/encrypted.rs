@@ -476,7 +476,8 @@ pub struct EncryptedParts {
     pub key_id: [u8; KEY_ID_LEN],
     /// The random nonce of this seal.
     pub nonce: [u8; NONCE_LEN],
-    /// Length of the ciphertext (times and JSON) and its 16-byte tag.
+    /// Length of the ciphertext (times and body: the JSON, and the index of its entries when
+    /// the session layer wrote it) and its 16-byte tag.
     pub sealed_len: usize,
     /// The cipher its format byte names: [`Cipher::XChaCha20Poly1305`] (`0xE1`) or
     /// [`Cipher::Xaes256Gcm`] (`0xE2`).

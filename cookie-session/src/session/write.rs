@@ -191,9 +191,10 @@ impl<'a> Writer<'a> {
 
     /// [`Writer::write`] of a buffer from `Codec::canonical_buffer_in`: the buffer is sealed in
     /// place, followed by `spare.index` when `indexed` (the buffer came from
-    /// `canonical_buffer_in` with it), and encoded straight into the `Set-Cookie` text, which the attributes then
-    /// complete. The buffer, the text and the list of values go back to `spare` for the
-    /// next write; the header is the one allocation when they come from an earlier one.
+    /// `canonical_buffer_in` with it), and encoded straight into the `Set-Cookie` text, which
+    /// the attributes then complete. The buffer, the text and the list of values go back to
+    /// `spare` for the next write; the header is the one allocation when they come from an
+    /// earlier one.
     pub(crate) fn write_buffer(
         &self,
         mut buffer: Vec<u8>,
