@@ -623,17 +623,12 @@ mod ours_actix {
         let app = test::init_service(app).await;
         let first =
             test::call_service(&app, test::TestRequest::get().uri("/visit").to_request()).await;
-        let cookie: Vec<String> = first
-            .headers()
-            .get_all("set-cookie")
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .map(str::to_owned)
-            .collect();
-        let mut cookie = cookie.join("; ");
-        if cookie.is_empty() {
-            cookie = format!("session={}", "A".repeat(180));
-        }
+        let cookie = super::request_cookie(
+            first
+                .headers()
+                .get_all("set-cookie")
+                .filter_map(|v| v.to_str().ok()),
+        );
         let start = Instant::now();
         let mut bytes = 0usize;
         for _ in 0..iterations {
@@ -728,20 +723,13 @@ where
         )
         .await
         .expect("infallible");
-    let cookie: Vec<String> = first
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect();
-    let mut cookie = cookie.join("; ");
-    if cookie.is_empty() {
-        // A server without a session still gets a Cookie header of the usual size, so
-        // request parsing costs the same everywhere.
-        cookie = format!("session={}", "A".repeat(180));
-    }
+    let cookie = request_cookie(
+        first
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     let value = header::HeaderValue::try_from(cookie.as_str()).expect("a header value");
     // hyper hands over header values that share the connection's read buffer: cloning
     // one bumps a count. A value parsed from a string allocates on its first clone
@@ -771,4 +759,15 @@ where
         elapsed.as_nanos() as f64 / iterations as f64,
         cookie.len()
     );
+}
+
+/// The `Cookie` header a browser would send back for these `Set-Cookie` values. A server
+/// without a session still gets a `Cookie` header of the usual size, so request parsing costs
+/// the same everywhere.
+fn request_cookie<'a>(set_cookies: impl Iterator<Item = &'a str>) -> String {
+    let pairs: Vec<&str> = set_cookies.filter_map(|v| v.split(';').next()).collect();
+    if pairs.is_empty() {
+        return format!("session={}", "A".repeat(180));
+    }
+    pairs.join("; ")
 }
