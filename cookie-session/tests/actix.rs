@@ -17,6 +17,8 @@
 
 #[path = "support/express_replay.rs"]
 mod express_replay;
+#[path = "support/reuse.rs"]
+mod reuse;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -999,4 +1001,59 @@ fn a_store_outage_is_a_503_or_an_anonymous_session() {
         assert_eq!((seen.status, seen.body.as_str()), (200, "views=0"));
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The middleware reuses the handle of a finished request for the next one, as the tower
+/// layer does (tests/layer.rs `reused_handles_start_empty_and_kept_handles_are_not_reused`,
+/// the same checks in tests/support/reuse.rs): nothing of a finished request shows through,
+/// and a handle the handler kept a clone of is never reused.
+#[test]
+fn reused_handles_start_empty_and_kept_handles_are_not_reused() {
+    use std::sync::Mutex;
+
+    for format in [
+        Format::Encrypted,
+        Format::Signed,
+        Format::Express(SigAlgorithm::Sha1),
+    ] {
+        block_on(async {
+            let kept: Arc<Mutex<Vec<Session>>> = Arc::default();
+            let layer = config(format, &[NEW]).build().unwrap();
+            let app = test::init_service(
+                App::new()
+                    .wrap(SessionMiddleware::new(layer.clone()))
+                    .app_data(web::Data::from(kept.clone()))
+                    .default_service(web::to(
+                        |session: Session,
+                         req: actix_web::HttpRequest,
+                         kept: web::Data<Mutex<Vec<Session>>>| async move {
+                            reuse::handle(session, req.path(), &kept)
+                        },
+                    )),
+            )
+            .await;
+
+            let seen = actix_send(&app, "/override", &[("cookie", "session=forged")]).await;
+            assert!(seen.body.contains("rejection=Some"), "{format:?}");
+            for _ in 0..3 {
+                let seen = actix_send(&app, "/plain", &[]).await;
+                assert_eq!(seen.body, reuse::FRESH, "{format:?}");
+                let written = reuse::written(&layer, &seen.set_cookies);
+                assert_eq!(written, serde_json::json!({"n": 2}));
+            }
+
+            let mine = reuse::cookie_of(&layer, serde_json::json!({"a": 1}));
+            let later = reuse::cookie_of(&layer, serde_json::json!({"n": 2}));
+            for _ in 0..2 {
+                actix_send(&app, "/keep", &[("cookie", &mine)]).await;
+                let seen = actix_send(&app, "/plain", &[("cookie", &later)]).await;
+                assert!(
+                    seen.body.contains(r#"keys=["n"]"#),
+                    "{format:?}: {}",
+                    seen.body
+                );
+            }
+            reuse::check_kept(&kept, &format!("{format:?}"));
+        });
+    }
 }

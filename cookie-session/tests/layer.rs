@@ -1,6 +1,9 @@
 //! The session layer's rules, driven with `oneshot` through a small axum router.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+#[path = "support/reuse.rs"]
+mod reuse;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -1137,7 +1140,8 @@ fn configuration_errors_are_typed() {
 /// The layer reuses the handle of a finished request (its allocation and buffers) for the
 /// next one: nothing of the finished request may show through (data, cookie override,
 /// rejection), and a handle the handler kept a clone of is never reused, so the clone keeps
-/// its own request's session.
+/// its own request's session (tests/support/reuse.rs; tests/actix.rs checks the actix-web
+/// middleware alike).
 #[tokio::test]
 async fn reused_handles_start_empty_and_kept_handles_are_not_reused() {
     use std::sync::Mutex;
@@ -1154,30 +1158,8 @@ async fn reused_handles_start_empty_and_kept_handles_are_not_reused() {
                 let kept = kept.clone();
                 move |req: Request<String>| {
                     let session = req.extensions().get::<Session>().unwrap().clone();
-                    let path = req.uri().path().to_owned();
-                    let kept = kept.clone();
-                    async move {
-                        // Every request starts from nothing: no cookie is sent in this test.
-                        let state = format!(
-                            "new={} keys={:?} max_age={:?} rejection={:?}",
-                            session.is_new(),
-                            session.keys(),
-                            session.cookie_attributes().max_age,
-                            session.rejection(),
-                        );
-                        match path.as_str() {
-                            "/keep" => {
-                                session.insert("kept", 1).unwrap();
-                                kept.lock().unwrap().push(session);
-                            }
-                            "/override" => {
-                                session.insert("secret", "first request").unwrap();
-                                session.set_max_age(Some(Duration::from_secs(10)));
-                            }
-                            _ => session.insert("n", 2).unwrap(),
-                        }
-                        Ok::<_, std::convert::Infallible>(Response::new(state))
-                    }
+                    let state = reuse::handle(session, req.uri().path(), &kept);
+                    async move { Ok::<_, std::convert::Infallible>(Response::new(state)) }
                 }
             }),
         );
@@ -1189,38 +1171,29 @@ async fn reused_handles_start_empty_and_kept_handles_are_not_reused() {
             }
             service.clone().oneshot(req)
         };
-        let fresh = "new=true keys=[] max_age=None rejection=None";
-        let pairs = |res: &Response<String>| -> Vec<String> {
+        let set_cookies = |res: &Response<String>| -> Vec<String> {
             res.headers()
                 .get_all(http::header::SET_COOKIE)
                 .iter()
-                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+                .map(|v| v.to_str().unwrap().to_owned())
                 .collect()
         };
 
         // A refused cookie, an override and data, each followed by requests that must not
-        // see them (`fresh`: no rejection, the configured `max_age`, no key).
+        // see them.
         let res = send("/override", Some("session=forged")).await.unwrap();
         assert!(res.body().contains("rejection=Some"), "{format:?}");
         for _ in 0..3 {
             let res = send("/plain", None).await.unwrap();
-            assert_eq!(res.body(), fresh, "{format:?}");
-            let data = layer
-                .decode(pairs(&res).iter().map(String::as_str))
-                .unwrap()
-                .data;
-            assert_eq!(serde_json::Value::Object(data), serde_json::json!({"n": 2}));
+            assert_eq!(res.body(), reuse::FRESH, "{format:?}");
+            let written = reuse::written(&layer, &set_cookies(&res));
+            assert_eq!(written, serde_json::json!({"n": 2}));
         }
 
         // A kept clone stays bound to its own request: after later requests with another
         // cookie, it still reads the cookie its request carried.
-        let cookie_of = |data: serde_json::Value| {
-            let set = layer.encode(data.as_object().cloned().unwrap()).unwrap();
-            let pairs: Vec<&str> = set.iter().map(|c| c.split(';').next().unwrap()).collect();
-            pairs.join("; ")
-        };
-        let mine = cookie_of(serde_json::json!({"a": 1}));
-        let later = cookie_of(serde_json::json!({"n": 2}));
+        let mine = reuse::cookie_of(&layer, serde_json::json!({"a": 1}));
+        let later = reuse::cookie_of(&layer, serde_json::json!({"n": 2}));
         for _ in 0..2 {
             send("/keep", Some(&mine)).await.unwrap();
             let res = send("/plain", Some(&later)).await.unwrap();
@@ -1230,12 +1203,7 @@ async fn reused_handles_start_empty_and_kept_handles_are_not_reused() {
                 res.body()
             );
         }
-        let kept = kept.lock().unwrap();
-        assert_eq!(kept.len(), 2);
-        for session in kept.iter() {
-            assert_eq!(session.keys(), ["a"], "{format:?}");
-            assert_eq!(session.get::<u64>("a"), Some(1));
-        }
+        reuse::check_kept(&kept, &format!("{format:?}"));
     }
 }
 

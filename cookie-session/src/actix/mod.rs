@@ -44,6 +44,11 @@
 //! bound with TLS (actix-web's `AppConfig::secure`), or — with
 //! [`trust_proxy`](crate::SessionConfig::trust_proxy) — when the first `X-Forwarded-Proto`
 //! value is `https`.
+//!
+//! actix-web keeps a request's extensions until its response is sent, so the middleware takes
+//! the session out of them when it finishes the session (the cookie is then written): an
+//! outer middleware finds no `Session` on the way out. This lets the middleware reuse the
+//! handle for the next request, as the tower layer does, unless the handler kept a clone.
 
 mod extract;
 mod service;
@@ -57,7 +62,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 pub use service::SessionMiddlewareService;
 
 use crate::metrics::MetricsSnapshot;
-use crate::session::Shared;
+use crate::session::{Pool, Shared};
 use crate::SessionLayer;
 
 /// Adds cookie sessions to an actix-web `App` or scope (`App::new().wrap(middleware)`). Built
@@ -66,6 +71,9 @@ use crate::SessionLayer;
 #[derive(Debug, Clone)]
 pub struct SessionMiddleware {
     shared: Arc<Shared>,
+    /// Handles of finished requests, reused by the next ones, as the tower layer does
+    /// (`session/pool.rs`); shared by the clones every actix-web worker makes.
+    pool: Arc<Pool>,
 }
 
 impl SessionMiddleware {
@@ -75,6 +83,7 @@ impl SessionMiddleware {
     pub fn new(layer: SessionLayer) -> Self {
         Self {
             shared: layer.shared().clone(),
+            pool: Arc::default(),
         }
     }
 
@@ -106,6 +115,7 @@ where
         ready(Ok(SessionMiddlewareService::new(
             service,
             self.shared.clone(),
+            self.pool.clone(),
         )))
     }
 }

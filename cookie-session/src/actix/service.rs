@@ -10,18 +10,23 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpMessage as _, HttpResponse};
 
 use crate::respond::{forwarded_https, varies_on_cookie, Reply};
-use crate::session::{CookieHeaders, Finish, Outcome, Session, Shared};
+use crate::session::{CookieHeaders, Finish, Outcome, Pool, Session, Shared};
 
 /// The service [`SessionMiddleware`](super::SessionMiddleware) wraps around an app's.
 #[derive(Debug)]
 pub struct SessionMiddlewareService<S> {
     service: S,
     shared: Arc<Shared>,
+    pool: Arc<Pool>,
 }
 
 impl<S> SessionMiddlewareService<S> {
-    pub(super) fn new(service: S, shared: Arc<Shared>) -> Self {
-        Self { service, shared }
+    pub(super) fn new(service: S, shared: Arc<Shared>, pool: Arc<Pool>) -> Self {
+        Self {
+            service,
+            shared,
+            pool,
+        }
     }
 }
 
@@ -45,16 +50,27 @@ where
         let cookies =
             CookieHeaders::from_values(req.headers().get_all(COOKIE).map(HeaderValue::as_bytes));
         let secure = request_is_secure(&req, self.shared.trust_proxy);
-        let session = Session::new(self.shared.clone(), cookies, secure);
+        let session = self.pool.take(&self.shared, cookies, secure);
         req.extensions_mut().insert(session.clone());
         let response = self.service.call(req);
+        let pool = self.pool.clone();
         Box::pin(async move {
             let response = response.await?;
-            let outcome = match session.finish() {
-                Finish::Ready(outcome) => outcome,
-                Finish::Pending(saving) => saving.await,
-            };
-            Ok(apply(response, outcome))
+            // actix-web keeps the request, and so its extensions, until the response is sent:
+            // the session's clone there leaves now, so that unless the handler kept one,
+            // `session` is the last handle and goes back to the pool once finished.
+            response.request().extensions_mut().remove::<Session>();
+            match session.finish() {
+                Finish::Ready(outcome) => {
+                    let (response, set_cookies) = apply(response, outcome);
+                    pool.give_back(session, set_cookies);
+                    Ok(response)
+                }
+                Finish::Pending(saving) => {
+                    pool.give_back(session, Vec::new());
+                    Ok(apply(response, saving.await).0)
+                }
+            }
         })
     }
 }
@@ -73,15 +89,23 @@ fn request_is_secure(req: &ServiceRequest, trust_proxy: bool) -> bool {
             .is_some_and(|v| forwarded_https(v.as_bytes()))
 }
 
-/// Puts the session's outcome on the response, by the rules of `respond.rs`.
-fn apply<B>(mut response: ServiceResponse<B>, outcome: Outcome) -> ServiceResponse<EitherBody<B>> {
+/// Puts the session's outcome on the response, by the rules of `respond.rs`. Returns the
+/// emptied list of `Set-Cookie` values too, which the pool keeps for the session's next
+/// response.
+fn apply<B>(
+    mut response: ServiceResponse<B>,
+    outcome: Outcome,
+) -> (ServiceResponse<EitherBody<B>>, Vec<String>) {
     match outcome.reply() {
-        Reply::Keep { vary, set_cookies } => {
+        Reply::Keep {
+            vary,
+            mut set_cookies,
+        } => {
             let headers = response.headers_mut();
             if vary && !varies_on_cookie(headers.get_all(VARY).map(HeaderValue::as_bytes)) {
                 headers.append(VARY, HeaderValue::from_static("cookie"));
             }
-            for cookie in set_cookies {
+            for cookie in set_cookies.drain(..) {
                 match HeaderValue::try_from(cookie) {
                     Ok(value) => headers.append(SET_COOKIE, value),
                     // Unreachable by construction (names, paths and domains are validated,
@@ -89,7 +113,7 @@ fn apply<B>(mut response: ServiceResponse<B>, outcome: Outcome) -> ServiceRespon
                     Err(_) => tracing::error!("session cookie is not a valid header value"),
                 }
             }
-            response.map_into_left_body()
+            (response.map_into_left_body(), set_cookies)
         }
         Reply::Fail { status, error } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -99,7 +123,8 @@ fn apply<B>(mut response: ServiceResponse<B>, outcome: Outcome) -> ServiceRespon
                 .insert(VARY, HeaderValue::from_static("cookie"));
             failed.extensions_mut().insert(error);
             let (request, _) = response.into_parts();
-            ServiceResponse::new(request, failed).map_into_right_body()
+            let failed = ServiceResponse::new(request, failed).map_into_right_body();
+            (failed, Vec::new())
         }
     }
 }
