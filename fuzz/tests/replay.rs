@@ -62,6 +62,36 @@ fn corpus_and_artifacts_replay_cleanly() {
     println!("{replayed} inputs replayed");
 }
 
+/// Every target `fuzz/Cargo.toml` declares is replayed here and fuzzed by CI
+/// (`scripts/fuzz-long`'s `ALL_TARGETS`, which `scripts/fuzz-smoke` runs): a new target
+/// missing from either list would go unfuzzed without anyone noticing.
+#[test]
+fn every_target_is_replayed_and_fuzzed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    let declared: Vec<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|bin| {
+            let line = bin.lines().find(|l| l.starts_with("name = "))?;
+            Some(line.trim_start_matches("name = ").trim_matches('"'))
+        })
+        .collect();
+    let script = std::fs::read_to_string(root.join("../scripts/fuzz-long")).expect("fuzz-long");
+    let all = script
+        .split("ALL_TARGETS=(")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("ALL_TARGETS in scripts/fuzz-long");
+    let fuzzed: Vec<&str> = all.split_whitespace().collect();
+    let replayed: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(declared.len(), TARGETS.len(), "{declared:?}");
+    for name in &declared {
+        assert!(replayed.contains(name), "{name} is not replayed");
+        assert!(fuzzed.contains(name), "{name} is not in ALL_TARGETS");
+    }
+}
+
 #[test]
 fn sealed_seeds_open() {
     // The seeds must reach past the MAC, or the fuzzer starts blind.
