@@ -239,7 +239,8 @@ mod actix {
             ("express", Format::Express(SigAlgorithm::Sha1)),
         ];
         // Upper bounds = the counts measured when this test was written (docs/PERFORMANCE.md);
-        // the same as the tower layer's since the middleware pools its handles too.
+        // since the middleware pools its handles (round seven), the tower layer's (`express`
+        // `/visit` one fewer).
         // (format, /visit, /read, /plain)
         let bounds = [
             ("encrypted", 6, 5, 3),
