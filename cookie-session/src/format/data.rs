@@ -1643,6 +1643,24 @@ mod tests {
         })
     }
 
+    /// A change to a session, for [`changes_to_a_read_session_agree_with_the_map`]: a key
+    /// it holds (picked by place) set or removed, or a key set that it may not hold.
+    #[derive(Debug, Clone)]
+    enum Change {
+        Set(usize, Value),
+        Add(String, Value),
+        Remove(usize),
+    }
+
+    fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (0usize..16, json_value()).prop_map(|(at, value)| Change::Set(at, value)),
+            1 => ("[a-c]{0,2}", json_value()).prop_map(|(key, value)| Change::Add(key, value)),
+            1 => (0usize..16).prop_map(Change::Remove),
+        ]
+    }
+
     proptest::proptest! {
         /// Any session serde_json writes reads back lazily as the same map, and is written
         /// back byte for byte, also after a change.
@@ -1677,6 +1695,47 @@ mod tests {
             proptest::prop_assert_eq!(&out, &serde_json::to_vec(&changed).unwrap());
             proptest::prop_assert_eq!(canonical(&indexed).into_bytes(), out);
             proptest::prop_assert_eq!(through_index(&indexed).to_map(), changed);
+        }
+
+        /// Any changes to a session read through its index, or by scanning its JSON, read
+        /// and write as the same changes to the map, and what is written reads back as it.
+        #[test]
+        fn changes_to_a_read_session_agree_with_the_map(
+            entries in proptest::collection::vec(("[a-c]{0,2}", json_value()), 0..6),
+            changes in proptest::collection::vec(change(), 1..5),
+        ) {
+            let mut map: Map<String, Value> = entries.into_iter().collect();
+            let text = serde_json::to_vec(&map).unwrap();
+            let mut indexed = through_index(&Data::from_map(map.clone()));
+            let mut scanned = Data::from_json(text).unwrap();
+            for change in changes {
+                let held = |at: usize| map.keys().nth(at % map.len().max(1)).cloned();
+                match change {
+                    Change::Set(at, value) => {
+                        let Some(key) = held(at) else { continue };
+                        indexed.insert(key.clone(), value.clone());
+                        scanned.insert(key.clone(), value.clone());
+                        map.insert(key, value);
+                    }
+                    Change::Add(key, value) => {
+                        indexed.insert(key.clone(), value.clone());
+                        scanned.insert(key.clone(), value.clone());
+                        map.insert(key, value);
+                    }
+                    Change::Remove(at) => {
+                        let Some(key) = held(at) else { continue };
+                        let removed = map.shift_remove(&key);
+                        proptest::prop_assert_eq!(indexed.shift_remove(&key), removed.clone());
+                        proptest::prop_assert_eq!(scanned.shift_remove(&key), removed);
+                    }
+                }
+                let text = serde_json::to_string(&map).unwrap();
+                for data in [&indexed, &scanned] {
+                    agrees(data, &map, &text);
+                    proptest::prop_assert_eq!(&canonical(data), &text);
+                    proptest::prop_assert_eq!(&through_index(data).to_map(), &map);
+                }
+            }
         }
 
         /// The word-at-a-time skip agrees with a byte loop on any bytes.
