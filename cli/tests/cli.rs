@@ -1,8 +1,7 @@
 //! End-to-end tests of the `cookie-session` binary: every test runs the built command.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,16 +22,13 @@ struct Run {
     stderr: String,
 }
 
-/// A fresh empty directory outside the repository, so no `.env` is found above it.
-fn scratch_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "cookie-session-cli-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+/// A fresh empty directory outside the repository, so no `.env` is found above it; removed
+/// when dropped.
+fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cookie-session-cli-test-")
+        .tempdir()
+        .expect("create scratch dir")
 }
 
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -54,7 +50,7 @@ fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    run_in(&scratch_dir(), args, &[])
+    run_in(scratch_dir().path(), args, &[])
 }
 
 /// Escapes one key for a `--keys` list (`\` → `\\`, `,` → `\,`).
@@ -326,19 +322,19 @@ fn keys_from_session_keys_and_dotenv() {
     let dir = scratch_dir();
     let list = key_list(&[K1]);
     let signed = run_in(
-        &dir,
+        dir.path(),
         &["sign", "--format", "signed", "--json", r#"{"a":1}"#],
         &[("SESSION_KEYS", &list)],
     );
     assert_eq!(signed.code, 0, "{signed:?}");
     // `.env` in the working directory; the list needs quoting there for its backslashes.
     std::fs::write(
-        dir.join(".env"),
+        dir.path().join(".env"),
         format!("SESSION_KEYS='{}'\n", key_list(&[K2, K1])),
     )
     .expect("write .env");
     let r = run_in(
-        &dir,
+        dir.path(),
         &[
             "decode",
             "--format",
@@ -355,9 +351,10 @@ fn keys_from_session_keys_and_dotenv() {
 #[test]
 fn decode_reads_the_header_from_stdin() {
     let signed = sign("encrypted", &[K1], r#"{"a":1}"#, &[]);
+    let dir = scratch_dir();
     let mut child = Command::new(BIN)
         .args(["decode", "--keys", &key_list(&[K1])])
-        .current_dir(scratch_dir())
+        .current_dir(dir.path())
         .env_remove("SESSION_KEYS")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -926,8 +926,11 @@ fn a_store_outage_is_a_503_or_an_anonymous_session() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = std::env::temp_dir().join(format!("cookie-session-actix-outage-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Redis's working directory, removed when the test ends, whichever way.
+    let dir = tempfile::Builder::new()
+        .prefix("cookie-session-actix-outage-")
+        .tempdir()
+        .unwrap();
     let spawned = Command::new("redis-server")
         .args([
             "--port",
@@ -938,7 +941,7 @@ fn a_store_outage_is_a_503_or_an_anonymous_session() {
             "",
         ])
         .args(["--appendonly", "no", "--dir"])
-        .arg(&dir)
+        .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
@@ -1000,7 +1003,6 @@ fn a_store_outage_is_a_503_or_an_anonymous_session() {
         let seen = actix_send(&anonymous, "/op/read", &[("cookie", &jar)]).await;
         assert_eq!((seen.status, seen.body.as_str()), (200, "views=0"));
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The middleware reuses the handle of a finished request for the next one, as the tower

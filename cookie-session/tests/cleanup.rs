@@ -50,16 +50,15 @@ async fn deletes_expired_records_until_stopped(store: Arc<dyn SessionStore>) {
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_expired_records_are_deleted_in_the_background() {
-    let path = std::env::temp_dir().join(format!(
-        "cookie-session-cleanup-{}-{}.db",
-        std::process::id(),
-        unix_secs(SystemTime::now())
-    ));
-    let store = cookie_session::store::SqliteStore::open(&path)
+    // The database and its `-wal` and `-shm` files, removed with the directory.
+    let dir = tempfile::Builder::new()
+        .prefix("cookie-session-cleanup-")
+        .tempdir()
+        .unwrap();
+    let store = cookie_session::store::SqliteStore::open(dir.path().join("sessions.db"))
         .await
         .unwrap();
     deletes_expired_records_until_stopped(Arc::new(store)).await;
-    let _ = std::fs::remove_file(&path);
 }
 
 #[cfg(feature = "postgres")]

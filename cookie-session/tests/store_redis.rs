@@ -905,7 +905,6 @@ async fn round_trips_per_request_measured_on_the_wire() {
 struct Server {
     child: Option<Child>,
     port: u16,
-    dir: std::path::PathBuf,
 }
 
 impl Server {
@@ -973,7 +972,6 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -987,9 +985,12 @@ async fn an_outage_is_an_opaque_503_and_the_same_app_recovers() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = std::env::temp_dir().join(format!("cookie-session-outage-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let Some(child) = Server::start(port, &dir) else {
+    // Redis's working directory, removed when the test ends (after the server: declared first).
+    let dir = tempfile::Builder::new()
+        .prefix("cookie-session-outage-")
+        .tempdir()
+        .unwrap();
+    let Some(child) = Server::start(port, dir.path()) else {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("redis-server must be installed under CI");
         }
@@ -999,7 +1000,6 @@ async fn an_outage_is_an_opaque_503_and_the_same_app_recovers() {
     let mut server = Server {
         child: Some(child),
         port,
-        dir: dir.clone(),
     };
     server.wait_ready().await;
     let url = format!("redis://127.0.0.1:{port}/");
@@ -1045,7 +1045,7 @@ async fn an_outage_is_an_opaque_503_and_the_same_app_recovers() {
     );
 
     // Same port, empty data (the server saved nothing), scripts forgotten.
-    server.child = Some(Server::start(port, &dir).unwrap());
+    server.child = Some(Server::start(port, dir.path()).unwrap());
     server.wait_ready().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut failures = 0;
@@ -1085,9 +1085,12 @@ async fn an_outage_under_the_anonymous_policy_serves_empty_sessions_and_overwrit
         .local_addr()
         .unwrap()
         .port();
-    let dir = std::env::temp_dir().join(format!("cookie-session-anonymous-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let Some(child) = Server::start(port, &dir) else {
+    // Redis's working directory, removed when the test ends (after the server: declared first).
+    let dir = tempfile::Builder::new()
+        .prefix("cookie-session-anonymous-")
+        .tempdir()
+        .unwrap();
+    let Some(child) = Server::start(port, dir.path()) else {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("redis-server must be installed under CI");
         }
@@ -1097,7 +1100,6 @@ async fn an_outage_under_the_anonymous_policy_serves_empty_sessions_and_overwrit
     let mut server = Server {
         child: Some(child),
         port,
-        dir: dir.clone(),
     };
     server.wait_ready().await;
     let url = format!("redis://127.0.0.1:{port}/");
@@ -1136,7 +1138,7 @@ async fn an_outage_under_the_anonymous_policy_serves_empty_sessions_and_overwrit
         "every failure is counted for the operator"
     );
 
-    server.child = Some(Server::start(port, &dir).unwrap());
+    server.child = Some(Server::start(port, dir.path()).unwrap());
     server.wait_ready().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
