@@ -355,28 +355,22 @@ mod sqlite {
     use cookie_session::store::SqliteStore;
     use std::path::PathBuf;
 
-    /// A fresh file name, and its removal (with the WAL files) when dropped.
-    struct TempPath(PathBuf);
+    /// A database file in a fresh directory of its own, removed with its WAL files when
+    /// dropped.
+    struct TempPath(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
     impl TempPath {
         fn new() -> Self {
-            TempPath(std::env::temp_dir().join(format!(
-                "cookie-session-sql-{}.sqlite",
-                &SessionId::generate().store_key().as_str()[..24]
-            )))
+            let dir = tempfile::Builder::new()
+                .prefix("cookie-session-sql-")
+                .tempdir()
+                .unwrap();
+            TempPath(dir.path().join("sessions.sqlite"), dir)
         }
         fn with(&self, suffix: &str) -> PathBuf {
             let mut name = self.0.clone().into_os_string();
             name.push(suffix);
             name.into()
-        }
-    }
-
-    impl Drop for TempPath {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(self.with(suffix));
-            }
         }
     }
 

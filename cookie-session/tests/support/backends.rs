@@ -11,22 +11,9 @@ use cookie_session::store::{SessionId, SessionStore};
 pub struct Backend {
     pub name: &'static str,
     pub store: Arc<dyn SessionStore>,
-    /// The SQLite file, deleted on drop.
+    /// The SQLite file's directory, removed on drop.
     #[allow(dead_code)]
-    file: Option<TempFile>,
-}
-
-/// Deletes a SQLite database file and its `-wal`/`-shm` companions.
-pub struct TempFile(pub std::path::PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = self.0.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(name);
-        }
-    }
+    dir: Option<tempfile::TempDir>,
 }
 
 /// A fresh, random name (16 lowercase hex characters).
@@ -46,29 +33,26 @@ fn server_url(var: &str) -> Option<String> {
     }
 }
 
-/// A SQLite temp-file path (not yet created).
-#[allow(dead_code)]
-pub fn sqlite_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("cookie-session-test-{}.sqlite", unique()))
-}
-
 /// Every backend of this build, fresh.
 pub async fn all() -> Vec<Backend> {
     let mut out = vec![Backend {
         name: "memory",
         store: Arc::new(cookie_session::store::MemoryStore::new()),
-        file: None,
+        dir: None,
     }];
     #[cfg(feature = "sqlite")]
     {
-        let path = sqlite_path();
-        let store = cookie_session::store::SqliteStore::open(&path)
+        let dir = tempfile::Builder::new()
+            .prefix("cookie-session-test-")
+            .tempdir()
+            .expect("create a temp directory");
+        let store = cookie_session::store::SqliteStore::open(dir.path().join("sessions.sqlite"))
             .await
             .expect("open a SQLite temp file");
         out.push(Backend {
             name: "sqlite",
             store: Arc::new(store),
-            file: Some(TempFile(path)),
+            dir: Some(dir),
         });
     }
     #[cfg(feature = "postgres")]
@@ -88,7 +72,7 @@ pub async fn all() -> Vec<Backend> {
         out.push(Backend {
             name: "postgres",
             store: Arc::new(store),
-            file: None,
+            dir: None,
         });
     }
     #[cfg(feature = "redis")]
@@ -100,7 +84,7 @@ pub async fn all() -> Vec<Backend> {
         out.push(Backend {
             name: "redis",
             store: Arc::new(store),
-            file: None,
+            dir: None,
         });
     }
     out
