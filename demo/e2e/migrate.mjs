@@ -1,19 +1,25 @@
 // Migrating a logged-in visitor from Express to the Rust demo, in a real browser: headless
 // Debian Chromium driven by playwright-core.
 //
-//   node demo/e2e/migrate.mjs <express-url> <demo-url> <artifacts-dir>
+//   node demo/e2e/migrate.mjs <express-url> <demo-url> <artifacts-dir> [express|express-session]
 //
-// <express-url>    the reference Express app (interop/express/server.js, cookie-session 2.1.1)
-// <demo-url>       the Rust demo, run with SESSION_FORMAT=encrypted, SESSION_MIGRATE_FROM=express
-//                  and SESSION_MIGRATE_KEYS = the Express app's keys
+// <express-url>    the reference Express app: interop/express/server.js (cookie-session 2.1.1),
+//                  or with `express-session`, interop/express-session/server.js (express-session
+//                  1.19 on connect-redis)
+// <demo-url>       the Rust demo, run with SESSION_FORMAT=encrypted, SESSION_MIGRATE_FROM = the
+//                  last argument, SESSION_MIGRATE_KEYS = the Express app's keys or secrets (and
+//                  SESSION_MIGRATE_STORE = its Redis, for express-session)
 // <artifacts-dir>  where the screenshot goes; created if missing
+// last argument    what the Express app runs: `express` (cookie-session, the default) or
+//                  `express-session`
 //
 // Both listen on 127.0.0.1 (different ports): a browser sends a host's cookies to every port,
 // so this is the cut-over of one site from Express to Rust. The journey:
 //   1. log in on Express (POST /api/session {user}): the jar holds `session` + `session.sig`,
-//      Express's base64 JSON;
+//      Express's base64 JSON (express-session: `connect.sid`, a signed id of a Redis record);
 //   2. open the Rust demo: logged in as the same user, no login form; the jar now holds the
-//      encrypted `session` (the name is not readable in it) and no `session.sig`;
+//      encrypted `session` (the name is not readable in it), and no `session.sig` (no
+//      `connect.sid`);
 //   3. reload, and "Inside my session": still logged in, format encrypted, the user inside.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), E2E_USER_DATA_DIR (a fresh profile
@@ -25,11 +31,13 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const [expressArg, demoArg, artifactsArg] = process.argv.slice(2);
-if (!expressArg || !demoArg || !artifactsArg) {
-  console.error('usage: node migrate.mjs <express-url> <demo-url> <artifacts-dir>');
+const [expressArg, demoArg, artifactsArg, fromArg = 'express'] = process.argv.slice(2);
+if (!expressArg || !demoArg || !artifactsArg || !['express', 'express-session'].includes(fromArg)) {
+  console.error('usage: node migrate.mjs <express-url> <demo-url> <artifacts-dir> [express|express-session]');
   process.exit(64);
 }
+// express-session keeps the data in its store: the browser holds only a signed id.
+const EXPRESS_SESSION = fromArg === 'express-session';
 const EXPRESS = expressArg.replace(/\/+$/, '');
 const DEMO = demoArg.replace(/\/+$/, '');
 const ARTIFACTS = resolve(artifactsArg);
@@ -70,6 +78,7 @@ async function jar() {
   return {
     main: all.find((c) => c.name === 'session'),
     sig: all.find((c) => c.name === 'session.sig'),
+    sid: all.find((c) => c.name === 'connect.sid'),
   };
 }
 
@@ -123,21 +132,31 @@ async function journey() {
   await visit(`${EXPRESS}/api/session`);
   const onExpress = JSON.parse(await page.locator('body').textContent());
   check(onExpress.user === NAME, 'express: the next request is logged in', JSON.stringify(onExpress));
-  let { main, sig } = await jar();
-  check(main && sig, 'express: the jar holds session and session.sig');
-  check(base64Json(main.value)?.user === NAME, 'express: the session cookie is base64 JSON naming the user');
-  const expressValue = main.value;
+  let { main, sig, sid } = await jar();
+  let expressValue = null;
+  if (EXPRESS_SESSION) {
+    check(!main && sid, 'express-session: the jar holds connect.sid only');
+    // cookie-signature's `s:<id>.<mac>`, percent-encoded by the cookie module.
+    check(/^s%3A[A-Za-z0-9_-]+\.[A-Za-z0-9%]+$/.test(sid.value),
+      'express-session: connect.sid is a signed id, no session data', sid.value);
+    check(sid.httpOnly, 'express-session: connect.sid is httpOnly');
+  } else {
+    check(main && sig, 'express: the jar holds session and session.sig');
+    check(base64Json(main.value)?.user === NAME, 'express: the session cookie is base64 JSON naming the user');
+    expressValue = main.value;
+  }
 
   // 2. The Rust demo: logged in at once, no login.
   await visit(`${DEMO}/`);
   check((await text('#user')) === NAME, `demo: logged in as "${NAME}" without logging in`);
   check((await text('#counter')) === '8', 'demo: the Express session data carried over (views 7 -> 8)');
-  ({ main, sig } = await jar());
+  ({ main, sig, sid } = await jar());
   check(main && main.value !== expressValue, 'demo: the session cookie was re-issued');
   check(!main.value.includes('Lovelace') && base64Json(main.value) === null,
     'demo: the new cookie is encrypted (no readable JSON, no name)');
   check(main.httpOnly, 'demo: the new cookie is httpOnly');
   check(!sig, 'demo: session.sig was cleared');
+  check(!sid, 'demo: connect.sid was cleared');
   await page.screenshot({ path: join(ARTIFACTS, 'migrated.png'), timeout: WAIT_MS });
 
   // 3. It stays: reload, and look inside.
@@ -149,8 +168,8 @@ async function journey() {
   const decoded = JSON.parse(await text('#decoded'));
   check(decoded.user === NAME && decoded.views === 9, 'demo: inside, the session holds the user',
     JSON.stringify(decoded));
-  ({ sig } = await jar());
-  check(!sig, 'demo: no Express cookie came back');
+  ({ sig, sid } = await jar());
+  check(!sig && !sid, 'demo: no Express cookie came back');
 }
 
 async function closeBrowser() {

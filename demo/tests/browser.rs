@@ -106,6 +106,8 @@ fn prerequisites() -> Result<(String, PathBuf), String> {
 /// The demo app on a free loopback port, in its own thread and runtime; dropped, it stops.
 struct Server {
     addr: SocketAddr,
+    /// The app's session layer, for its counters.
+    layer: cookie_session::SessionLayer,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -115,8 +117,9 @@ impl Server {
         Server::start_with(config_with(format, KEYS, &[]))
     }
 
+    /// Connects `config`'s stores in the server's own runtime (a Redis client's connection
+    /// lives on the runtime that made it).
     fn start_with(config: demo::DemoConfig) -> Server {
-        let app = demo::app(config);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -126,8 +129,13 @@ impl Server {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
+                let config = config.connect().await.expect("the demo's stores connect");
+                let layer = config.layer().expect("a connected config has its layer");
+                let app = demo::app(config);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                addr_tx
+                    .send((listener.local_addr().unwrap(), layer))
+                    .unwrap();
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
@@ -138,11 +146,12 @@ impl Server {
             // Connections Chromium keeps alive must not hold the test.
             runtime.shutdown_timeout(Duration::from_secs(1));
         });
-        let addr = addr_rx
+        let (addr, layer) = addr_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("the demo app starts");
         Server {
             addr,
+            layer,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -319,33 +328,36 @@ fn journey(format: &str) {
     assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
 }
 
-// ---- From Express to the demo without logging in again (`SESSION_MIGRATE_FROM=express`) ----
+// ---- From Express to the demo without logging in again (`SESSION_MIGRATE_FROM`) ----
 
 /// The Express app's keys (short, as Express allows): the demo opens its cookies with them.
 const EXPRESS_KEYS: &str = "express-key-2024,express-key-2023";
 
-fn express_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/express")
-}
+/// express-session's secrets in `interop/express-session` (any length, as Express allows).
+const EXPRESS_SESSION_SECRETS: &str = "express-secret-2024,express-secret-2023";
 
-/// `node server.js` of interop/express (cookie-session 2.1.1, pinned by its lockfile) on a
-/// free loopback port; killed and reaped on drop.
+/// `node server.js` of one of the interop Express apps (`interop/<dir>`, pinned by its
+/// lockfile) on a free loopback port, with `env`; killed and reaped on drop.
 struct ExpressApp {
     child: Child,
     base: String,
 }
 
 impl ExpressApp {
-    fn start(node: &str) -> ExpressApp {
+    fn start(node: &str, dir: &Path, env: &[(&str, &str)]) -> ExpressApp {
         use std::io::BufRead as _;
-        let mut child = Command::new(node)
+        let mut command = Command::new(node);
+        command
             .arg("server.js")
-            .current_dir(express_dir())
+            .current_dir(dir)
             .env("PORT", "0")
-            .env("SESSION_KEYS", EXPRESS_KEYS)
             .env_remove("SESSION_NAME")
             .env_remove("SESSION_ALGORITHM")
-            .env_remove("NODE_OPTIONS")
+            .env_remove("NODE_OPTIONS");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -384,54 +396,125 @@ impl Drop for ExpressApp {
     }
 }
 
-/// Logged in on the real Express app, then on the demo (encrypted, migrating from express):
-/// logged in at once, the cookie re-issued encrypted and `session.sig` cleared
+/// Logged in on the real Express `cookie-session` app, then on the demo (encrypted, migrating
+/// from express): logged in at once, the cookie re-issued encrypted and `session.sig` cleared
 /// (demo/e2e/migrate.mjs). Skips like the other journeys when Node, `npm ci` (in demo/e2e
 /// and interop/express) or Chromium is missing, except under `CI=true`.
 #[test]
 fn migrate_from_express() {
-    let express_ready = express_dir()
+    let dir = interop_dir("express");
+    let ready = dir
         .join("node_modules/cookie-session/package.json")
         .is_file();
-    let found = prerequisites().and_then(|found| {
-        if express_ready {
-            Ok(found)
-        } else {
-            Err("interop/express/node_modules is missing: run `npm ci` in interop/express".into())
-        }
-    });
-    let (node, chromium) = match found {
-        Ok(found) => found,
-        Err(missing) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("the browser test cannot run under CI: {missing}")
-        }
-        Err(missing) => {
-            skip::skipped(&format!("browser journey (migrate): {missing}"));
-            return;
-        }
+    let Some(node) = migration_prerequisites(ready, "express") else {
+        return;
     };
-    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    let started = Instant::now();
-    let artifacts = artifacts_dir("migrate");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let log_path = artifacts.join("browser.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let profile =
-        std::env::temp_dir().join(format!("cookie-session-e2e-{}-migrate", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-
-    let express = ExpressApp::start(&node);
-    let config = config_with(
+    let express = ExpressApp::start(&node.0, &dir, &[("SESSION_KEYS", EXPRESS_KEYS)]);
+    let server = Server::start_with(config_with(
         "encrypted",
         KEYS,
         &[
             ("SESSION_MIGRATE_FROM", "express"),
             ("SESSION_MIGRATE_KEYS", EXPRESS_KEYS),
         ],
+    ));
+    migrate_journey(node, &express, &server, "express");
+}
+
+/// The same journey from the real express-session app on connect-redis: the browser holds
+/// only `connect.sid`; the demo (encrypted, `SESSION_MIGRATE_FROM=express-session`) reads the
+/// record from the same Redis, logs the visitor in, and clears `connect.sid`. Needs
+/// `REDIS_URL` too (`scripts/test` starts a throwaway Redis).
+#[test]
+fn migrate_from_express_session() {
+    let dir = interop_dir("express-session");
+    let ready = dir
+        .join("node_modules/express-session/package.json")
+        .is_file();
+    let Some(node) = migration_prerequisites(ready, "express-session") else {
+        return;
+    };
+    let redis = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("the browser test cannot run under CI: REDIS_URL is not set")
+        }
+        _ => {
+            skip::skipped("browser journey (migrate from express-session): REDIS_URL is not set");
+            return;
+        }
+    };
+    let express = ExpressApp::start(
+        &node.0,
+        &dir,
+        &[
+            ("SESSION_SECRETS", EXPRESS_SESSION_SECRETS),
+            ("SESSION_STORE", "redis"),
+            ("REDIS_URL", &redis),
+        ],
     );
-    let layer = config.layer().unwrap();
-    let server = Server::start_with(config);
+    let server = Server::start_with(config_with(
+        "encrypted",
+        KEYS,
+        &[
+            ("SESSION_MIGRATE_FROM", "express-session"),
+            ("SESSION_MIGRATE_KEYS", EXPRESS_SESSION_SECRETS),
+            ("SESSION_MIGRATE_STORE", &redis),
+        ],
+    ));
+    migrate_journey(node, &express, &server, "express-session");
+}
+
+fn interop_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../interop")
+        .join(name)
+}
+
+/// Node and Chromium, or `None` after printing why the journey skips (a panic under
+/// `CI=true`). `ready`: the Express app's `node_modules` are installed.
+fn migration_prerequisites(ready: bool, from: &str) -> Option<(String, PathBuf)> {
+    let found = prerequisites().and_then(|found| {
+        if ready {
+            Ok(found)
+        } else {
+            Err(format!(
+                "interop/{from}/node_modules is missing: run `npm ci` in interop/{from}"
+            ))
+        }
+    });
+    match found {
+        Ok(found) => Some(found),
+        Err(missing) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("the browser test cannot run under CI: {missing}")
+        }
+        Err(missing) => {
+            skip::skipped(&format!("browser journey (migrate from {from}): {missing}"));
+            None
+        }
+    }
+}
+
+/// Runs demo/e2e/migrate.mjs from `express` (an app of the kind `from`) to the demo `server`,
+/// and checks its log, its screenshot and the demo's counters.
+fn migrate_journey(
+    (node, chromium): (String, PathBuf),
+    express: &ExpressApp,
+    server: &Server,
+    from: &str,
+) {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let artifacts = artifacts_dir(&format!("migrate-{from}"));
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let log_path = artifacts.join("browser.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let profile = std::env::temp_dir().join(format!(
+        "cookie-session-e2e-{}-migrate-{from}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&profile);
 
     let mut child = Command::new(&node)
         .current_dir(e2e_dir())
@@ -439,6 +522,7 @@ fn migrate_from_express() {
         .arg(&express.base)
         .arg(format!("http://{}", server.addr))
         .arg(&artifacts)
+        .arg(from)
         .env("CHROMIUM", &chromium)
         .env("E2E_USER_DATA_DIR", &profile)
         .env("E2E_TIMEOUT_MS", "45000")
@@ -450,17 +534,15 @@ fn migrate_from_express() {
     let status = wait_bounded(&mut child, started + HARD_TIMEOUT);
     kill_browser_on(&profile);
     let _ = std::fs::remove_dir_all(&profile);
-    drop(server);
-    drop(express);
 
     let output = std::fs::read_to_string(&log_path).unwrap_or_default();
     eprintln!("---- {} ----\n{output}----", log_path.display());
     let status = status.unwrap_or_else(|| {
-        panic!("the migration journey did not finish within {HARD_TIMEOUT:?}; see above")
+        panic!("the migration journey ({from}) did not finish within {HARD_TIMEOUT:?}; see above")
     });
     assert!(
         status.success(),
-        "the migration journey failed ({status}): see the log above"
+        "the migration journey ({from}) failed ({status}): see the log above"
     );
     assert!(
         output.contains("E2E PASS migrate"),
@@ -470,9 +552,9 @@ fn migrate_from_express() {
         !output.contains("E2E FAIL"),
         "a FAIL line in the browser log"
     );
-    // The demo saw one Express session and then served its own.
-    let metrics = layer.metrics();
-    assert_eq!(metrics.opened_count("express"), 1, "{metrics:?}");
+    // The demo saw one session of the old kind and then served its own.
+    let metrics = server.layer.metrics();
+    assert_eq!(metrics.opened_count(from), 1, "{metrics:?}");
     assert!(metrics.opened_count("encrypted") >= 2, "{metrics:?}");
     is_png(&artifacts.join("migrated.png")).unwrap();
 }
