@@ -39,7 +39,7 @@
 //! | `extract` | extractors (features `axum`, `actix`): the session, typed values, flash messages, CSRF checks |
 //! | [`flash`] | one-shot flash messages |
 //! | [`csrf`] | CSRF tokens bound to the session |
-//! | `testing` | unit-testing handlers with a session, without a server (feature `testing`) |
+//! | `testing` | unit-testing handlers with a session, without a server, and checking your own store against the store contract (feature `testing`) |
 //!
 //! # serde_json's features change for your whole build
 //!
@@ -61,7 +61,7 @@
 //! |---|---|---|
 //! | `axum` | yes | `FromRequestParts` for [`Session`], the typed `extract::Typed<T>`, `extract::Flash`, `extract::CsrfGuard` and `extract::CsrfForm` |
 //! | `actix` | no | `actix::SessionMiddleware`, the same sessions for actix-web 4, and the extractors of `extract` for actix-web (adds `actix-web` without its default features) |
-//! | `testing` | no | `testing::TestSession`: drive your handlers with a session in unit tests |
+//! | `testing` | no | `testing::TestSession`: drive your handlers with a session in unit tests; `testing::check_store`: the store contract, run against your own `SessionStore` (adds `futures-util`) |
 //! | `jwt` | no | the `jwt` format (`format::jwt`, `Format::Jwt`): the session as an HS256 JWS other services can read (adds `jsonwebtoken` and `ring`) |
 //! | `memory` | yes | [`store::MemoryStore`], the embedded server-side store |
 //! | `sqlite` | no | `store::SqliteStore`: sessions in a SQLite file (sqlx, SQLite bundled), and `store::spawn_cleanup` |

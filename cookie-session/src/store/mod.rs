@@ -26,8 +26,10 @@
 //! # Writing a backend
 //!
 //! Implement [`SessionStore`]; map the backend's errors to [`StoreError::Backend`] (their text
-//! goes to the operator's logs, never to the client); run the conformance suite in
-//! `tests/store_conformance.rs` against it.
+//! goes to the operator's logs, never to the client); check it in your tests with
+//! `testing::check_store` (feature `testing`), the contract every store here passes
+//! (`tests/store_check.rs`). This repository's own stores also run the layer-level suite of
+//! `tests/store_conformance.rs`.
 
 use std::fmt;
 use std::future::Future;
@@ -218,9 +220,9 @@ pub enum StoreError {
 ///
 /// Applications choose a store and hand it to [`SessionConfig::store`](crate::SessionConfig::store);
 /// the layer calls these methods. Implement the trait to keep sessions elsewhere: records are
-/// keyed by [`StoreKey`] (a hash of the session id, never the id), and
-/// `cookie-session/tests/store_conformance.rs` in the repository is the suite every store here
-/// passes.
+/// keyed by [`StoreKey`] (a hash of the session id, never the id), and `testing::check_store`
+/// (feature `testing`) checks an implementation against this contract, as every store here is
+/// checked.
 ///
 /// # Examples
 ///
