@@ -40,7 +40,10 @@ const EXPRESS_SESSION_FORMAT: &str = "express-session";
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A configuration that cannot work, found when the layer is built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Its `Debug` output is its message, as [`KeyError`]'s is: `main` returning it through `?`
+/// prints what is wrong.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The keys do not suit the format.
@@ -101,6 +104,12 @@ pub enum ConfigError {
         /// The most sources allowed.
         max: usize,
     },
+}
+
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The largest [`SessionConfig::clock_skew`] accepted: five minutes, ample for servers

@@ -30,7 +30,11 @@ pub const SESSION_KEYS_VAR: &str = "SESSION_KEYS";
 pub const MIN_SECRET_LEN: usize = 32;
 
 /// An error building a [`KeyRing`] or using one with a format. It never contains a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Its `Debug` output is its message (which names every field), so that a program whose
+/// `main` returns it through `?`, as the README's does, prints what to do rather than a
+/// variant name (`Error: Empty`).
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The ring has no key at all.
@@ -68,6 +72,12 @@ pub enum KeyError {
     /// A `.env` file exists but could not be read or parsed.
     #[error("could not load .env: {0}")]
     DotEnv(String),
+}
+
+impl fmt::Debug for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// An ordered list of secrets: index 0 seals new cookies, every key opens.
@@ -426,5 +436,25 @@ mod tests {
         let ring = KeyRing::new(["super-secret-value"]).unwrap();
         let debug = format!("{ring:?}");
         assert!(!debug.contains("super"));
+    }
+
+    #[test]
+    fn errors_debug_as_their_message() {
+        // What `main` returning `Err` prints after "Error: ".
+        let err =
+            KeyRing::from_env_and::<&[u8]>(Err(std::env::VarError::NotPresent), None).unwrap_err();
+        assert_eq!(format!("{err:?}"), err.to_string());
+        assert!(format!("{err:?}").starts_with("no session keys: set SESSION_KEYS"));
+        let config = crate::ConfigError::from(KeyError::TooShort {
+            index: 1,
+            len: 5,
+            min: 32,
+            format: "signed",
+        });
+        assert_eq!(
+            format!("{config:?}"),
+            "session key #1 is 5 bytes; the signed format needs at least 32 bytes \
+             (generate one with `cookie-session keygen`)"
+        );
     }
 }

@@ -270,6 +270,45 @@ fn express_writes_express_cookies() {
     );
 }
 
+/// The README's program, started without keys or with a short one: it exits, and what it
+/// prints says what to do (the errors' `Debug`, which `main` returning `Err` prints, is
+/// their message).
+#[test]
+fn counter_says_what_is_wrong_with_its_keys() {
+    let Some(path) = binary("counter") else {
+        return;
+    };
+    // An empty directory: no `.env` here or above it to find.
+    let dir = tempfile::tempdir().unwrap();
+    for (keys, expected) in [
+        (None, "no session keys: set SESSION_KEYS"),
+        (
+            Some("short"),
+            "the encrypted format needs at least 32 bytes",
+        ),
+    ] {
+        let mut command = Command::new(&path);
+        match keys {
+            Some(keys) => command.env("SESSION_KEYS", keys),
+            None => command.env_remove("SESSION_KEYS"),
+        };
+        let output = command
+            .env("ADDR", "127.0.0.1:0")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{keys:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{keys:?}: {stderr}");
+        assert!(
+            stderr.contains("cookie-session keygen"),
+            "{keys:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{keys:?}: it must not start");
+    }
+}
+
 #[test]
 fn redis_says_what_is_missing_without_redis_url() {
     let Some(path) = binary("redis") else {
