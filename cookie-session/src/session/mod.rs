@@ -627,7 +627,9 @@ impl Session {
             .unwrap_or_else(|| inner.shared.attributes.clone())
     }
 
-    /// Changes the cookie's attributes for this response only (Express's `req.sessionOptions`).
+    /// Changes the cookie's attributes for this response only (Express's `req.sessionOptions`):
+    /// the next response that writes the session goes back to the configuration (see
+    /// [`set_max_age`](Self::set_max_age) for a lifetime that lasts).
     /// The change is checked with the same rules as the configuration; an invalid one is
     /// refused and nothing changes. An override alone does not cause a write (as in Express):
     /// it applies when the session is written. A lifetime (`max_age`, `expires`) longer than
@@ -649,16 +651,70 @@ impl Session {
 
     /// This response's `Max-Age` (`None`: a browser-session cookie), clamped to 400 days and
     /// to the layer's [`max_lifetime`](crate::SessionConfig::max_lifetime) (by default the
-    /// configured lifetime: an override can shorten a session, never lengthen it) — "remember
-    /// me" is `set_max_age(Some(Duration::from_secs(30 * 86400)))` on a layer whose
-    /// `max_lifetime` allows 30 days.
+    /// configured lifetime: an override can shorten a session, never lengthen it).
+    ///
+    /// **For this response only**, like every override of [`update_cookie`](Self::update_cookie)
+    /// and like Express's `req.sessionOptions`: the next response that writes the session
+    /// (a changed value, a flash message taken, a CSRF token made, a `rolling` refresh) uses
+    /// the configured lifetime again — for the cookie's `Max-Age`, its sealed expiry and, with
+    /// a store, the record's expiry. So "remember me" is a flag kept in the session and the
+    /// lifetime set on every request, in a middleware (on a layer whose `max_lifetime` allows
+    /// 30 days):
     ///
     /// ```
-    /// # use cookie_session::Session;
-    /// # use std::time::Duration;
-    /// fn remember_me(session: &Session) {
-    ///     session.set_max_age(Some(Duration::from_secs(30 * 86400)));
+    /// # #[cfg(feature = "axum")] {
+    /// use std::time::Duration;
+    /// use axum::{extract::Request, middleware::{self, Next}, response::Response};
+    /// use axum::{routing::get, Router};
+    /// use cookie_session::{KeyRing, Session, SessionConfig};
+    ///
+    /// const REMEMBER_FOR: Duration = Duration::from_secs(30 * 86400);
+    ///
+    /// async fn login(session: Session) -> &'static str {
+    ///     session.regenerate();
+    ///     session.insert("user", "ada").unwrap();
+    ///     // The "remember me" box was ticked: this response, and (the flag) every later one.
+    ///     session.insert("remember", true).unwrap();
+    ///     session.set_max_age(Some(REMEMBER_FOR));
+    ///     "welcome"
     /// }
+    ///
+    /// /// Every response that writes a remembered session keeps its 30 days.
+    /// async fn keep_remembered(session: Session, request: Request, next: Next) -> Response {
+    ///     if session.get::<bool>("remember") == Some(true) {
+    ///         session.set_max_age(Some(REMEMBER_FOR));
+    ///     }
+    ///     next.run(request).await
+    /// }
+    ///
+    /// async fn visit(session: Session) -> String {
+    ///     let views = session.get::<u64>("views").unwrap_or(0) + 1;
+    ///     session.insert("views", views).unwrap(); // a write: the cookie is sent again
+    ///     format!("views={views}")
+    /// }
+    ///
+    /// let keys = KeyRing::new(["a secret of at least thirty-two bytes!"]).unwrap();
+    /// let sessions = SessionConfig::new(keys).max_lifetime(REMEMBER_FOR).build().unwrap();
+    /// let app: Router = Router::new()
+    ///     .route("/login", get(login))
+    ///     .route("/visit", get(visit))
+    ///     .layer(middleware::from_fn(keep_remembered))
+    ///     .layer(sessions); // outside the middleware, so that it finds the session
+    /// # use tower::ServiceExt as _;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let get = |path: &str, cookie: Option<&str>| {
+    /// #     let mut request = http::Request::get(path);
+    /// #     if let Some(cookie) = cookie { request = request.header("cookie", cookie); }
+    /// #     app.clone().oneshot(request.body(axum::body::Body::empty()).unwrap())
+    /// # };
+    /// # let set_cookie = |response: &Response| response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    /// # let login = set_cookie(&get("/login", None).await.unwrap());
+    /// # assert!(login.contains("Max-Age=2592000"), "{login}");
+    /// # let pair = login.split(';').next().unwrap().to_owned();
+    /// # let visit = set_cookie(&get("/visit", Some(&pair)).await.unwrap());
+    /// # assert!(visit.contains("Max-Age=2592000"), "{visit}");
+    /// # });
+    /// # }
     /// ```
     pub fn set_max_age(&self, max_age: Option<Duration>) {
         // Changing only the lifetime cannot break an attribute rule.
