@@ -468,6 +468,11 @@ impl SessionConfig {
     /// swapped chunk is rejected), instead of failing the response. Chunks no longer needed
     /// are removed. Native formats only. Default off: an oversized session is an error.
     ///
+    /// Cookies a browser may hold beside ours under those names (planted from a sibling
+    /// subdomain, left under another path) never hide the split session: reading tries every
+    /// chunk count and, per name, up to 4 values, at most 8 ways in all (each opens the whole
+    /// joined value).
+    ///
     /// Mind the browser's budget: about 50 cookies and 4 KiB each per domain, and every chunk
     /// travels on every request.
     pub fn split_oversized(mut self, max_cookies: usize) -> Self {

@@ -731,3 +731,126 @@ async fn rotation_reissues_the_valid_session_not_the_stale_one() {
         assert_eq!(rotated.rejected(Rejection::Expired), 1, "{format}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// A session split over `session.0`, `session.1`, … (`split_oversized`).
+
+/// An app that splits oversized sessions.
+fn splitting(format: Native, clock: &TestClock) -> App {
+    App::new(clocked(format, clock).split_oversized(4))
+}
+
+/// The chunks (`session.0=…; session.1=…`) of a new session of `app` holding `who` and a
+/// value too large for one cookie.
+async fn chunked(app: &App, who: &str) -> String {
+    let first = app.mint(who).await;
+    let big = "x".repeat(6000);
+    let pairs = jar(&app.call(&format!("/set/big/{big}"), Some(&first)).await);
+    assert!(
+        pairs.contains("session.0=") && pairs.contains("; session.1="),
+        "{pairs}"
+    );
+    chunks_of(&pairs)
+}
+
+/// The chunk cookies a response set (not the ones it cleared).
+fn chunks_of(pairs: &str) -> String {
+    pairs
+        .split("; ")
+        .filter(|pair| pair.starts_with("session.") && !pair.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Values planted under the session's name or its chunks' names — forged (no key needed), or
+/// authentic but expired — before or after the browser's chunks never hide them: reads serve
+/// the split session, and a write keeps it (re-split, nothing of it cleared).
+#[tokio::test]
+async fn planted_values_never_hide_a_split_session() {
+    for &format in NATIVE {
+        let clock = TestClock::new();
+        let app = splitting(format, &clock);
+        // An authentic single cookie of this app, expired by the time the victim's is made.
+        let expired = app.mint("attacker").await;
+        clock.advance(2 * 86400);
+        let chunks = chunked(&app, "victim").await;
+        let chunk0 = chunks.split("; ").next().unwrap();
+        let last = chunks
+            .split("; ")
+            .filter(|p| p.starts_with("session."))
+            .count();
+        for (what, header) in [
+            (
+                "a forged single cookie first",
+                format!("session=forged; {chunks}"),
+            ),
+            (
+                "an expired single cookie first",
+                format!("{expired}; {chunks}"),
+            ),
+            (
+                "a forged chunk 0 first",
+                format!("session.0=forged; {chunks}"),
+            ),
+            (
+                "a forged chunk 1 first",
+                format!("session.1=AAAAAAAAAAAAAAAA; {chunks}"),
+            ),
+            (
+                "one chunk more than ours",
+                format!("{chunks}; session.{last}=AAAAAAAA"),
+            ),
+            ("chunk 0 copied to the end", format!("{chunks}; {chunk0}")),
+            (
+                "everything at once",
+                format!("session=forged; {expired}; session.0=forged; {chunks}; session.{last}=x"),
+            ),
+        ] {
+            let served = body(app.call("/get", Some(&header)).await).await;
+            assert_eq!(served["who"], "victim", "{format}, {what}: {served}");
+            assert_eq!(
+                served["big"].as_str().map(str::len),
+                Some(6000),
+                "{format}, {what}"
+            );
+            // A write keeps the session: the next request (its chunks only) still has it.
+            let kept = chunks_of(&jar(&app.call("/set/k/v", Some(&header)).await));
+            let served = body(app.call("/get", Some(&kept)).await).await;
+            assert_eq!(
+                served["who"], "victim",
+                "{format}, {what}, after a write: {served}"
+            );
+            assert_eq!(served["k"], "v", "{format}, {what}");
+        }
+    }
+}
+
+/// The chunk attempts are bounded: with every chunk name planted four times before ours, the
+/// request gets an empty session rather than an unbounded number of opens.
+#[tokio::test]
+async fn chunk_attempts_are_bounded() {
+    let format = NATIVE[0];
+    let clock = TestClock::new();
+    let app = splitting(format, &clock);
+    let chunks = chunked(&app, "victim").await;
+    let planted = (0..4)
+        .flat_map(|_| ["session.0=AAAA", "session.1=AAAA"])
+        .collect::<Vec<_>>()
+        .join("; ");
+    let served = body(
+        app.call("/get", Some(&format!("{planted}; {chunks}")))
+            .await,
+    )
+    .await;
+    assert_eq!(served, json!({}), "{served}");
+    // Fewer planted values: found within the bound.
+    let served = body(
+        app.call(
+            "/get",
+            Some(&format!("session.0=AAAA; session.1=AAAA; {chunks}")),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(served["who"], "victim");
+}

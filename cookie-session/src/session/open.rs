@@ -41,8 +41,9 @@ pub(crate) struct Opening<'s, I, V> {
     /// The reasons already reported for this request, one bit per
     /// [`Rejection::ALL`] entry.
     noted: u32,
-    /// Whether the split session (`name.0`, `name.1`, …) is still to be tried.
-    chunks_pending: bool,
+    /// The next way to read the split session (`name.0`, `name.1`, …), `None` when there is
+    /// none left to try.
+    chunk_attempt: Option<usize>,
 }
 
 impl Shared {
@@ -61,7 +62,7 @@ impl Shared {
             first: Rejection::Missing,
             authentic: 0,
             noted: 0,
-            chunks_pending: !self.chunk_names.is_empty(),
+            chunk_attempt: (!self.chunk_names.is_empty()).then_some(0),
         }
     }
 }
@@ -103,14 +104,14 @@ where
         None
     }
 
-    /// A split session, tried once, and only when no cookie of the name itself was present:
-    /// the two layouts never mix.
+    /// The next way to read a split session, once the cookies of the name itself are
+    /// exhausted: a cookie of the bare name that fails a check (one planted from a sibling
+    /// subdomain, forged or expired) must not hide the chunks the browser holds.
     fn chunks(&mut self) -> Option<Result<Unsealed, Rejection>> {
-        let pending = std::mem::take(&mut self.chunks_pending);
-        if !pending || self.first != Rejection::Missing || self.authentic > 0 {
-            return None;
-        }
-        Some(self.shared.open_chunks(self.headers.clone()))
+        let attempt = self.chunk_attempt?;
+        let opened = self.shared.open_chunks(self.headers.clone(), attempt);
+        self.chunk_attempt = opened.is_some().then_some(attempt + 1);
+        opened
     }
 
     /// Refuses the cookie last returned by [`Opening::next_valid`] (or one the codec refused):

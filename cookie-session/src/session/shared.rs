@@ -10,10 +10,16 @@ use http::HeaderValue;
 use super::migrate::Opener;
 use super::persist::Backend;
 use super::write::Present;
-use crate::cookie::{first_cookie_value, utf8_pairs, CookieAttributes};
+use crate::cookie::{cookie_values, first_cookie_value, utf8_pairs, CookieAttributes};
 use crate::format::{Codec, Loaded, Rejection, Unsealed};
 use crate::metrics::Metrics;
 use crate::time::{SharedClock, TimePolicy};
+
+/// The most values of one chunk name ([`Shared::open_chunks`]) a request makes the server try.
+pub(super) const MAX_CHUNK_VALUES: usize = 4;
+/// The most ways to join chunks ([`Shared::open_chunks`]) a request makes the server try: each
+/// opens a value of up to 8 cookies, so unlike single forged values these are bounded here.
+pub(super) const MAX_CHUNK_ATTEMPTS: usize = 8;
 
 /// What every session of one layer shares: the checked configuration.
 #[derive(Debug)]
@@ -105,24 +111,63 @@ impl Shared {
         }
     }
 
-    /// A session split over `name.0`, `name.1`, …: the chunks are joined in order (up to the
-    /// first missing one) and opened as one value, so the seal covers them all.
-    pub(super) fn open_chunks<'h, I>(&self, headers: I) -> Result<Unsealed, Rejection>
+    /// The `attempt`-th way to read a session split over `name.0`, `name.1`, …: one value of
+    /// each of the first `len` chunk names, joined in order and opened as one value, so the
+    /// seal covers them all. `None` when there is no such attempt.
+    ///
+    /// A browser may hold values it did not get from us under those names (planted from a
+    /// sibling subdomain, or left under another path), before or after ours, and one more
+    /// chunk than ours: so every chunk count is tried, the longest first, and for each the
+    /// combinations of up to [`MAX_CHUNK_VALUES`] values per name, in header order (the last
+    /// chunk varying fastest), up to [`MAX_CHUNK_ATTEMPTS`] in all — each attempt opens the
+    /// whole joined value.
+    pub(super) fn open_chunks<'h, I>(
+        &self,
+        headers: I,
+        attempt: usize,
+    ) -> Option<Result<Unsealed, Rejection>>
     where
         I: IntoIterator<Item = &'h str> + Clone,
     {
-        let mut joined = String::new();
-        for name in &self.chunk_names {
-            match first_cookie_value(headers.clone(), name) {
-                Some(chunk) if !chunk.is_empty() => joined.push_str(chunk),
-                _ => break,
-            }
+        if attempt >= MAX_CHUNK_ATTEMPTS {
+            return None;
         }
-        if joined.is_empty() {
-            return Err(Rejection::Missing);
+        let mut values: Vec<Vec<&str>> = Vec::new();
+        for name in &self.chunk_names {
+            let found: Vec<&str> = cookie_values(headers.clone(), name)
+                .filter(|value| !value.is_empty())
+                .take(MAX_CHUNK_VALUES)
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            values.push(found);
+        }
+        // Which chunk count and which combination `attempt` is.
+        let mut rest = attempt;
+        let mut len = values.len();
+        loop {
+            let combinations: usize = values[..len].iter().map(Vec::len).product();
+            if len == 0 {
+                return None;
+            }
+            if rest < combinations {
+                break;
+            }
+            rest -= combinations;
+            len -= 1;
+        }
+        let mut picks = vec![0; len];
+        for (pick, found) in picks.iter_mut().zip(&values).rev() {
+            *pick = rest % found.len();
+            rest /= found.len();
+        }
+        let mut joined = String::new();
+        for (pick, found) in picks.iter().zip(&values) {
+            joined.push_str(found[*pick]);
         }
         let header = format!("{}={joined}", self.codec.name());
-        self.codec.open_unsealed([header.as_str()], true)
+        Some(self.codec.open_unsealed([header.as_str()], true))
     }
 
     /// Which session cookies a request carries, when the layout can change (chunking on).
