@@ -92,7 +92,9 @@ pub trait SessionValue: Serialize + DeserializeOwned + Default {
 /// Changes made through `DerefMut` are written back to the session's `T::KEY` (and only
 /// there) when the extractor is dropped, which happens when the handler returns, or call
 /// [`Typed::save`] to see errors. Only reading leaves the session untouched, and so does a
-/// write that leaves the value as it was.
+/// write that leaves the value as it was. When the handler [destroys](Session::destroy) the
+/// session after the value was read, the value is not written back when dropped: the session
+/// it belonged to has ended (an explicit [`Typed::save`] still writes it, into the new one).
 ///
 /// ```
 /// use cookie_session::extract::{SessionValue, Typed};
@@ -113,16 +115,20 @@ pub struct Typed<T: SessionValue> {
     session: Session,
     value: T,
     modified: bool,
+    /// [`Session::destroys`] when the value was read.
+    destroys: u32,
 }
 
 impl<T: SessionValue> Typed<T> {
     /// The value of a loaded session: what every framework's extractor does.
     pub(crate) fn read(session: Session) -> Self {
         let value = session.get::<T>(T::KEY).unwrap_or_default();
+        let destroys = session.destroys();
         Typed {
             session,
             value,
             modified: false,
+            destroys,
         }
     }
 
@@ -165,7 +171,9 @@ impl<T: SessionValue> DerefMut for Typed<T> {
 
 impl<T: SessionValue> Drop for Typed<T> {
     fn drop(&mut self) {
-        if self.modified {
+        // A value of a session the handler destroyed since is not written into the session
+        // that follows (a cart emptied, then the user logged out: the logout wins).
+        if self.modified && self.session.destroys() == self.destroys {
             if let Err(error) = self.save() {
                 tracing::error!(%error, "typed session value not saved");
             }

@@ -189,6 +189,81 @@ async fn a_typed_value_survives_beside_a_concurrent_writer() {
     assert_eq!(data, json!({"user": "bob", "cart": {"items": ["apple"]}}));
 }
 
+/// A typed value changed and then its session destroyed (the cart emptied at logout): the
+/// logout wins, in cookie and store mode. Neither the old cart nor the emptied one is written
+/// into a new session, and a flash written after the logout does not carry the cart along.
+#[tokio::test]
+async fn a_destroyed_session_is_not_brought_back_by_its_typed_value() {
+    for store in [false, true] {
+        let layer = if store {
+            store_layer(Arc::new(MemoryStore::new()))
+        } else {
+            cookie_layer()
+        };
+        let app = Router::new()
+            .route(
+                "/add/{item}",
+                get(
+                    |mut cart: Typed<Cart>,
+                     axum::extract::Path(item): axum::extract::Path<String>| async move {
+                        cart.items.push(item);
+                        cart.items.len().to_string()
+                    },
+                ),
+            )
+            .route(
+                "/data",
+                get(|s: Session| async move { Value::Object(s.data()).to_string() }),
+            )
+            .route(
+                "/logout",
+                get(|mut cart: Typed<Cart>| async move {
+                    cart.items.clear();
+                    cart.session().destroy();
+                    "bye"
+                }),
+            )
+            .route(
+                "/logout-with-flash",
+                get(|mut cart: Typed<Cart>| async move {
+                    cart.items.push("gift".into());
+                    cart.session().destroy();
+                    cart.session().insert("flash", "logged out").unwrap();
+                    "bye"
+                }),
+            )
+            .layer(layer);
+        for (logout, after) in [
+            ("/logout", json!({})),
+            ("/logout-with-flash", json!({"flash": "logged out"})),
+        ] {
+            let mut jar = Jar::default();
+            assert_eq!(get_(&app, "/add/apple", &mut jar).await.1, "1");
+            let res = app
+                .clone()
+                .oneshot(
+                    Request::get(logout)
+                        .header("cookie", jar.header())
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let cleared = res
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().unwrap().contains("Max-Age=0"));
+            jar.absorb(&res);
+            let data: Value = serde_json::from_str(&get_(&app, "/data", &mut jar).await.1).unwrap();
+            assert_eq!(data, after, "store={store}, {logout}");
+            if after == json!({}) {
+                assert!(cleared, "store={store}, {logout}: the cookie is cleared");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn reading_a_typed_value_writes_nothing() {
     let app = Router::new()

@@ -149,6 +149,8 @@ struct Inner {
     load_failed: bool,
     /// A store-backed session was read or written before `load`.
     used_unloaded: bool,
+    /// How many times `destroy` was called in this request (see [`Session::destroys`]).
+    destroys: u32,
     /// Buffers of the last cookie written through this handle (see [`Pool`]).
     spare: Spare,
 }
@@ -285,6 +287,7 @@ impl Session {
             overrides,
             load_failed,
             used_unloaded,
+            destroys,
             spare,
         } = inner;
         *cookies = CookieHeaders::None;
@@ -302,6 +305,7 @@ impl Session {
         *overrides = None;
         *load_failed = false;
         *used_unloaded = false;
+        *destroys = 0;
         true
     }
 
@@ -451,7 +455,10 @@ impl Session {
     /// a store deletes the record. Writing to the session afterwards starts a new one, which
     /// is then sent instead (a flash message after logging out, say).
     pub fn destroy(&self) {
-        self.with(|c| {
+        let mut inner = self.lock();
+        inner.destroys = inner.destroys.wrapping_add(1);
+        let c = inner.current();
+        {
             if let Some(record) = c.record() {
                 let key = record.id.store_key();
                 c.doomed.push(key);
@@ -460,7 +467,14 @@ impl Session {
             c.origin = Origin::Destroyed;
             c.dirty = true;
             c.changes = state::Changes::default();
-        })
+        }
+    }
+
+    /// How many times [`destroy`](Self::destroy) was called in this request: a value read
+    /// before a destroy belongs to the session that ended (see `extract::Typed`).
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    pub(crate) fn destroys(&self) -> u32 {
+        self.lock().destroys
     }
 
     /// Gives the session a new identity and keeps its data: call it when privileges change
@@ -897,6 +911,7 @@ impl Inner {
             overrides: None,
             load_failed: false,
             used_unloaded: false,
+            destroys: 0,
             spare: Spare::default(),
         }
     }
