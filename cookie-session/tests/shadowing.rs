@@ -24,7 +24,7 @@ use cookie_session::store::{
     BoxFuture, MemoryStore, Patch, Record, SessionId, SessionStore, StoreError, StoreKey, Update,
 };
 use cookie_session::{KeyRing, Rejection, Session, SessionConfig, SessionLayer};
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -81,6 +81,11 @@ struct Counting {
     loads: AtomicUsize,
     creates: AtomicUsize,
     revocation_checks: AtomicUsize,
+    /// Every key created, in order.
+    created: std::sync::Mutex<Vec<StoreKey>>,
+    /// Keys whose record loads as unreadable (`StoreError::Corrupt`), as a row another
+    /// program wrote would.
+    corrupt: std::sync::Mutex<Vec<StoreKey>>,
 }
 
 impl SessionStore for Counting {
@@ -90,6 +95,7 @@ impl SessionStore for Counting {
         record: &'a Record,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.creates.fetch_add(1, Ordering::SeqCst);
+        self.created.lock().unwrap().push(key.clone());
         self.inner.create(key, record)
     }
     fn load<'a>(
@@ -98,6 +104,9 @@ impl SessionStore for Counting {
         now: u64,
     ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.corrupt.lock().unwrap().contains(key) {
+            return Box::pin(async { Err(StoreError::Corrupt("data is not JSON".into())) });
+        }
         self.inner.load(key, now)
     }
     fn update<'a>(
@@ -526,6 +535,45 @@ async fn store_mode_unknown_record_first() {
         take(&store.creates);
         let case = Case {
             what: "unknown record",
+            app,
+            store: Some(store),
+            stale,
+            valid,
+            reason: Rejection::UnknownSession,
+            stale_loads: 1,
+        };
+        check(case, format).await;
+    }
+}
+
+/// A record the store cannot read (another program wrote it) is bad input, not an outage: the
+/// request goes on to the next cookie, or to a new session, never a 503 (which would lock the
+/// visitor out, logout included); the record is left as it is.
+#[tokio::test]
+async fn store_mode_unreadable_record_first() {
+    for &format in NATIVE {
+        let clock = TestClock::new();
+        let store = Arc::new(Counting::default());
+        let app = store_app(format, &clock, &store);
+        let stale = app.mint("stale").await;
+        let key = store.created.lock().unwrap()[0].clone();
+        store.corrupt.lock().unwrap().push(key.clone());
+        let valid = app.mint("valid").await;
+        take(&store.creates);
+        // Alone: an empty session, not a 503, and a write starts a new record.
+        let res = app.call("/get", Some(&stale)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{format}");
+        assert_eq!(body(res).await, json!({}), "{format}");
+        let res = app.call("/destroy", Some(&stale)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{format}: logout works");
+        let res = app.call("/set/a/b", Some(&stale)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{format}");
+        assert_eq!(take(&store.creates), 1, "{format}: a new record");
+        // The unreadable record is still there, untouched.
+        let record = store.inner.load(&key, 0).await.unwrap().unwrap();
+        assert_eq!(record.data["who"], "stale", "{format}");
+        let case = Case {
+            what: "unreadable record",
             app,
             store: Some(store),
             stale,

@@ -150,6 +150,18 @@ async fn check(
                 Ok(Some(record)) => Ok(Ok(Current::from_record(&loaded, id, record))),
                 // Expired, destroyed or revoked: a new session, under a new id when written.
                 Ok(None) => Ok(Err(Rejection::UnknownSession)),
+                // A record the store holds but cannot read (written by hand, or by another
+                // program) is bad input, not an outage: answering 503 would lock the visitor
+                // out, logout included, until the cookie expires. The session starts afresh
+                // under a new id, and the record is left as it is for the operator.
+                Err(StoreError::Corrupt(reason)) => {
+                    shared.metrics.store_error();
+                    tracing::error!(
+                        %reason,
+                        "unreadable session record: a new session is started, the record is left as it is"
+                    );
+                    Ok(Err(Rejection::UnknownSession))
+                }
                 Err(error) => outage(shared, backend, error).map(Ok),
             }
         }
