@@ -486,6 +486,13 @@ impl SessionConfig {
     /// The `encrypted` and `signed` formats only: the express and jwt formats carry plain
     /// JSON other programs read, and [`build`](Self::build) refuses `compress(true)` with
     /// them ([`ConfigError::Unsupported`]).
+    ///
+    /// **Compression makes the cookie's length tell its content.** When an attacker can put a
+    /// string in a visitor's session (a search term, a return-to URL) and observe the length
+    /// of the cookie that comes back, the length shows whether that string repeats a secret
+    /// in the session, such as its CSRF token ([`Session::csrf_token`](crate::Session::csrf_token)):
+    /// the CRIME attack (docs/SECURITY.md §3). Leave it off for sessions that hold secrets
+    /// beside values others can influence.
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
         self
