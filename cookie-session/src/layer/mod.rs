@@ -156,6 +156,12 @@ impl SessionLayer {
     /// the user's records; with a revocation store, revokes every cookie session created
     /// before now. Returns how many records were deleted (0 in cookie mode).
     ///
+    /// Revocation in cookie mode counts whole seconds, as the sealed times do: a cookie
+    /// created in the same second as the revocation, by this instance's clock, is not revoked
+    /// (nor one sealed by an instance whose clock runs ahead). Revoking that second too would
+    /// log out the session a handler issues right after revoking (a password change that
+    /// keeps its own browser logged in). With a store, every record is deleted, whenever made.
+    ///
     /// Fails with [`StoreError::Backend`] when the layer has no store: plain cookie sessions
     /// cannot be revoked (they stay valid until they expire — configure
     /// [`SessionConfig::revocation`](crate::SessionConfig::revocation)).
