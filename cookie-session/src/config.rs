@@ -52,6 +52,10 @@ pub enum ConfigError {
     /// The cookie attributes break a rule.
     #[error(transparent)]
     Cookie(#[from] CookieConfigError),
+    /// A lifetime of zero: every session would be over as soon as it is sent (`Max-Age=0`
+    /// tells the browser to delete the cookie at once).
+    #[error("{0} of zero: every session would end as soon as it is sent")]
+    ZeroLifetime(&'static str),
     /// The size limit is above what browsers keep, or too small for any session.
     #[error("max cookie size {0} must be between 64 and 4096 bytes")]
     MaxCookieSize(usize),
@@ -721,6 +725,12 @@ impl SessionConfig {
     /// ```
     pub fn build(mut self) -> Result<SessionLayer, ConfigError> {
         self.attributes.validate(&self.name)?;
+        if self.attributes.max_age == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroLifetime("max_age"));
+        }
+        if self.ttl.is_zero() {
+            return Err(ConfigError::ZeroLifetime("ttl"));
+        }
         if let Some(mode) = self.express.take() {
             return self.build_express(mode);
         }

@@ -1124,6 +1124,10 @@ fn configuration_errors_are_typed() {
         SessionConfig::new(keys.clone()).path("/a;b"),
         SessionConfig::new(keys.clone()).domain(Some("a\nb".into())),
         SessionConfig::new(keys.clone()).max_cookie_size(5000),
+        // Settings under which no session would ever stick.
+        SessionConfig::new(keys.clone()).domain(Some("example.com:8080".into())),
+        SessionConfig::new(keys.clone()).max_age(Some(Duration::ZERO)),
+        SessionConfig::new(keys.clone()).ttl(Duration::ZERO),
     ];
     for case in cases {
         let shown = format!("{case:?}");

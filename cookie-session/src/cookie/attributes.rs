@@ -66,7 +66,9 @@ pub enum CookieConfigError {
         "invalid cookie path {0:?}: it must start with '/' and hold no ';' or control characters"
     )]
     InvalidPath(String),
-    /// The domain holds a control character, a space, `;`, `,` or a non-ASCII character.
+    /// The domain is not a host name or IPv4 address (with an optional leading dot): a port,
+    /// a path, a scheme, a space, a separator or a non-ASCII character (browsers drop such a
+    /// cookie).
     #[error("invalid cookie domain {0:?}")]
     InvalidDomain(String),
     /// `SameSite=None` without `Secure=true` (browsers drop such cookies: RFC 6265bis §5.7 step 19).
@@ -204,11 +206,15 @@ fn validate_path(path: &str) -> Result<(), CookieConfigError> {
     }
 }
 
+/// A host name or IPv4 address, optionally with a leading dot (RFC 6265 §4.1.2.3 and
+/// §5.2.3): a port, a path, a scheme or an IPv6 literal makes browsers drop the cookie
+/// altogether, so the session would never stick.
 fn validate_domain(domain: &str) -> Result<(), CookieConfigError> {
-    let ok = !domain.is_empty()
-        && domain
+    let host = domain.strip_prefix('.').unwrap_or(domain);
+    let ok = !host.is_empty()
+        && host
             .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b';' && b != b',');
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -256,7 +262,20 @@ mod tests {
                 "{path:?}"
             );
         }
-        for domain in ["", "a b", "a;b", "a,b", "é.com", "a\tb"] {
+        for domain in [
+            "",
+            ".",
+            "a b",
+            "a;b",
+            "a,b",
+            "é.com",
+            "a\tb",
+            // Browsers drop a cookie whose Domain has a port, a path, a scheme or brackets.
+            "example.com:8080",
+            "example.com/app",
+            "https://example.com",
+            "[::1]",
+        ] {
             let attrs = CookieAttributes {
                 domain: Some(domain.into()),
                 ..CookieAttributes::default()
@@ -268,6 +287,18 @@ mod tests {
                 ),
                 "{domain:?}"
             );
+        }
+        for domain in [
+            "example.com",
+            ".example.com",
+            "a-b.example_x.test",
+            "127.0.0.1",
+        ] {
+            let attrs = CookieAttributes {
+                domain: Some(domain.into()),
+                ..CookieAttributes::default()
+            };
+            assert!(attrs.validate("s").is_ok(), "{domain:?}");
         }
     }
 
