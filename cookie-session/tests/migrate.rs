@@ -219,6 +219,50 @@ async fn old_and_new_together_the_new_one_wins_and_the_old_is_cleared() {
     );
 }
 
+/// With the same cookie name (the default: both `session`), an authentic old pair sent
+/// before the new cookie (planted from a sibling subdomain, or under a longer path) must not
+/// make a read clear `session` in the layer's scope: that would delete the new cookie that
+/// served the request. Only `session.sig`, a name the new format does not use, is cleared.
+#[tokio::test]
+async fn an_old_pair_of_the_same_name_never_clears_the_new_cookie() {
+    let layer = config().build().unwrap();
+    let app = router(layer.clone());
+    let (_, set, _) = call(&app, "/views", None).await;
+    let new = set_value(&set, "session").unwrap().to_owned();
+    // Old first: Express's reading (the first pair) verifies it, so its signature is cleared.
+    // New first: the first pair is not Express's, so nothing verifies and nothing is cleared.
+    for (header, sig_cleared) in [
+        (format!("{OLD}; {new}"), true),
+        (format!("{new}; {OLD}"), false),
+    ] {
+        let (_, set, body) = call(&app, "/read", Some(&header)).await;
+        assert_eq!(body, r#"{"views":1}|new=false"#, "{header}");
+        assert!(clears(&set, "session").is_none(), "{header}: {set:?}");
+        assert_eq!(
+            clears(&set, "session.sig").is_some(),
+            sig_cleared,
+            "{header}: {set:?}"
+        );
+        // A write re-issues the new cookie, and still clears only the signature.
+        let (_, set, body) = call(&app, "/views", Some(&header)).await;
+        assert_eq!(body, "2", "{header}");
+        assert!(
+            set_value(&set, "session").is_some_and(|v| !v.is_empty()),
+            "{set:?}"
+        );
+        assert!(clears(&set, "session").is_none(), "{header}: {set:?}");
+    }
+    // An old pair alone still migrates, and its pair is replaced: the new value, no clear.
+    let (_, set, body) = call(&app, "/views", Some(OLD)).await;
+    assert_eq!(body, "2");
+    assert!(
+        set_value(&set, "session").is_some_and(|v| !v.is_empty()),
+        "{set:?}"
+    );
+    assert!(clears(&set, "session").is_none(), "{set:?}");
+    assert!(clears(&set, "session.sig").is_some(), "{set:?}");
+}
+
 #[tokio::test]
 async fn an_old_cookie_that_does_not_verify_gives_an_empty_session_and_no_cookie() {
     let layer = config().build().unwrap();

@@ -275,8 +275,14 @@ impl Shared {
             let prefix = format!("{}=", codec.name());
             let replaced =
                 same_cookie && outcome.set_cookies.iter().any(|c| c.starts_with(&prefix));
+            // The layer's own cookie served this request (`migrated` is false only then, with
+            // a bit to clear): a browser keeps one cookie per name, path and domain, so an old
+            // one of the same name and scope cannot be there beside it. The old one sent came
+            // from another scope (planted from a sibling subdomain, say), and clearing it in
+            // ours would delete the session that served.
+            let ours_in_scope = same_cookie && !migration.migrated;
             let style = codec.header_style();
-            if !replaced {
+            if !replaced && !ours_in_scope {
                 let clear =
                     render_set_cookie(style, codec.name(), "", old, secure, Lifetime::Clear, now);
                 outcome.set_cookies.push(clear);
