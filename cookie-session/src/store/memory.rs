@@ -12,17 +12,20 @@ use super::{BoxFuture, Patch, Record, SessionStore, StoreError, StoreKey, Update
 /// The default bound on how many sessions a [`MemoryStore`] keeps.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
-/// What a record costs beyond its text: the entry, its two index slots and a share of the
+/// What a record costs beyond its text: the entry, its three index slots and a share of the
 /// maps' nodes. An estimate (the exact figure depends on the allocator and how full the maps
 /// are), erring high.
 const ENTRY_OVERHEAD: usize =
-    2 * size_of::<StoreKey>() + size_of::<Entry>() + 4 * size_of::<u64>() + 64;
+    2 * size_of::<StoreKey>() + size_of::<Entry>() + 5 * size_of::<u64>() + 64;
 
 /// Sessions in memory, bounded twice: by count ([`with_capacity`](Self::with_capacity),
 /// default `DEFAULT_CAPACITY`, 100 000) and by bytes ([`with_budget`](Self::with_budget),
 /// default [`DEFAULT_BUDGET`](Self::DEFAULT_BUDGET), 64 MiB). To make room, expired records
-/// go first, then the least recently used (loaded, written or touched), so a flood of new
-/// sessions cannot exhaust memory; the store never holds more than its budget.
+/// go first, then the least recently used (loaded, written or touched) of the sessions
+/// without a user ([`Record::user`]), then the least recently used of all, so a flood of new
+/// sessions cannot exhaust memory, and a flood of anonymous ones (any visitor can start
+/// them) evicts other anonymous ones before anyone logged in. The store never holds more than
+/// its budget: size it for your traffic, as a full store still evicts logged-in sessions.
 ///
 /// A record is held as its JSON text, and counted as that text, its key and user, and a fixed
 /// overhead per record ([`bytes`](Self::bytes)). A record larger than the whole budget is
@@ -143,6 +146,9 @@ struct State {
     recency: BTreeMap<u64, StoreKey>,
     /// (expires_at, tick), soonest first.
     expiry: BTreeSet<(u64, u64)>,
+    /// The ticks of the records without a user, least recently used first: evicted before
+    /// anyone's.
+    anonymous: BTreeSet<u64>,
     next_tick: u64,
     /// The sum of the records' costs.
     bytes: usize,
@@ -239,6 +245,9 @@ impl State {
         self.bytes += entry.cost(&key);
         self.recency.insert(entry.tick, key.clone());
         self.expiry.insert((entry.expires_at, entry.tick));
+        if entry.user.is_none() {
+            self.anonymous.insert(entry.tick);
+        }
         self.records.insert(key, entry);
     }
 
@@ -248,6 +257,7 @@ impl State {
         self.bytes -= entry.cost(key);
         self.recency.remove(&entry.tick);
         self.expiry.remove(&(entry.expires_at, entry.tick));
+        self.anonymous.remove(&entry.tick);
         Some(entry)
     }
 
@@ -259,6 +269,10 @@ impl State {
         };
         self.recency.remove(&entry.tick);
         self.expiry.remove(&(entry.expires_at, entry.tick));
+        if entry.user.is_none() {
+            self.anonymous.remove(&entry.tick);
+            self.anonymous.insert(tick);
+        }
         entry.tick = tick;
         entry.expires_at = expires_at.unwrap_or(entry.expires_at);
         self.recency.insert(tick, key.clone());
@@ -266,15 +280,15 @@ impl State {
     }
 
     /// Makes room for one more record of `cost` bytes: expired records first, then the least
-    /// recently used.
+    /// recently used without a user, then the least recently used.
     fn evict(&mut self, cost: usize, capacity: usize, budget: usize, now: u64) {
         while !self.records.is_empty()
             && (self.records.len() >= capacity || self.bytes + cost > budget)
         {
             let expired = self.expiry.first().filter(|(at, _)| *at <= now);
-            let tick = match expired {
-                Some((_, tick)) => *tick,
-                None => match self.recency.first_key_value() {
+            let tick = match (expired, self.anonymous.first()) {
+                (Some((_, tick)), _) | (None, Some(tick)) => *tick,
+                (None, None) => match self.recency.first_key_value() {
                     Some((tick, _)) => *tick,
                     None => break,
                 },
@@ -517,9 +531,12 @@ mod tests {
         let state = store.lock();
         assert_eq!(state.recency.len(), state.records.len());
         assert_eq!(state.expiry.len(), state.records.len());
+        let anonymous = state.records.values().filter(|e| e.user.is_none()).count();
+        assert_eq!(state.anonymous.len(), anonymous);
         for (key, entry) in &state.records {
             assert_eq!(state.recency.get(&entry.tick), Some(key));
             assert!(state.expiry.contains(&(entry.expires_at, entry.tick)));
+            assert_eq!(state.anonymous.contains(&entry.tick), entry.user.is_none());
         }
         state.records.iter().map(|(k, e)| e.cost(k)).sum()
     }
@@ -673,6 +690,53 @@ mod tests {
     /// Updates race on one record from several threads, half of them offering an outcome
     /// computed from a record that is stale by then (`if_unchanged`): every key each one set
     /// is there at the end, and the version counts every write.
+    /// A flood of sessions without a user (any visitor can start them) evicts other such
+    /// sessions first: logged-in ones go only when no anonymous one is left, least recently
+    /// used first (docs/SECURITY-CHECKLIST.md, the memory store's eviction).
+    #[test]
+    fn anonymous_sessions_are_evicted_before_logged_in_ones() {
+        block_on(async {
+            let store = MemoryStore::with_capacity(4);
+            let logged_in = |user: &str| Record {
+                user: Some(user.into()),
+                ..record("u", 1_000)
+            };
+            let ada = SessionId::generate().store_key();
+            store.create(&ada, &logged_in("ada")).await.unwrap();
+            let bob = SessionId::generate().store_key();
+            store.create(&bob, &logged_in("bob")).await.unwrap();
+            // A hundred anonymous sessions through a store of four: ada and bob stay.
+            let mut last = Vec::new();
+            for _ in 0..100 {
+                let key = SessionId::generate().store_key();
+                store.create(&key, &record("a", 1_000)).await.unwrap();
+                last.push(key);
+            }
+            assert_eq!(store.len(), 4);
+            assert!(store.load(&ada, 1).await.unwrap().is_some());
+            assert!(store.load(&bob, 1).await.unwrap().is_some());
+            assert!(store.load(&last[99], 1).await.unwrap().is_some());
+            assert!(store.load(&last[97], 1).await.unwrap().is_none());
+            // An anonymous session that logs in (a patch sets its user) is no longer first to go.
+            let patch = Patch::new(1_000).with_user(Some("cy".into()));
+            assert_eq!(store.update(&last[98], &patch, 1).await, Ok(Update::Saved));
+            // Logged-in sessions only: the least recently used goes (ada was loaded before bob).
+            let dan = SessionId::generate().store_key();
+            store.create(&dan, &logged_in("dan")).await.unwrap();
+            assert!(
+                store.load(&last[99], 1).await.unwrap().is_none(),
+                "anonymous first"
+            );
+            let eve = SessionId::generate().store_key();
+            store.create(&eve, &logged_in("eve")).await.unwrap();
+            assert!(store.load(&ada, 1).await.unwrap().is_none(), "then the LRU");
+            for key in [&bob, &last[98], &dan, &eve] {
+                assert!(store.load(key, 1).await.unwrap().is_some());
+            }
+            assert_eq!(recount(&store), store.bytes());
+        });
+    }
+
     #[test]
     fn concurrent_updates_of_one_record_lose_nothing() {
         const THREADS: u64 = 4;
