@@ -45,6 +45,14 @@
 //! taken for sessions either: a session needs exactly the claims above with `aud` equal to the
 //! cookie name.
 //!
+//! The other direction is the operator's to keep: **never give a `jwt` secret to anything
+//! else that computes HMAC-SHA256 with the raw secret.** express-session's `connect.sid`
+//! (cookie-signature 1.0) is such a MAC: a `jwt` session cookie `H.P.S`, its signature
+//! re-spelled in standard base64, verifies there as the signed id `H.P` (an id no store
+//! holds, so express-session starts a new session — but a signature made for one protocol
+//! passes in another). Inside one layer, [`ConfigError::MigrateSharesKey`](crate::ConfigError::MigrateSharesKey)
+//! refuses a source sharing a key; across programs only distinct secrets prevent it.
+//!
 //! The `jsonwebtoken` crate keeps a copy of each secret in its own key types, which (unlike
 //! the [`KeyRing`]) are not wiped from memory when dropped; the codec shares one copy per key
 //! and never clones it.
