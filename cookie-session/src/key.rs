@@ -69,8 +69,9 @@ pub enum KeyError {
     /// `SESSION_KEYS` holds something that is not valid text.
     #[error("{SESSION_KEYS_VAR} is not valid UTF-8")]
     NotUnicode,
-    /// A `.env` file exists but could not be read or parsed.
-    #[error("could not load .env: {0}")]
+    /// `SESSION_KEYS` is not set in the environment, and the `.env` file found could not be
+    /// read or parsed.
+    #[error("{SESSION_KEYS_VAR} is not set, and .env (in the working directory or a parent) could not be read: {0}")]
     DotEnv(String),
 }
 
@@ -185,7 +186,9 @@ impl KeyRing {
 
     /// A ring from the `SESSION_KEYS` environment variable or, when it is not set, from a
     /// `SESSION_KEYS=` line of a `.env` file in the current directory (or a parent). The
-    /// process environment wins over the file, as with `dotenvy`.
+    /// process environment wins over the file, as with `dotenvy`: when the variable is set,
+    /// the file is not read at all (a malformed `.env` of another program, in a parent
+    /// directory, cannot stop a deployment that sets its keys in the environment).
     ///
     /// The file is only read: nothing is written to the process environment (setting
     /// variables is unsound while other threads may read them), so other programs' settings
@@ -196,36 +199,39 @@ impl KeyRing {
     /// # Errors
     ///
     /// [`KeyError::Empty`] when neither the environment nor `.env` sets `SESSION_KEYS`,
-    /// [`KeyError::DotEnv`] for a `.env` that cannot be read or parsed, and the errors of
-    /// [`KeyRing::parse_list`].
+    /// [`KeyError::DotEnv`] when the variable is not set and the `.env` found cannot be read
+    /// or parsed, and the errors of [`KeyRing::parse_list`].
     pub fn from_env() -> Result<Self, KeyError> {
-        let dotenv = match dotenvy::dotenv_iter() {
-            Ok(iter) => Some(iter),
-            Err(e) if e.not_found() => None,
-            Err(e) => return Err(KeyError::DotEnv(e.to_string())),
-        };
-        Self::from_env_and(std::env::var(SESSION_KEYS_VAR), dotenv)
+        Self::from_env_and(
+            std::env::var(SESSION_KEYS_VAR),
+            || match dotenvy::dotenv_iter() {
+                Ok(iter) => Ok(Some(iter)),
+                Err(e) if e.not_found() => Ok(None),
+                Err(e) => Err(KeyError::DotEnv(e.to_string())),
+            },
+        )
     }
 
     /// `from_env` with its two sources given: the variable's value in the process
-    /// environment, and the pairs of a `.env` file.
+    /// environment, and the pairs of a `.env` file, opened only when the variable is not set.
     fn from_env_and<R: std::io::Read>(
         var: Result<String, std::env::VarError>,
-        dotenv: Option<dotenvy::Iter<R>>,
+        dotenv: impl FnOnce() -> Result<Option<dotenvy::Iter<R>>, KeyError>,
     ) -> Result<Self, KeyError> {
-        // The whole file is parsed even when the environment wins: a malformed `.env` is an
-        // error either way, as it was with `dotenvy::dotenv()`.
-        let from_file = match dotenv {
-            Some(iter) => dotenv_value(iter, SESSION_KEYS_VAR)?,
-            None => None,
-        };
         match var {
             Ok(list) => Self::parse_list(&Zeroizing::new(list)),
             Err(std::env::VarError::NotUnicode(_)) => Err(KeyError::NotUnicode),
-            Err(std::env::VarError::NotPresent) => match from_file {
-                Some(list) => Self::parse_list(&list),
-                None => Err(KeyError::Empty),
-            },
+            Err(std::env::VarError::NotPresent) => {
+                // The whole file is parsed: a malformed line is an error whatever it holds.
+                let from_file = match dotenv()? {
+                    Some(iter) => dotenv_value(iter, SESSION_KEYS_VAR)?,
+                    None => None,
+                };
+                match from_file {
+                    Some(list) => Self::parse_list(&list),
+                    None => Err(KeyError::Empty),
+                }
+            }
         }
     }
 
@@ -400,32 +406,34 @@ mod tests {
         .unwrap();
         let before: Vec<_> = std::env::vars_os().collect();
 
-        let ring = KeyRing::from_env_and(
-            Err(std::env::VarError::NotPresent),
-            Some(dotenvy::from_path_iter(&path).unwrap()),
-        )
-        .unwrap();
+        let file = || Ok(Some(dotenvy::from_path_iter(&path).unwrap()));
+        let ring = KeyRing::from_env_and(Err(std::env::VarError::NotPresent), file).unwrap();
         assert_eq!(ring.len(), 2);
-        let ring = KeyRing::from_env_and(
-            Ok("only-one".to_owned()),
-            Some(dotenvy::from_path_iter(&path).unwrap()),
-        )
-        .unwrap();
+        let ring = KeyRing::from_env_and(Ok("only-one".to_owned()), file).unwrap();
         assert_eq!(ring.secrets().collect::<Vec<_>>(), [b"only-one".as_slice()]);
 
         assert_eq!(std::env::vars_os().collect::<Vec<_>>(), before);
         assert!(std::env::var_os("COOKIE_SESSION_DOTENV_PROBE").is_none());
 
+        // A malformed file: an error when it is needed, not read when the variable is set.
         std::fs::write(&path, "SESSION_KEYS='unterminated\n").unwrap();
-        let err = KeyRing::from_env_and(
-            Ok("only-one".to_owned()),
-            Some(dotenvy::from_path_iter(&path).unwrap()),
-        )
-        .unwrap_err();
+        let err = KeyRing::from_env_and(Err(std::env::VarError::NotPresent), file).unwrap_err();
         assert!(matches!(err, KeyError::DotEnv(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("SESSION_KEYS is not set, and .env"),
+            "{err}"
+        );
+        let ring = KeyRing::from_env_and::<std::fs::File>(Ok("only-one".to_owned()), || {
+            panic!("the file is not opened when the variable is set")
+        })
+        .unwrap();
+        assert_eq!(ring.len(), 1);
         assert_eq!(
-            KeyRing::from_env_and::<std::fs::File>(Err(std::env::VarError::NotPresent), None)
-                .unwrap_err(),
+            KeyRing::from_env_and::<std::fs::File>(Err(std::env::VarError::NotPresent), || {
+                Ok(None)
+            })
+            .unwrap_err(),
             KeyError::Empty
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -441,8 +449,8 @@ mod tests {
     #[test]
     fn errors_debug_as_their_message() {
         // What `main` returning `Err` prints after "Error: ".
-        let err =
-            KeyRing::from_env_and::<&[u8]>(Err(std::env::VarError::NotPresent), None).unwrap_err();
+        let err = KeyRing::from_env_and::<&[u8]>(Err(std::env::VarError::NotPresent), || Ok(None))
+            .unwrap_err();
         assert_eq!(format!("{err:?}"), err.to_string());
         assert!(format!("{err:?}").starts_with("no session keys: set SESSION_KEYS"));
         let config = crate::ConfigError::from(KeyError::TooShort {
