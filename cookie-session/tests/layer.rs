@@ -444,9 +444,15 @@ async fn per_request_max_age() {
             cookie.contains("; Max-Age=2592000; Expires=Wed, 14 Feb 2024 12:00:00 GMT"),
             "{cookie}"
         );
-        // The next response without the override is a browser-session cookie again.
+        // The next response without an override keeps the lifetime the first one chose
+        // (tests/remember.rs has the rest: rotation, `rolling`, store mode, "forget me").
         let res = call(&app, "/incr", Some(&jar(&res))).await;
-        assert!(!set_cookies(&res)[0].contains("Max-Age"));
+        assert!(
+            set_cookies(&res)[0]
+                .contains("; Max-Age=2592000; Expires=Wed, 14 Feb 2024 12:00:00 GMT"),
+            "{format}: {:?}",
+            set_cookies(&res)
+        );
     }
     let clock = TestClock::new();
     let app = app(config(

@@ -39,7 +39,9 @@ fn take_flash(session: &Session) -> Option<String> {
     Some(texts.join(" "))
 }
 
-/// A "remember me" session keeps its 30-day cookie each time it is written again.
+/// A "remember me" session gets 30 days from now each time it is written again: the library
+/// keeps the 30 days chosen at login on its own (`Session::set_max_age`); this makes them
+/// slide from the last visit.
 fn keep_remembered(session: &Session) {
     if session.get::<bool>(REMEMBER) == Some(true) {
         session.set_max_age(Some(REMEMBER_FOR));

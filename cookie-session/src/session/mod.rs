@@ -145,6 +145,10 @@ struct Inner {
     state: Option<Current>,
     /// This response's cookie attributes, when the handler changed any.
     overrides: Option<CookieAttributes>,
+    /// The handler chose this response's lifetime ([`Session::set_max_age`], or an
+    /// [`Session::update_cookie`] that changed `max_age` or `expires`): the write does not keep
+    /// a longer one an earlier response chose (see `Writer::kept_expiry`).
+    lifetime_set: bool,
     /// `load` failed (store outage): the response depended on the cookie all the same.
     load_failed: bool,
     /// A store-backed session was read or written before `load`.
@@ -285,6 +289,7 @@ impl Session {
             secure_request,
             state,
             overrides,
+            lifetime_set,
             load_failed,
             used_unloaded,
             destroys,
@@ -303,6 +308,7 @@ impl Session {
         // What the next request finds holds nothing of this one's session.
         spare.wipe();
         *overrides = None;
+        *lifetime_set = false;
         *load_failed = false;
         *used_unloaded = false;
         *destroys = 0;
@@ -642,8 +648,9 @@ impl Session {
     }
 
     /// Changes the cookie's attributes for this response only (Express's `req.sessionOptions`):
-    /// the next response that writes the session goes back to the configuration (see
-    /// [`set_max_age`](Self::set_max_age) for a lifetime that lasts).
+    /// the next response that writes the session goes back to the configuration, except a
+    /// longer lifetime (`max_age`, `expires`) chosen here, which lasts as
+    /// [`set_max_age`](Self::set_max_age) says.
     /// The change is checked with the same rules as the configuration; an invalid one is
     /// refused and nothing changes. An override alone does not cause a write (as in Express):
     /// it applies when the session is written. A lifetime (`max_age`, `expires`) longer than
@@ -657,8 +664,10 @@ impl Session {
             .overrides
             .clone()
             .unwrap_or_else(|| inner.shared.attributes.clone());
+        let lifetime = (attrs.max_age, attrs.expires);
         f(&mut attrs);
         attrs.validate(inner.shared.codec.name())?;
+        inner.lifetime_set |= (attrs.max_age, attrs.expires) != lifetime;
         inner.overrides = Some(attrs);
         Ok(())
     }
@@ -667,13 +676,19 @@ impl Session {
     /// to the layer's [`max_lifetime`](crate::SessionConfig::max_lifetime) (by default the
     /// configured lifetime: an override can shorten a session, never lengthen it).
     ///
-    /// **For this response only**, like every override of [`update_cookie`](Self::update_cookie)
-    /// and like Express's `req.sessionOptions`: the next response that writes the session
-    /// (a changed value, a flash message taken, a CSRF token made, a `rolling` refresh) uses
-    /// the configured lifetime again — for the cookie's `Max-Age`, its sealed expiry and, with
-    /// a store, the record's expiry. So "remember me" is a flag kept in the session and the
-    /// lifetime set on every request, in a middleware (on a layer whose `max_lifetime` allows
-    /// 30 days):
+    /// **A lifetime longer than the configured one lasts** (native formats): a later response
+    /// that writes the session without choosing one — a changed value, a flash message taken,
+    /// a CSRF token made, a key rotation, a `rolling` refresh — keeps the session's expiry
+    /// (sealed in the cookie, or the store record's) and sends the cookie with a `Max-Age`
+    /// that runs to it. It neither shortens nor extends it; once less than the configured
+    /// lifetime is left, the configuration applies again. `set_max_age(None)` ends it
+    /// ("forget me"): a browser-session cookie and the configured expiry from this response
+    /// on. A shorter lifetime applies to this response only, and the Express format keeps
+    /// Express's rule for every lifetime (`req.sessionOptions`: each response has its own).
+    ///
+    /// So "remember me" is one call at login, on a layer whose `max_lifetime` allows 30 days;
+    /// a middleware that calls it again on every request makes the 30 days slide from the last
+    /// visit instead of the login:
     ///
     /// ```
     /// # #[cfg(feature = "axum")] {
@@ -687,13 +702,14 @@ impl Session {
     /// async fn login(session: Session) -> &'static str {
     ///     session.regenerate();
     ///     session.insert("user", "ada").unwrap();
-    ///     // The "remember me" box was ticked: this response, and (the flag) every later one.
+    ///     // The "remember me" box was ticked: 30 days from now, kept by later writes (and the
+    ///     // flag, for the middleware that slides them).
     ///     session.insert("remember", true).unwrap();
     ///     session.set_max_age(Some(REMEMBER_FOR));
     ///     "welcome"
     /// }
     ///
-    /// /// Every response that writes a remembered session keeps its 30 days.
+    /// /// Every response that writes a remembered session gives it 30 days from now.
     /// async fn keep_remembered(session: Session, request: Request, next: Next) -> Response {
     ///     if session.get::<bool>("remember") == Some(true) {
     ///         session.set_max_age(Some(REMEMBER_FOR));
@@ -733,6 +749,9 @@ impl Session {
     pub fn set_max_age(&self, max_age: Option<Duration>) {
         // Changing only the lifetime cannot break an attribute rule.
         let _ = self.update_cookie(|attrs| attrs.max_age = max_age);
+        // Chosen even when it equals the current one: `set_max_age(None)` forgets a lifetime
+        // an earlier response chose.
+        self.lock().lifetime_set = true;
     }
 
     /// Decides the response's `Set-Cookie` headers. Called once, by the layer.
@@ -772,6 +791,7 @@ impl Session {
             secure_request,
             state,
             overrides,
+            lifetime_set,
             spare,
             ..
         } = &mut *inner;
@@ -783,7 +803,8 @@ impl Session {
         let secure = attrs.secure.unwrap_or(*secure_request);
         // Made only when a cookie is written: a session read and left as it was needs no
         // clock and no look at which cookies are present.
-        let writer = || Writer::new(shared, attrs, secure, shared.present(cookies.as_slice()));
+        let present = || shared.present(cookies.as_slice());
+        let writer = || Writer::new(shared, attrs, *lifetime_set, secure, present());
         let mut outcome = finish_cookie_in(shared, writer, current, spare);
         if !current.migration.clears_nothing() {
             shared.clear_legacy(Migration::at_finish(current), attrs, secure, &mut outcome);
@@ -899,7 +920,15 @@ impl Inner {
                 secure_request,
             ));
         }
-        Box::pin(persist::finish(shared, state, cookies, attrs, secure))
+        let lifetime_set = self.lifetime_set;
+        Box::pin(persist::finish(
+            shared,
+            state,
+            cookies,
+            attrs,
+            lifetime_set,
+            secure,
+        ))
     }
 
     fn new(shared: Arc<Shared>, cookies: CookieHeaders, secure_request: bool) -> Self {
@@ -909,6 +938,7 @@ impl Inner {
             secure_request,
             state: None,
             overrides: None,
+            lifetime_set: false,
             load_failed: false,
             used_unloaded: false,
             destroys: 0,

@@ -174,6 +174,7 @@ pub(crate) async fn finish(
     state: Option<Current>,
     cookies: Vec<HeaderValue>,
     attrs: CookieAttributes,
+    lifetime_set: bool,
     secure: bool,
 ) -> Outcome {
     let current = match state {
@@ -192,7 +193,7 @@ pub(crate) async fn finish(
         Backend::Cookie => shared.present(&cookies),
         _ => Default::default(),
     };
-    let writer = Writer::new(&shared, &attrs, secure, present);
+    let writer = Writer::new(&shared, &attrs, lifetime_set, secure, present);
     let migration = Migration::at_finish(&current);
     let mut outcome = match &shared.backend {
         Backend::Store(backend) => finish_store(&shared, backend, &writer, current).await,
@@ -243,7 +244,7 @@ async fn finish_store(
                     user: user_of(&current.data, &shared.user_key),
                 };
                 match store.create(&id.store_key(), &record).await {
-                    Ok(()) => return issue(shared, writer, &id, now),
+                    Ok(()) => return issue(shared, writer, &id, now, record.expires_at),
                     // Never an overwrite: another id (docs/SECURITY-CHECKLIST.md item 45).
                     Err(StoreError::Conflict) => {
                         tracing::warn!("session id collision; retrying with a fresh id")
@@ -265,7 +266,7 @@ async fn finish_store(
             if current.changes.is_empty() {
                 return refresh(shared, store, writer, meta, reissue).await;
             }
-            let expires_at = writer.fresh_expiry(meta.created_at);
+            let expires_at = writer.expiry_after(meta.expires_at, meta.created_at);
             // Only this request's changes go to the store, which applies them to the record
             // as it is then, atomically: a concurrent write is waited for, never lost.
             let patch = current
@@ -282,7 +283,7 @@ async fn finish_store(
                 .with_max_size(shared.max_session_size);
             match store.update(&meta.id.store_key(), &patch, now).await {
                 Ok(Update::Saved) if reissue || writer.has_lifetime() => {
-                    issue(shared, writer, &meta.id, meta.created_at)
+                    issue(shared, writer, &meta.id, meta.created_at, expires_at)
                 }
                 Ok(Update::Saved) => Outcome::touched(),
                 // Destroyed or expired meanwhile: a request that started before the logout
@@ -334,15 +335,19 @@ async fn refresh(
     let fresh = writer.fresh_expiry(meta.created_at);
     let left = meta.expires_at.saturating_sub(now);
     let mut touched = false;
+    let mut expires_at = meta.expires_at;
     if fresh > meta.expires_at && left < writer.idle_secs() / 2 {
         match store.touch(&meta.id.store_key(), fresh, now).await {
-            Ok(true) => touched = true,
+            Ok(true) => {
+                touched = true;
+                expires_at = fresh;
+            }
             Ok(false) => return Outcome::touched(),
             Err(error) => return store_failed(shared, error),
         }
     }
     if reissue || (touched && writer.has_lifetime()) {
-        issue(shared, writer, &meta.id, meta.created_at)
+        issue(shared, writer, &meta.id, meta.created_at, expires_at)
     } else {
         Outcome::touched()
     }
@@ -370,8 +375,16 @@ fn store_failed(shared: &Shared, error: StoreError) -> Outcome {
 }
 
 /// The cookie of a store-mode session: the sealed id. Its own expiry is generous (the
-/// absolute deadline, or the 400-day cookie cap): the record's expiry is the one that counts.
-fn issue(shared: &Shared, writer: &Writer<'_>, id: &SessionId, created_at: u64) -> Outcome {
+/// absolute deadline, or the 400-day cookie cap): the record's expiry (`record_expires_at`)
+/// is the one that counts, and the browser keeps the cookie as long as a lifetime an earlier
+/// response chose keeps the record (`Writer::kept_expiry`).
+fn issue(
+    shared: &Shared,
+    writer: &Writer<'_>,
+    id: &SessionId,
+    created_at: u64,
+    record_expires_at: u64,
+) -> Outcome {
     let now = writer.now_secs();
     let payload = serde_json::json!({ ID_FIELD: id.as_str() });
     let canonical = serde_json::to_vec(&payload).unwrap_or_default();
@@ -380,7 +393,7 @@ fn issue(shared: &Shared, writer: &Writer<'_>, id: &SessionId, created_at: u64) 
     let previous = Timestamps {
         created_at,
         issued_at: now,
-        expires_at,
+        expires_at: record_expires_at,
     };
     writer.write(&canonical, Some(previous), Some(expires_at))
 }

@@ -56,10 +56,36 @@ impl Drop for Spare {
     }
 }
 
+/// How much later than a fresh expiry an earlier one must be to count as a longer lifetime an
+/// earlier response chose ([`Writer::kept_expiry`]): instances whose clocks differ by up to
+/// this much never turn a browser-session cookie into a persistent one.
+const KEPT_MARGIN_SECS: u64 = 60;
+
+/// The longest lifetime a write may give: the explicit `max_lifetime`, else (formats with a
+/// server-side expiry) the lifetime the configuration gives without any per-request override.
+/// So a handler passing a client's wish to `set_max_age` cannot extend a session — or a stolen
+/// cookie — past what the application configured.
+fn ceiling(shared: &Shared, now: SystemTime) -> Option<Duration> {
+    match shared.max_lifetime {
+        Some(max) => Some(max),
+        None if shared.codec.format().has_server_expiry() => {
+            Some(shared.attributes.lifetime(now).unwrap_or(shared.ttl))
+        }
+        None => None,
+    }
+}
+
 /// Seals and renders cookies for one response.
 pub(crate) struct Writer<'a> {
     shared: &'a Shared,
     attrs: &'a CookieAttributes,
+    /// The handler chose this response's lifetime: nothing earlier is kept.
+    lifetime_set: bool,
+    /// The longest lifetime this write may give ([`ceiling`]).
+    ceiling: Option<Duration>,
+    /// The browser lifetime this response asks for (`None`: a browser-session cookie), cut to
+    /// the ceiling.
+    lifetime: Option<Duration>,
     secure: bool,
     now: SystemTime,
     /// `now` in whole seconds since the epoch, read once: a write asks for it several times.
@@ -71,13 +97,21 @@ impl<'a> Writer<'a> {
     pub(crate) fn new(
         shared: &'a Shared,
         attrs: &'a CookieAttributes,
+        lifetime_set: bool,
         secure: bool,
         present: Present,
     ) -> Self {
         let now = shared.now();
+        let ceiling = ceiling(shared, now);
+        let lifetime = attrs
+            .lifetime(now)
+            .map(|wanted| ceiling.map_or(wanted, |ceiling| wanted.min(ceiling)));
         Writer {
             shared,
             attrs,
+            lifetime_set,
+            ceiling,
+            lifetime,
             secure,
             now,
             now_secs: unix_secs(now),
@@ -87,29 +121,7 @@ impl<'a> Writer<'a> {
 
     /// Whether this response's cookie is persistent (has a `Max-Age`).
     pub(crate) fn has_lifetime(&self) -> bool {
-        self.lifetime().is_some()
-    }
-
-    /// The longest lifetime this write may give: the explicit `max_lifetime`, else (formats
-    /// with a server-side expiry) the lifetime the configuration gives without any per-request
-    /// override. So a handler passing a client's wish to `set_max_age` cannot extend a session
-    /// — or a stolen cookie — past what the application configured.
-    fn ceiling(&self) -> Option<Duration> {
-        let shared = self.shared;
-        match shared.max_lifetime {
-            Some(max) => Some(max),
-            None if shared.codec.format().has_server_expiry() => {
-                Some(shared.attributes.lifetime(self.now).unwrap_or(shared.ttl))
-            }
-            None => None,
-        }
-    }
-
-    /// The browser lifetime this response asks for (`None`: a browser-session cookie), cut to
-    /// the ceiling.
-    fn lifetime(&self) -> Option<Duration> {
-        let wanted = self.attrs.lifetime(self.now)?;
-        Some(self.ceiling().map_or(wanted, |ceiling| wanted.min(ceiling)))
+        self.lifetime.is_some()
     }
 
     pub(crate) fn now_secs(&self) -> u64 {
@@ -124,11 +136,41 @@ impl<'a> Writer<'a> {
             .min(self.shared.time.deadline(created_at))
     }
 
+    /// The expiry an earlier response gave the session (`earlier`: the cookie's sealed expiry,
+    /// or the record's), when this write keeps it: the handler set no lifetime on this
+    /// response, and `earlier` is later than `fresh` (the [`Writer::fresh_expiry`]) by more
+    /// than a clock's drift. So a lifetime chosen with `Session::set_max_age` ("remember me")
+    /// lasts until it runs out: a later write, a key rotation or `rolling` never shortens it
+    /// (nor extends it). Never past the ceiling from now, nor the absolute deadline. Formats
+    /// without a server-side expiry (Express's) keep Express's rule: each response has its
+    /// own.
+    fn kept_expiry(&self, earlier: u64, created_at: u64, fresh: u64) -> Option<u64> {
+        if self.lifetime_set || !self.shared.codec.format().has_server_expiry() {
+            return None;
+        }
+        if earlier <= fresh.saturating_add(KEPT_MARGIN_SECS) {
+            return None;
+        }
+        let ceiling = self.ceiling?.as_secs();
+        let kept = earlier
+            .min(self.now_secs.saturating_add(ceiling))
+            .min(self.shared.time.deadline(created_at));
+        (kept > fresh.saturating_add(KEPT_MARGIN_SECS)).then_some(kept)
+    }
+
+    /// The expiry a write gives a session that had `earlier`: kept
+    /// ([`Writer::kept_expiry`]), else fresh.
+    pub(crate) fn expiry_after(&self, earlier: u64, created_at: u64) -> u64 {
+        let fresh = self.fresh_expiry(created_at);
+        self.kept_expiry(earlier, created_at, fresh)
+            .unwrap_or(fresh)
+    }
+
     /// How long a session written now lives without activity, in seconds: never past the
     /// ceiling, also for a browser-session cookie (whose server lifetime is the TTL).
     pub(crate) fn idle_secs(&self) -> u64 {
-        let idle = self.lifetime().unwrap_or(self.shared.ttl);
-        self.ceiling()
+        let idle = self.lifetime.unwrap_or(self.shared.ttl);
+        self.ceiling
             .map_or(idle, |ceiling| idle.min(ceiling))
             .as_secs()
     }
@@ -176,9 +218,11 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Seals `canonical` and renders it. `previous` are the times of the cookie it replaces
-    /// (its creation time is kept); `expires_at` fixes the expiry (a rotation re-issue keeps
-    /// it), else it is [`Writer::fresh_expiry`].
+    /// Seals `canonical` and renders it. `previous` are the times of the session it replaces:
+    /// its creation time is kept, and its expiry when [`Writer::kept_expiry`] keeps it (then
+    /// the cookie's `Max-Age` runs to it). `expires_at` fixes the sealed expiry (a rotation
+    /// re-issue keeps it; a store-mode cookie's is the record's outer bound), else it is the
+    /// kept or a fresh one.
     pub(crate) fn write(
         &self,
         canonical: &[u8],
@@ -207,15 +251,18 @@ impl<'a> Writer<'a> {
         let codec = &shared.codec;
         let now = self.now_secs();
         let created_at = previous.map_or(now, |t| t.created_at);
-        let expires_at = expires_at.unwrap_or_else(|| self.fresh_expiry(created_at));
-        let lifetime = match self.lifetime() {
+        let fresh = self.fresh_expiry(created_at);
+        let kept = previous.and_then(|t| self.kept_expiry(t.expires_at, created_at, fresh));
+        let expires_at = expires_at.or(kept).unwrap_or(fresh);
+        let lifetime = match (kept, self.lifetime) {
+            (Some(kept), _) => Lifetime::For(Duration::from_secs(kept.saturating_sub(now))),
             // The browser never keeps a native cookie longer than the server accepts it
             // (docs/SECURITY-CHECKLIST.md item 19); Express cookies have no server-side expiry.
-            Some(wanted) if codec.format().has_server_expiry() => {
+            (None, Some(wanted)) if codec.format().has_server_expiry() => {
                 Lifetime::For(wanted.min(Duration::from_secs(expires_at.saturating_sub(now))))
             }
-            Some(wanted) => Lifetime::For(wanted),
-            None => Lifetime::Session,
+            (None, Some(wanted)) => Lifetime::For(wanted),
+            (None, None) => Lifetime::Session,
         };
         let times = Timestamps {
             created_at,
