@@ -924,10 +924,16 @@ pub async fn per_request_lifetime_stays_within_the_ceiling(
         set_cookies(&res)
     );
     let cookie = jar(&res);
-    assert_eq!(
-        h.record(&cookie).await.unwrap().expires_at,
-        h.clock.secs() + 30 * 86400
-    );
+    let remembered = h.clock.secs() + 30 * 86400;
+    assert_eq!(h.record(&cookie).await.unwrap().expires_at, remembered);
+    // A day later a write that chooses no lifetime keeps the 30 days (tests/remember.rs).
+    h.clock.advance(86400);
+    let res = h.call("/set/a/1", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let record = h.record(&cookie).await.unwrap();
+    assert_eq!(record.data["a"], "1");
+    assert_eq!(record.expires_at, remembered);
+    // "Forget me": the configured TTL from now.
     let res = h.call("/lifetime/0", Some(&cookie)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
