@@ -338,3 +338,32 @@ async fn express_format_keeps_express_rule() {
         next.cookie()
     );
 }
+
+/// Instances whose clocks differ by less than the configured `clock_skew` (here 200 s of an
+/// allowed 300 s) share sessions: the expiry one instance sealed is not taken for a remembered
+/// lifetime by the other, so a browser-session cookie stays one (attack review, A4); and the
+/// instance behind never seals a cookie as issued before the session was created, which every
+/// instance rejected as malformed, logging the user out.
+#[tokio::test]
+async fn clock_drift_within_the_skew_is_not_a_remembered_lifetime() {
+    for &format in NATIVE {
+        let ahead = Clock::new();
+        ahead.advance(200);
+        let behind = Clock::new();
+        let layer = |clock: &Clock| {
+            config(format, &[KEY_A], clock)
+                .clock_skew(Duration::from_secs(300))
+                .build()
+                .unwrap()
+        };
+        let (app_ahead, app_behind) = (app(layer(&ahead)), app(layer(&behind)));
+        let first = call(&app_ahead, "/incr", None).await;
+        assert_eq!(first.max_age(), None, "{format:?}");
+        let second = call(&app_behind, "/incr", Some(&first.pair())).await;
+        assert_eq!(second.body, "2", "{format:?}");
+        assert_eq!(second.max_age(), None, "{format:?}: {:?}", second.cookie());
+        let third = call(&app_ahead, "/incr", Some(&second.pair())).await;
+        assert_eq!(third.body, "3", "{format:?}");
+        assert_eq!(third.max_age(), None, "{format:?}: {:?}", third.cookie());
+    }
+}

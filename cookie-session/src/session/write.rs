@@ -56,9 +56,10 @@ impl Drop for Spare {
     }
 }
 
-/// How much later than a fresh expiry an earlier one must be to count as a longer lifetime an
-/// earlier response chose ([`Writer::kept_expiry`]): instances whose clocks differ by up to
-/// this much never turn a browser-session cookie into a persistent one.
+/// How much later than a fresh expiry an earlier one must be, at least, to count as a longer
+/// lifetime an earlier response chose ([`Writer::kept_expiry`]); the configured clock skew
+/// raises it, so instances whose clocks differ by as much as the configuration allows never
+/// turn a browser-session cookie into a persistent one.
 const KEPT_MARGIN_SECS: u64 = 60;
 
 /// The longest lifetime a write may give: the explicit `max_lifetime`, else (formats with a
@@ -139,7 +140,7 @@ impl<'a> Writer<'a> {
     /// The expiry an earlier response gave the session (`earlier`: the cookie's sealed expiry,
     /// or the record's), when this write keeps it: the handler set no lifetime on this
     /// response, and `earlier` is later than `fresh` (the [`Writer::fresh_expiry`]) by more
-    /// than a clock's drift. So a lifetime chosen with `Session::set_max_age` ("remember me")
+    /// than a clock's drift (60 s, or the configured clock skew if larger). So a lifetime chosen with `Session::set_max_age` ("remember me")
     /// lasts until it runs out: a later write, a key rotation or `rolling` never shortens it
     /// (nor extends it). Never past the ceiling from now, nor the absolute deadline. Formats
     /// without a server-side expiry (Express's) keep Express's rule: each response has its
@@ -148,14 +149,15 @@ impl<'a> Writer<'a> {
         if self.lifetime_set || !self.shared.codec.format().has_server_expiry() {
             return None;
         }
-        if earlier <= fresh.saturating_add(KEPT_MARGIN_SECS) {
+        let margin = KEPT_MARGIN_SECS.max(self.shared.time.clock_skew.as_secs());
+        if earlier <= fresh.saturating_add(margin) {
             return None;
         }
         let ceiling = self.ceiling?.as_secs();
         let kept = earlier
             .min(self.now_secs.saturating_add(ceiling))
             .min(self.shared.time.deadline(created_at));
-        (kept > fresh.saturating_add(KEPT_MARGIN_SECS)).then_some(kept)
+        (kept > fresh.saturating_add(margin)).then_some(kept)
     }
 
     /// The expiry a write gives a session that had `earlier`: kept
@@ -266,7 +268,12 @@ impl<'a> Writer<'a> {
         };
         let times = Timestamps {
             created_at,
-            issued_at: now,
+            // A session created by an instance whose clock is ahead of this one (by less than
+            // the skew `TimePolicy::check` allows) is re-sealed as issued no earlier than it
+            // was created: `created_at > issued_at` is a malformed cookie, which logged the
+            // user out on every instance (tests/remember.rs
+            // clock_drift_within_the_skew_is_not_a_remembered_lifetime).
+            issued_at: now.max(created_at),
             expires_at,
         };
         let name = codec.name();
