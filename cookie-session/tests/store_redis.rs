@@ -487,6 +487,43 @@ async fn corrupt_records_and_forgotten_scripts() {
         assert_eq!(left, fields.len(), "nothing written");
     }
     store.delete(&key).await.unwrap();
+    // A key of another type (another program's list or set): corrupt, not an outage, and
+    // left as it is.
+    let record_key = format!("{prefix}s:{{{}}}", key.as_str());
+    for (kind, made) in [("RPUSH", "list"), ("SADD", "set")] {
+        let _: () = redis::cmd(kind)
+            .arg(&record_key)
+            .arg("x")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            matches!(store.load(&key, 10).await, Err(StoreError::Corrupt(_))),
+            "{kind}"
+        );
+        let patch = Patch::new(1000).set("a", json!(1));
+        assert!(
+            matches!(
+                store.update(&key, &patch, 10).await,
+                Err(StoreError::Corrupt(_))
+            ),
+            "{kind}"
+        );
+        assert!(
+            matches!(
+                store.touch(&key, 2000, 10).await,
+                Err(StoreError::Corrupt(_))
+            ),
+            "{kind}"
+        );
+        let left: String = redis::cmd("TYPE")
+            .arg(&record_key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, made, "{kind}: left as it is");
+        store.delete(&key).await.unwrap();
+    }
 
     // A server that forgot its scripts (restart, SCRIPT FLUSH): they are loaded again.
     let first = Record {

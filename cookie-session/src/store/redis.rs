@@ -651,6 +651,16 @@ fn unexpected(what: &str, value: &Value) -> StoreError {
     StoreError::Backend(format!("unexpected reply to {what}: {value:?}"))
 }
 
+/// The error of a `GET` of a record that is not a hash (the older layout): `WRONGTYPE` means
+/// the key is neither a hash nor a string (a list, a set: another program's key), an
+/// unreadable record rather than an outage.
+fn legacy_read(error: RedisError) -> StoreError {
+    match error.code() {
+        Some("WRONGTYPE") => corrupt(),
+        _ => backend(error),
+    }
+}
+
 fn corrupt() -> StoreError {
     StoreError::Corrupt("the record does not have the expected layout".into())
 }
@@ -959,7 +969,7 @@ impl RedisStore {
             .arg(&record_key)
             .query_async(&mut conn)
             .await
-            .map_err(backend)?;
+            .map_err(legacy_read)?;
         let Some(value) = value else { return Ok(()) };
         let record = decode_legacy(&value)?;
         let mut invocation = self.scripts.migrate.key(record_key);
@@ -1021,7 +1031,7 @@ impl SessionStore for RedisStore {
                         .arg(&record_key)
                         .query_async(&mut self.conn())
                         .await
-                        .map_err(backend)?;
+                        .map_err(legacy_read)?;
                     value.map(|v| decode_legacy(&v)).transpose()?
                 }
                 Err(error) => return Err(backend(error)),
