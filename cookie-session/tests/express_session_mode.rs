@@ -899,6 +899,9 @@ fn bad_cookies_and_records_give_an_empty_session() {
             None,
         ));
         cases.push(("a live record, unsigned", forged.clone(), None));
+        // Signed (a secret holder's mistake, or a sid from another program): PostgreSQL text
+        // cannot hold NUL, and the query failed with a 503 (attack review A5).
+        cases.push(("a sid with NUL", signer.cookie_value("abc\0def"), None));
         let records = [
             ("not an object", "[1,2]"),
             ("no cookie", r#"{"views":1}"#),
@@ -969,6 +972,68 @@ fn bad_cookies_and_records_give_an_empty_session() {
                 Some(text.as_str()),
                 "{label}: the refused record is left as it is"
             );
+        }
+        // Redis holds values no JSON column can: bytes that are not UTF-8, or a key that
+        // holds no string (another program's hash). Refused like the rest, logout included,
+        // and left as they are (attack review A1: each was a 503 on every request).
+        if let Raw::Redis(client) = &s.raw {
+            let mut conn = client.get_connection().unwrap();
+            let bytes_sid = generate_sid();
+            let bytes: &[u8] = b"{\"cookie\":{\"path\":\"/\"},\"v\":\"\xff\xfe\"}";
+            let _: () = redis::cmd("SET")
+                .arg(format!("sess:{bytes_sid}"))
+                .arg(bytes)
+                .arg("EX")
+                .arg(600)
+                .query(&mut conn)
+                .unwrap();
+            let hash_sid = generate_sid();
+            let _: () = redis::cmd("HSET")
+                .arg(format!("sess:{hash_sid}"))
+                .arg("cookie")
+                .arg("{}")
+                .query(&mut conn)
+                .unwrap();
+            for (what, sid) in [("not UTF-8", &bytes_sid), ("a hash", &hash_sid)] {
+                let cookie = format!("connect.sid={}", signer.cookie_value(sid));
+                let read = rust_call(&b.rt, &b.rust, "GET", "/api/session", Some(&cookie), None);
+                assert_eq!(read.status, 200, "{label}: {what}");
+                assert_eq!(read.body, json!({}), "{label}: {what}");
+                let write = rust_call(
+                    &b.rt,
+                    &b.rust,
+                    "POST",
+                    "/api/session",
+                    Some(&cookie),
+                    Some(json!({"x": 1})),
+                );
+                assert_eq!(write.status, 200, "{label}: {what}");
+                assert_ne!(
+                    sid_of(&write.cookie().expect("a new session's cookie")),
+                    *sid,
+                    "{label}: {what}"
+                );
+                let logout = rust_call(
+                    &b.rt,
+                    &b.rust,
+                    "DELETE",
+                    "/api/session",
+                    Some(&cookie),
+                    None,
+                );
+                assert_eq!(logout.status, 204, "{label}: {what}: logout works");
+            }
+            let left: Vec<u8> = redis::cmd("GET")
+                .arg(format!("sess:{bytes_sid}"))
+                .query(&mut conn)
+                .unwrap();
+            assert_eq!(left, bytes, "{label}: left as it is");
+            let left: String = redis::cmd("HGET")
+                .arg(format!("sess:{hash_sid}"))
+                .arg("cookie")
+                .query(&mut conn)
+                .unwrap();
+            assert_eq!(left, "{}", "{label}: left as it is");
         }
         // The refusal is visible to the handler.
         let cookie = format!("connect.sid={}", forger.cookie_value(&forged));

@@ -118,6 +118,10 @@ impl ExpressPgStore {
     /// [`StoreError::Backend`] on a database failure. A `sess` that is not a record is not an
     /// error but [`Loaded::Refused`], and the row is left as it is.
     pub async fn load(&self, sid: &str, now_ms: i64) -> Result<Loaded, StoreError> {
+        // PostgreSQL text cannot hold NUL (the query would fail): no row has such a sid.
+        if sid.contains('\0') {
+            return Ok(Loaded::Missing);
+        }
         let sql = format!(
             "SELECT sess::text AS sess, \
              (extract(epoch from expire::timestamptz) * 1000)::float8 AS expire_ms \

@@ -13,9 +13,10 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisError, Script};
 
 use super::express_outcome::{Loaded, Saved};
+use super::redis::is_wrong_type;
 use super::StoreError;
 use crate::format::express_session::{
-    redis_ttl_secs, CookieMeta, Record, DEFAULT_STORE_TTL_SECS, REDIS_KEY_PREFIX,
+    redis_ttl_secs, CookieMeta, Record, RecordError, DEFAULT_STORE_TTL_SECS, REDIS_KEY_PREFIX,
 };
 
 /// Replace the value only if it is still exactly `ARGV[1]`: 1 saved, 0 gone, -1 changed.
@@ -126,14 +127,25 @@ impl ExpressRedisStore {
     /// error but [`Loaded::Refused`].
     pub async fn load(&self, sid: &str, now_ms: i64) -> Result<Loaded, StoreError> {
         let key = self.key(sid);
-        let (text, pttl): (Option<String>, i64) = ::redis::pipe()
+        let reply: Result<(Option<Vec<u8>>, i64), _> = ::redis::pipe()
             .get(&key)
             .pttl(&key)
             .query_async(&mut self.manager.clone())
-            .await
-            .map_err(backend)?;
-        let Some(text) = text else {
+            .await;
+        // Another program's value under the key (not a string, or not UTF-8) is refused like
+        // any value that is not a record: an empty session, the key left as it is.
+        let (bytes, pttl) = match reply {
+            Ok(reply) => reply,
+            Err(error) if is_wrong_type(&error) => {
+                return Ok(Loaded::Refused(RecordError::NotText))
+            }
+            Err(error) => return Err(backend(error)),
+        };
+        let Some(bytes) = bytes else {
             return Ok(Loaded::Missing);
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            return Ok(Loaded::Refused(RecordError::NotText));
         };
         // PTTL: -1 no expiry, -2 gone between the two commands (cannot happen in a pipeline
         // on one connection, but costs nothing to handle).

@@ -655,10 +655,22 @@ fn unexpected(what: &str, value: &Value) -> StoreError {
 /// the key is neither a hash nor a string (a list, a set: another program's key), an
 /// unreadable record rather than an outage.
 fn legacy_read(error: RedisError) -> StoreError {
-    match error.code() {
-        Some("WRONGTYPE") => corrupt(),
-        _ => backend(error),
+    if is_wrong_type(&error) {
+        corrupt()
+    } else {
+        backend(error)
     }
+}
+
+/// Whether Redis answered `WRONGTYPE` (the key holds another type than the command reads),
+/// alone or inside a pipeline's failure: redis-rs 1.2.2 reports a failed command of a
+/// pipeline as a pipeline error with no code of its own (`RedisError::into_server_errors`).
+pub(super) fn is_wrong_type(error: &RedisError) -> bool {
+    error.code() == Some("WRONGTYPE")
+        || error
+            .clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, e)| e.code() == "WRONGTYPE"))
 }
 
 fn corrupt() -> StoreError {
@@ -1026,7 +1038,7 @@ impl SessionStore for RedisStore {
             let record = match fields {
                 Ok(fields) => decode(fields)?,
                 // Written by an older version: one more round trip, until its next write.
-                Err(error) if error.code() == Some("WRONGTYPE") => {
+                Err(error) if is_wrong_type(&error) => {
                     let value: Option<Vec<u8>> = ::redis::cmd("GET")
                         .arg(&record_key)
                         .query_async(&mut self.conn())

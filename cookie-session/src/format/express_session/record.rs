@@ -63,6 +63,9 @@ pub const RESERVED_KEYS: &[&str] = &[
 pub enum RecordError {
     /// Larger than [`MAX_RECORD_LEN`].
     TooLarge,
+    /// Not text: bytes that are not UTF-8, or (Redis) a key that holds no string at all (a
+    /// hash, a list: another program's key).
+    NotText,
     /// Not JSON at all.
     NotJson,
     /// JSON, but not an object (`null`, an array, a string...).
@@ -82,6 +85,7 @@ impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecordError::TooLarge => write!(f, "record larger than {MAX_RECORD_LEN} bytes"),
+            RecordError::NotText => f.write_str("record is not UTF-8 text"),
             RecordError::NotJson => f.write_str("record is not JSON"),
             RecordError::NotAnObject => f.write_str("record is not a JSON object"),
             RecordError::MissingCookie => f.write_str("record has no `cookie` member"),
