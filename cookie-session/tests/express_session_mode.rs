@@ -625,6 +625,41 @@ fn destroy_on_either_side() {
     });
 }
 
+/// A record holding a lone UTF-16 surrogate (which `JSON.parse` and `JSON.stringify` keep,
+/// and which this crate reads as U+FFFD): a write from the Rust app leaves the values it did
+/// not change exactly as stored, as Express's own write would (attack review A3).
+#[test]
+fn a_lone_surrogate_in_a_record_survives_a_write() {
+    both(|kind, label| {
+        let Some(mut s) = setup(kind, &format!("surrogate_{label}"), Options::default()) else {
+            return;
+        };
+        let b = &mut s.browser;
+        b.express("POST", "/api/session", Some(json!({"user": "ann"})));
+        let sid = b.sid();
+        let stored = s.raw.get(&b.rt, &sid).unwrap();
+        let odd = stored.replacen(
+            r#""user":"ann""#,
+            r#""user":"ann","s":"a\ud800b","n":{"k":["\udc00"]}"#,
+            1,
+        );
+        assert_ne!(odd, stored);
+        s.raw.put_over(&b.rt, &sid, &odd);
+        let read = b.rust("GET", "/api/session", None);
+        assert_eq!(read.body["s"], "a\u{fffd}b", "{label}");
+        let write = b.rust("POST", "/api/session", Some(json!({"views": 1})));
+        assert_eq!(write.status, 200, "{label}");
+        let after = s.raw.get(&b.rt, &sid).unwrap();
+        assert!(after.contains(r#""s":"a\ud800b""#), "{label}: {after}");
+        assert!(
+            after.contains(r#""n":{"k":["\udc00"]}"#),
+            "{label}: {after}"
+        );
+        assert!(after.contains(r#""views":1"#), "{label}: {after}");
+        assert!(after.contains(r#""user":"ann""#), "{label}: {after}");
+    });
+}
+
 /// `regenerate` on the Rust side: a new sid, the old record deleted, the data kept in the new
 /// one (as this test's handler merges it), and Express follows the new cookie.
 #[test]

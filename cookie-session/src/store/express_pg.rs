@@ -193,7 +193,7 @@ impl ExpressPgStore {
         );
         let expire = pg_expire_unix_secs(record.cookie(), now_ms, self.default_ttl_secs);
         let done = sqlx::query(&sql)
-            .bind(record.to_json())
+            .bind(record.to_json_over(loaded))
             .bind(expire as f64)
             .bind(sid)
             .bind(loaded)

@@ -206,7 +206,7 @@ impl ExpressRedisStore {
             .save_script
             .key(self.key(sid))
             .arg(loaded)
-            .arg(record.to_json())
+            .arg(record.to_json_over(loaded))
             .arg(ttl)
             .invoke_async(&mut self.manager.clone())
             .await

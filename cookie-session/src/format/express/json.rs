@@ -33,8 +33,18 @@ pub fn stringify(value: &Value) -> String {
 
 /// [`stringify()`] of an object given as a map, without wrapping it in a [`Value`].
 pub fn stringify_map(map: &Map<String, Value>) -> String {
+    stringify_map_keeping(map, |_, _| None)
+}
+
+/// [`stringify_map`], except that a top-level member for which `kept` returns a text is
+/// written with that text as its value: JSON the caller took from a stored record, which a
+/// [`Value`] could not hold (a lone surrogate, `replace_lone_surrogates`).
+pub(crate) fn stringify_map_keeping<'k>(
+    map: &Map<String, Value>,
+    kept: impl Fn(&str, &Value) -> Option<&'k str>,
+) -> String {
     let mut out = String::with_capacity(64);
-    write_object(&mut out, map);
+    write_object(&mut out, map, kept);
     out
 }
 
@@ -55,7 +65,7 @@ fn write_value(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => write_object(out, map),
+        Value::Object(map) => write_object(out, map, |_, _| None),
     }
 }
 
@@ -134,7 +144,11 @@ fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_object(out: &mut String, map: &Map<String, Value>) {
+fn write_object<'k>(
+    out: &mut String,
+    map: &Map<String, Value>,
+    kept: impl Fn(&str, &Value) -> Option<&'k str>,
+) {
     out.push('{');
     let mut first = true;
     let mut member = |out: &mut String, key: &str, value: &Value| {
@@ -144,7 +158,10 @@ fn write_object(out: &mut String, map: &Map<String, Value>) {
         first = false;
         write_string(out, key);
         out.push(':');
-        write_value(out, value);
+        match kept(key, value) {
+            Some(text) => out.push_str(text),
+            None => write_value(out, value),
+        }
     };
     if map.keys().any(|k| array_index(k).is_some()) {
         // JS's OrdinaryOwnPropertyKeys: array indices ascending, then the rest in insertion

@@ -65,6 +65,7 @@ use self::base64::node_base64_decode;
 #[doc(hidden)]
 pub use self::json::{replace_lone_surrogates, stringify, stringify_map};
 // The express-session record (`format/express_session/record.rs`) writes JSON the same way.
+pub(crate) use self::json::stringify_map_keeping;
 #[cfg(not(feature = "__internals"))]
 pub(crate) use self::json::{replace_lone_surrogates, stringify_map};
 

@@ -16,11 +16,14 @@
 //! `__proto__`, `id` or `save`), so another program's record gives a clear rejection, never
 //! data Express does not see. [`Record::to_json`] writes exactly what express-session writes.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::format::express::{replace_lone_surrogates, stringify_map};
+use crate::format::express::{replace_lone_surrogates, stringify_map, stringify_map_keeping};
 
 /// The largest record [`Record::parse`] reads, in bytes. express-session has no limit; a
 /// store record larger than this did not come from a working session (a cookie session is at
@@ -385,6 +388,39 @@ impl Record {
     /// Keys the data must not hold (`cookie`, [`RESERVED_KEYS`]) are left out: express-session
     /// would not have them either.
     pub fn to_json(&self) -> String {
+        stringify_map(&self.to_map())
+    }
+
+    /// [`Record::to_json`] of a record that replaces `stored` (the text
+    /// [`Record::parse`] read): a member of `stored` whose value holds a lone UTF-16
+    /// surrogate (`"\ud800"`, which `JSON.parse` and `JSON.stringify` keep, and which
+    /// [`Record::parse`] reads as U+FFFD) is written back as it was stored, as long as this
+    /// record holds what was read from it. So a write never changes a value it did not
+    /// change, as express-session's own write would not (attack review A3).
+    pub fn to_json_over(&self, stored: &str) -> String {
+        let map = self.to_map();
+        // The common case: nothing in `stored` was read differently from how it is written.
+        if let Cow::Borrowed(_) = replace_lone_surrogates(stored) {
+            return stringify_map(&map);
+        }
+        // serde_json checks no `\u` escape inside a raw value. A key holding a lone surrogate
+        // fails here: then that record is written as read, as before.
+        let Ok(members) = serde_json::from_str::<HashMap<String, Box<RawValue>>>(stored) else {
+            return stringify_map(&map);
+        };
+        stringify_map_keeping(&map, |key, value| {
+            let raw = members.get(key)?.get();
+            let Cow::Owned(read) = replace_lone_surrogates(raw) else {
+                return None;
+            };
+            let read: Value = serde_json::from_str(&read).ok()?;
+            (read == *value).then_some(raw)
+        })
+    }
+
+    /// The members [`Record::to_json`] writes: `cookie` first, then the data but for the keys
+    /// it must not hold.
+    fn to_map(&self) -> Map<String, Value> {
         let mut map = Map::with_capacity(self.data.len() + 1);
         map.insert("cookie".to_owned(), self.cookie.to_value());
         for (key, value) in &self.data {
@@ -392,7 +428,7 @@ impl Record {
                 map.insert(key.clone(), value.clone());
             }
         }
-        stringify_map(&map)
+        map
     }
 
     /// The cookie's settings and expiry.
@@ -681,5 +717,36 @@ mod tests {
         let mut none = CookieMeta::express_default(None, 1_000);
         none.touch(5_000);
         assert_eq!(none.expires, Some(None));
+    }
+
+    #[test]
+    fn lone_surrogates_are_written_back_as_stored() {
+        let stored = r#"{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"s":"a\ud800b","n":{"k":["\udc00"]},"p":"😀","v":1}"#;
+        let mut record = Record::parse(stored).unwrap();
+        assert_eq!(record.data()["s"], "a\u{fffd}b");
+        // Read as U+FFFD, written back as stored; the changed value as set.
+        record.data_mut().insert("v".into(), 2.into());
+        let written = record.to_json_over(stored);
+        assert_eq!(written, stored.replace(r#""v":1"#, r#""v":2"#));
+        assert!(
+            record.to_json().contains("a\u{fffd}b"),
+            "to_json cannot keep it"
+        );
+        // A value the write changed is written as it now is, even to what was read.
+        record.data_mut().insert("s".into(), "new".into());
+        let written = record.to_json_over(stored);
+        assert!(written.contains(r#""s":"new""#), "{written}");
+        assert!(written.contains(r#""n":{"k":["\udc00"]}"#), "{written}");
+        // A key removed is gone.
+        record.data_mut().shift_remove("n");
+        assert!(!record.to_json_over(stored).contains(r#""n""#));
+        // A key with a lone surrogate: serde_json cannot read it as a key; written as read.
+        let odd_key = r#"{"cookie":{"originalMaxAge":null,"expires":null,"path":"/"},"\ud800":1}"#;
+        let record = Record::parse(odd_key).unwrap();
+        assert_eq!(record.to_json_over(odd_key), record.to_json());
+        // No lone surrogate: to_json.
+        let plain = r#"{"cookie":{"originalMaxAge":null,"expires":null,"path":"/"},"s":"\"x\\"}"#;
+        let record = Record::parse(plain).unwrap();
+        assert_eq!(record.to_json_over(plain), record.to_json());
     }
 }
